@@ -1,0 +1,23 @@
+#pragma once
+// democratising: a C++20 deep-learning library built for concurrency.
+//
+//   #include <democratising/democratising.hpp>
+//
+//   dm::manual_seed(0);
+//   auto a = dm::Tensor::randn({256, 784});
+//   auto w = dm::Tensor::randn({784, 128});
+//   auto h = a.matmul(w).relu();              // parallel on the one process-wide pool
+//   auto [s, m] = dm::join([&] { return h.sum(); }, [&] { return h.mean(); });
+//   std::cout << s << m;
+//
+// Tensors are cheap handles that any thread may copy and read; results do not depend on the
+// number of threads (dm::set_num_threads or DM_NUM_THREADS).
+#include "democratising/device.hpp"
+#include "democratising/dtype.hpp"
+#include "democratising/error.hpp"
+#include "democratising/memory.hpp"
+#include "democratising/random.hpp"
+#include "democratising/runtime.hpp"
+#include "democratising/shape.hpp"
+#include "democratising/sync.hpp"
+#include "democratising/tensor.hpp"

@@ -1,0 +1,40 @@
+#pragma once
+// Where a tensor's storage lives. Mixing devices in one op is a DeviceError, never a silent copy.
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace dm {
+
+enum class DeviceKind : unsigned char { cpu, cuda };
+
+struct Device {
+  DeviceKind kind = DeviceKind::cpu;
+  int index = 0;
+
+  /// The host. Distinct indices name logical CPU devices (e.g. pipeline stages); they share memory.
+  static Device cpu(int index = 0) { return {DeviceKind::cpu, index}; }
+  /// GPU `index`; throws DeviceError if CUDA is not built or the device is absent.
+  static Device cuda(int index = 0);
+  /// Every visible GPU; empty without CUDA or without a device.
+  static std::vector<Device> cuda_all();
+
+  bool is_cpu() const { return kind == DeviceKind::cpu; }
+  bool is_cuda() const { return kind == DeviceKind::cuda; }
+  /// "cpu", "cpu:1", "cuda:0"
+  std::string str() const;
+  friend bool operator==(const Device&, const Device&) = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const Device& d);
+
+namespace cuda {
+/// Number of usable CUDA devices (0 when CUDA is not built or no driver/device is present).
+int device_count();
+/// Whether this build includes the CUDA backend.
+bool is_built();
+/// Why no device is usable ("CUDA was not built", "no CUDA device: <driver message>"), or "".
+std::string unavailable_reason();
+}  // namespace cuda
+
+}  // namespace dm

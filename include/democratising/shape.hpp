@@ -1,0 +1,63 @@
+#pragma once
+// Shape: up to kMaxDims extents, stored inline so copying one never allocates.
+// Also used for strides (in elements, may be 0 for broadcast dims).
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace dm {
+
+inline constexpr int kMaxDims = 8;
+
+class Shape {
+ public:
+  Shape() = default;
+  Shape(std::initializer_list<std::int64_t> dims);
+  Shape(const std::vector<std::int64_t>& dims);  // NOLINT(google-explicit-constructor)
+  template <class It> Shape(It first, It last) { for (; first != last; ++first) push_back(*first); }
+
+  int size() const { return ndim_; }
+  bool empty() const { return ndim_ == 0; }
+  std::int64_t operator[](int i) const { return dims_[i]; }
+  std::int64_t& operator[](int i) { return dims_[i]; }
+  const std::int64_t* begin() const { return dims_; }
+  const std::int64_t* end() const { return dims_ + ndim_; }
+  std::int64_t* begin() { return dims_; }
+  std::int64_t* end() { return dims_ + ndim_; }
+  std::int64_t back() const { return dims_[ndim_ - 1]; }
+
+  /// Appends a dim; throws ShapeError past kMaxDims.
+  void push_back(std::int64_t d);
+  void insert(int pos, std::int64_t d);
+  void erase(int pos);
+
+  /// Product of the extents (1 for a 0-d shape).
+  std::int64_t numel() const;
+  std::vector<std::int64_t> vec() const { return {begin(), end()}; }
+  /// "(2, 3, 4)"
+  std::string str() const;
+
+  friend bool operator==(const Shape& a, const Shape& b);
+  friend bool operator==(const Shape& a, const std::vector<std::int64_t>& b) { return a == Shape(b); }
+
+ private:
+  std::int64_t dims_[kMaxDims] = {};
+  int ndim_ = 0;
+};
+
+using Strides = Shape;
+
+std::ostream& operator<<(std::ostream& os, const Shape& s);
+
+/// Row-major strides of a contiguous tensor of this shape.
+Strides contiguous_strides(const Shape& shape);
+
+/// NumPy broadcasting of two shapes; throws ShapeError naming both (and `op`) if they clash.
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op = "broadcast");
+
+/// Maps a possibly negative dim into [0, ndim); throws ShapeError naming `op` if out of range.
+int normalize_dim(std::int64_t dim, int ndim, const char* op);
+
+}  // namespace dm

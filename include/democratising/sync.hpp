@@ -1,0 +1,110 @@
+#pragma once
+// Values reached only through a guard: the lock is held exactly as long as the guard lives,
+// so unsynchronised access does not compile rather than race.
+#include <barrier>
+#include <condition_variable>
+#include <cstddef>
+#include <mutex>
+#include <shared_mutex>
+#include <utility>
+
+namespace dm {
+
+/// Many readers or one writer. `read()` gives a const view, `write()` a mutable one.
+template <class T>
+class RwLock {
+ public:
+  class ReadGuard {
+   public:
+    const T& operator*() const { return *value_; }
+    const T* operator->() const { return value_; }
+   private:
+    friend class RwLock;
+    ReadGuard(const T* v, std::shared_mutex& m) : value_(v), lock_(m) {}
+    const T* value_;
+    std::shared_lock<std::shared_mutex> lock_;
+  };
+  class WriteGuard {
+   public:
+    T& operator*() const { return *value_; }
+    T* operator->() const { return value_; }
+   private:
+    friend class RwLock;
+    WriteGuard(T* v, std::shared_mutex& m) : value_(v), lock_(m) {}
+    T* value_;
+    std::unique_lock<std::shared_mutex> lock_;
+  };
+
+  RwLock() = default;
+  explicit RwLock(T value) : value_(std::move(value)) {}
+  RwLock(const RwLock&) = delete;
+  RwLock& operator=(const RwLock&) = delete;
+
+  [[nodiscard]] ReadGuard read() const { return ReadGuard(&value_, mutex_); }
+  [[nodiscard]] WriteGuard write() { return WriteGuard(&value_, mutex_); }
+
+ private:
+  T value_{};
+  mutable std::shared_mutex mutex_;
+};
+
+/// Exclusive access through `lock()`.
+template <class T>
+class Mutex {
+ public:
+  class Guard {
+   public:
+    T& operator*() const { return *value_; }
+    T* operator->() const { return value_; }
+   private:
+    friend class Mutex;
+    Guard(T* v, std::mutex& m) : value_(v), lock_(m) {}
+    T* value_;
+    std::unique_lock<std::mutex> lock_;
+  };
+
+  Mutex() = default;
+  explicit Mutex(T value) : value_(std::move(value)) {}
+  Mutex(const Mutex&) = delete;
+  Mutex& operator=(const Mutex&) = delete;
+
+  [[nodiscard]] Guard lock() { return Guard(&value_, mutex_); }
+
+ private:
+  T value_{};
+  std::mutex mutex_;
+};
+
+/// A barrier for `parties` threads plus a "ready" flag raised once all have arrived, so other
+/// threads (not among the parties) can wait for the rendezvous to have happened.
+class SyncPoint {
+ public:
+  explicit SyncPoint(std::ptrdiff_t parties) : barrier_(parties) {}
+
+  /// Blocks until all parties have called wait(), then raises the ready flag.
+  void wait() {
+    barrier_.arrive_and_wait();
+    {
+      std::lock_guard lock(mutex_);
+      ready_ = true;
+    }
+    ready_cv_.notify_all();
+  }
+  /// Blocks until the parties have met at least once.
+  void wait_ready() {
+    std::unique_lock lock(mutex_);
+    ready_cv_.wait(lock, [&] { return ready_; });
+  }
+  bool is_ready() const {
+    std::lock_guard lock(mutex_);
+    return ready_;
+  }
+
+ private:
+  std::barrier<> barrier_;
+  mutable std::mutex mutex_;
+  std::condition_variable ready_cv_;
+  bool ready_ = false;
+};
+
+}  // namespace dm

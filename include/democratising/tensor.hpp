@@ -1,0 +1,240 @@
+#pragma once
+// dm::Tensor: a cheap, thread-safe handle to an n-d array.
+//
+// Copying a handle never copies data and may be done from any thread; many threads may read
+// one tensor at once. Operations return new tensors. Views (reshape, transpose, slice,
+// expand...) share storage with their base. In-place operations end in `_` and are the
+// caller's to synchronise (wrap the tensor in a dm::RwLock).
+#include <cstdint>
+#include <initializer_list>
+#include <iosfwd>
+#include <memory>
+#include <vector>
+
+#include "democratising/device.hpp"
+#include "democratising/dtype.hpp"
+#include "democratising/shape.hpp"
+
+namespace dm {
+
+struct TensorImpl;
+class Storage;
+
+class Tensor {
+ public:
+  /// An undefined tensor; every operation on it throws ValueError.
+  Tensor() = default;
+  explicit Tensor(std::shared_ptr<TensorImpl> impl) : impl_(std::move(impl)) {}
+
+  // ---- creation ----------------------------------------------------------------------------
+  static Tensor empty(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor zeros(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor ones(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor full(const Shape& shape, double value, DType dtype = DType::f32, Device device = Device::cpu());
+  /// A 0-d tensor holding `value`.
+  static Tensor scalar(double value, DType dtype = DType::f32, Device device = Device::cpu());
+  /// [start, end) in steps of `step`, like torch.arange.
+  static Tensor arange(double start, double end, double step = 1.0, DType dtype = DType::f32);
+  static Tensor arange(double end, DType dtype = DType::f32) { return arange(0.0, end, 1.0, dtype); }
+  /// `steps` evenly spaced values from start to end inclusive.
+  static Tensor linspace(double start, double end, std::int64_t steps, DType dtype = DType::f32);
+  /// n x m identity (m = n when m < 0).
+  static Tensor eye(std::int64_t n, std::int64_t m = -1, DType dtype = DType::f32);
+  /// Copies `values` (numel must equal shape.numel()); the dtype follows T.
+  template <class T>
+  static Tensor from_vector(const std::vector<T>& values, const Shape& shape);
+  template <class T>
+  static Tensor from_vector(const std::vector<T>& values) { return from_vector(values, Shape{static_cast<std::int64_t>(values.size())}); }
+  /// Copies `shape.numel()` elements of `dtype` from `data`.
+  static Tensor from_buffer(const void* data, const Shape& shape, DType dtype);
+  /// Standard normal samples from the global generator (see manual_seed).
+  static Tensor randn(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  static Tensor randn(const Shape& shape, Device device) { return randn(shape, DType::f32, device); }
+  /// Uniform samples in [0, 1).
+  static Tensor rand(const Shape& shape, DType dtype = DType::f32, Device device = Device::cpu());
+  /// Uniform integers in [low, high).
+  static Tensor randint(std::int64_t low, std::int64_t high, const Shape& shape, DType dtype = DType::i64);
+
+  // ---- properties --------------------------------------------------------------------------
+  bool defined() const { return impl_ != nullptr; }
+  const Shape& shape() const;
+  const Strides& strides() const;
+  std::int64_t size(std::int64_t dim) const;
+  std::int64_t stride(std::int64_t dim) const;
+  int dim() const;
+  std::int64_t numel() const;
+  DType dtype() const;
+  Device device() const;
+  /// Offset of element 0 inside the storage, in elements.
+  std::int64_t storage_offset() const;
+  bool is_contiguous() const;
+  /// Whether both handles view the same storage.
+  bool shares_storage_with(const Tensor& other) const;
+  /// Pointer to element 0 (CPU only). The caller must respect strides and dtype.
+  void* data_ptr() const;
+  template <class T>
+  T* data() const;  // checks dtype_of<T> == dtype()
+  /// The single value of a one-element tensor, converted to T.
+  template <class T>
+  T item() const;
+  /// All values in row-major order, converted to T.
+  template <class T>
+  std::vector<T> to_vector() const;
+  /// Waits for pending device work on this tensor (no-op on the CPU).
+  void synchronize() const;
+
+  // ---- views and shape ops -----------------------------------------------------------------
+  /// Same data, new shape; one dim may be -1. A view when strides allow, else a copy.
+  Tensor reshape(const Shape& shape) const;
+  /// Like reshape but never copies; throws ShapeError when the strides do not allow a view.
+  Tensor view(const Shape& shape) const;
+  Tensor flatten(std::int64_t start_dim = 0, std::int64_t end_dim = -1) const;
+  Tensor transpose(std::int64_t dim0, std::int64_t dim1) const;
+  /// Transpose of a 2-d tensor (a 0-d or 1-d tensor is returned as is).
+  Tensor t() const;
+  Tensor permute(const std::vector<std::int64_t>& dims) const;
+  /// Elements start, start+step, ... < end along dim (negative start/end count from the end).
+  Tensor slice(std::int64_t dim, std::int64_t start, std::int64_t end, std::int64_t step = 1) const;
+  Tensor narrow(std::int64_t dim, std::int64_t start, std::int64_t length) const;
+  /// The element `index` along dim, with that dim removed.
+  Tensor select(std::int64_t dim, std::int64_t index) const;
+  /// Copies the entries `index` (1-d i32/i64) along dim.
+  Tensor index_select(std::int64_t dim, const Tensor& index) const;
+  Tensor squeeze() const;
+  Tensor squeeze(std::int64_t dim) const;
+  Tensor unsqueeze(std::int64_t dim) const;
+  /// Broadcast view to `shape` (-1 keeps a dim); size-1 dims get stride 0.
+  Tensor expand(const Shape& shape) const;
+  Tensor broadcast_to(const Shape& shape) const { return expand(shape); }
+  /// This tensor if already contiguous, else a contiguous copy.
+  Tensor contiguous() const;
+  /// A contiguous copy that shares nothing with this tensor.
+  Tensor clone() const;
+  /// Converts the dtype (returns *this when it already matches).
+  Tensor to(DType dtype) const;
+  /// Copies to another device (returns *this when it already matches).
+  Tensor to(Device device) const;
+
+  // ---- elementwise -------------------------------------------------------------------------
+  Tensor add(const Tensor& other) const;
+  Tensor sub(const Tensor& other) const;
+  Tensor mul(const Tensor& other) const;
+  Tensor div(const Tensor& other) const;
+  Tensor add(double other) const;
+  Tensor sub(double other) const;
+  Tensor mul(double other) const;
+  Tensor div(double other) const;
+  Tensor neg() const;
+  Tensor abs() const;
+  Tensor exp() const;
+  Tensor log() const;
+  Tensor sqrt() const;
+  Tensor pow(double exponent) const;
+  Tensor pow(const Tensor& exponent) const;
+  Tensor relu() const;
+  Tensor sigmoid() const;
+  Tensor tanh() const;
+  /// Exact (erf) GELU, as torch.nn.functional.gelu's default.
+  Tensor gelu() const;
+  Tensor clamp(double lo, double hi) const;
+  Tensor maximum(const Tensor& other) const;
+  Tensor minimum(const Tensor& other) const;
+  Tensor eq(const Tensor& other) const;
+  Tensor ne(const Tensor& other) const;
+  Tensor lt(const Tensor& other) const;
+  Tensor le(const Tensor& other) const;
+  Tensor gt(const Tensor& other) const;
+  Tensor ge(const Tensor& other) const;
+  Tensor eq(double other) const;
+  Tensor ne(double other) const;
+  Tensor lt(double other) const;
+  Tensor le(double other) const;
+  Tensor gt(double other) const;
+  Tensor ge(double other) const;
+
+  // In place: write into this tensor's storage (which must not be an expanded view).
+  Tensor& add_(const Tensor& other);
+  Tensor& sub_(const Tensor& other);
+  Tensor& mul_(const Tensor& other);
+  Tensor& div_(const Tensor& other);
+  Tensor& add_(double other);
+  Tensor& sub_(double other);
+  Tensor& mul_(double other);
+  Tensor& div_(double other);
+  Tensor& neg_();
+  Tensor& abs_();
+  Tensor& exp_();
+  Tensor& log_();
+  Tensor& sqrt_();
+  Tensor& pow_(double exponent);
+  Tensor& relu_();
+  Tensor& sigmoid_();
+  Tensor& tanh_();
+  Tensor& clamp_(double lo, double hi);
+  Tensor& zero_();
+  Tensor& fill_(double value);
+  /// Copies src (broadcast to this shape, converted to this dtype) into this tensor.
+  Tensor& copy_(const Tensor& src);
+
+  // ---- reductions --------------------------------------------------------------------------
+  // Summation order is fixed by the data size alone, so results are bitwise identical for
+  // any thread count. Integer and bool sums give i64; mean/var/std need a floating dtype.
+  Tensor sum() const;
+  Tensor sum(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor mean() const;
+  Tensor mean(const std::vector<std::int64_t>& dims, bool keepdim = false) const;
+  Tensor max() const;
+  Tensor max(std::int64_t dim, bool keepdim = false) const;
+  Tensor min() const;
+  Tensor min(std::int64_t dim, bool keepdim = false) const;
+  /// Index of the (first) maximum over the flattened tensor, as i64.
+  Tensor argmax() const;
+  Tensor argmax(std::int64_t dim, bool keepdim = false) const;
+  Tensor argmin() const;
+  Tensor argmin(std::int64_t dim, bool keepdim = false) const;
+  /// Variance with Bessel's correction by default (correction = 1), as torch.var.
+  Tensor var(std::int64_t correction = 1) const;
+  Tensor var(const std::vector<std::int64_t>& dims, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor std(std::int64_t correction = 1) const;
+  Tensor std(const std::vector<std::int64_t>& dims, std::int64_t correction = 1, bool keepdim = false) const;
+  Tensor softmax(std::int64_t dim) const;
+  Tensor log_softmax(std::int64_t dim) const;
+  Tensor logsumexp(std::int64_t dim, bool keepdim = false) const;
+
+  // ---- linear algebra ----------------------------------------------------------------------
+  /// torch.matmul: 1-d, 2-d, and batched with broadcast batch dims; f32 and f64.
+  Tensor matmul(const Tensor& other) const;
+
+  /// Implementation access for the library's own layers.
+  const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
+
+ private:
+  std::shared_ptr<TensorImpl> impl_;
+};
+
+Tensor operator+(const Tensor& a, const Tensor& b);
+Tensor operator-(const Tensor& a, const Tensor& b);
+Tensor operator*(const Tensor& a, const Tensor& b);
+Tensor operator/(const Tensor& a, const Tensor& b);
+Tensor operator+(const Tensor& a, double b);
+Tensor operator-(const Tensor& a, double b);
+Tensor operator*(const Tensor& a, double b);
+Tensor operator/(const Tensor& a, double b);
+Tensor operator+(double a, const Tensor& b);
+Tensor operator-(double a, const Tensor& b);
+Tensor operator*(double a, const Tensor& b);
+Tensor operator/(double a, const Tensor& b);
+Tensor operator-(const Tensor& a);
+
+/// cond ? a : b elementwise, with broadcasting of all three; cond must be bool.
+Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b);
+/// Joins tensors along an existing dim; all other dims must match.
+Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+/// Joins equal-shaped tensors along a new dim.
+Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim = 0);
+Tensor matmul(const Tensor& a, const Tensor& b);
+
+/// Shape, dtype, device and values, summarised like PyTorch for large tensors.
+std::ostream& operator<<(std::ostream& os, const Tensor& t);
+
+}  // namespace dm

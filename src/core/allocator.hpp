@@ -1,0 +1,11 @@
+#pragma once
+#include <cstddef>
+
+namespace dm::cpu_allocator {
+/// 64-byte aligned block of at least `nbytes` (never null; throws std::bad_alloc).
+void* allocate(std::size_t nbytes);
+/// Returns a block from allocate(nbytes) with the same nbytes.
+void release(void* ptr, std::size_t nbytes);
+/// The size class a request of nbytes is served from.
+std::size_t size_class(std::size_t nbytes);
+}  // namespace dm::cpu_allocator

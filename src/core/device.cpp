@@ -1,0 +1,43 @@
+#include "democratising/device.hpp"
+
+#include <ostream>
+
+#include "democratising/error.hpp"
+#include "../backend/cuda/cuda_backend.hpp"
+
+namespace dm {
+
+std::string Device::str() const {
+  if (is_cpu()) return index == 0 ? "cpu" : "cpu:" + std::to_string(index);
+  return "cuda:" + std::to_string(index);
+}
+
+std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+
+Device Device::cuda(int index) {
+  std::string reason;
+  const int n = cuda_backend::device_count(&reason);
+  if (n == 0) throw DeviceError("[Device::cuda] cuda:" + std::to_string(index) + " is unavailable: " + reason);
+  if (index < 0 || index >= n)
+    throw DeviceError("[Device::cuda] cuda:" + std::to_string(index) + " does not exist (" + std::to_string(n) +
+                      " device(s) visible)");
+  return {DeviceKind::cuda, index};
+}
+
+std::vector<Device> Device::cuda_all() {
+  std::vector<Device> out;
+  const int n = cuda_backend::device_count(nullptr);
+  for (int i = 0; i < n; ++i) out.push_back({DeviceKind::cuda, i});
+  return out;
+}
+
+namespace cuda {
+int device_count() { return cuda_backend::device_count(nullptr); }
+bool is_built() { return cuda_backend::built(); }
+std::string unavailable_reason() {
+  std::string reason;
+  return cuda_backend::device_count(&reason) > 0 ? std::string() : reason;
+}
+}  // namespace cuda
+
+}  // namespace dm

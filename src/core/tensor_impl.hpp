@@ -1,0 +1,64 @@
+#pragma once
+// What a Tensor handle points at. Shape, strides, offset and dtype never change after
+// construction, which is what makes sharing a handle between threads safe; only the
+// storage's bytes (through in-place ops) and the autograd slot are mutable.
+#include <cstddef>
+#include <memory>
+
+#include "democratising/device.hpp"
+#include "democratising/dtype.hpp"
+#include "democratising/shape.hpp"
+#include "democratising/tensor.hpp"
+
+namespace dm {
+
+/// A block of device memory owned by the matching allocator.
+class Storage {
+ public:
+  /// Allocates `nbytes` (64-byte aligned) on `device`.
+  Storage(std::size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  std::size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  std::size_t nbytes_ = 0;
+  Device device_;
+};
+
+struct AutogradMeta;  // defined by the autograd layer
+
+struct TensorImpl {
+  std::shared_ptr<Storage> storage;
+  Shape shape;
+  Strides strides;
+  std::int64_t offset = 0;  // in elements
+  DType dtype = DType::f32;
+  std::shared_ptr<AutogradMeta> autograd;
+
+  std::byte* data() const {
+    return static_cast<std::byte*>(storage->data()) + offset * static_cast<std::int64_t>(itemsize(dtype));
+  }
+};
+
+/// A fresh contiguous tensor (uninitialised memory).
+Tensor make_tensor(const Shape& shape, DType dtype, Device device);
+/// A view of `base`'s storage with new geometry.
+Tensor make_view(const Tensor& base, const Shape& shape, const Strides& strides, std::int64_t offset);
+/// Impl of a defined tensor; throws ValueError naming `op` for an undefined one.
+const TensorImpl& impl_of(const Tensor& t, const char* op);
+
+}  // namespace dm
+
+namespace dm {
+/// Strides that read `t` as if expanded to `target` (stride 0 on broadcast dims); throws
+/// ShapeError naming `op` and both shapes when `t` cannot broadcast to `target`.
+Strides broadcast_strides(const TensorImpl& t, const Shape& target, const char* op);
+/// Throws DeviceError naming `op` unless every tensor is on the same device; returns it.
+Device common_device(std::initializer_list<const Tensor*> tensors, const char* op);
+}  // namespace dm
