@@ -26,3 +26,6 @@ if(NOT DM_CUDA STREQUAL "OFF")
   endif()
 endif()
 message(STATUS "democratising: CUDA backend ${DM_WITH_CUDA}")
+
+find_package(nlohmann_json 3 REQUIRED)  # safetensors headers, metrics, fixtures
+find_package(ZLIB REQUIRED)             # gzip-compressed IDX files
