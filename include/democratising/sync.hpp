@@ -1,16 +1,45 @@
 #pragma once
 // Values reached only through a guard: the lock is held exactly as long as the guard lives,
 // so unsynchronised access does not compile rather than race.
+#include <pthread.h>
+
 #include <barrier>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
-#include <shared_mutex>
+#include <shared_mutex>  // std::shared_lock
 #include <utility>
 
 namespace dm {
 
-/// Many readers or one writer. `read()` gives a const view, `write()` a mutable one.
+/// A reader-writer mutex that lets a waiting writer in before new readers. glibc's default
+/// rwlock (behind std::shared_mutex) prefers readers, so a stream of readers - the training
+/// threads of a Hogwild model - can starve the writer forever.
+class WriterPreferringMutex {
+ public:
+  WriterPreferringMutex() {
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&lock_, &attr);
+    pthread_rwlockattr_destroy(&attr);
+  }
+  ~WriterPreferringMutex() { pthread_rwlock_destroy(&lock_); }
+  WriterPreferringMutex(const WriterPreferringMutex&) = delete;
+  WriterPreferringMutex& operator=(const WriterPreferringMutex&) = delete;
+
+  void lock() { pthread_rwlock_wrlock(&lock_); }
+  bool try_lock() { return pthread_rwlock_trywrlock(&lock_) == 0; }
+  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
+  bool try_lock_shared() { return pthread_rwlock_tryrdlock(&lock_) == 0; }
+  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
+/// Many readers or one writer (a waiting writer goes first). `read()` gives a const view, `write()` a mutable one.
 template <class T>
 class RwLock {
  public:
@@ -20,9 +49,9 @@ class RwLock {
     const T* operator->() const { return value_; }
    private:
     friend class RwLock;
-    ReadGuard(const T* v, std::shared_mutex& m) : value_(v), lock_(m) {}
+    ReadGuard(const T* v, WriterPreferringMutex& m) : value_(v), lock_(m) {}
     const T* value_;
-    std::shared_lock<std::shared_mutex> lock_;
+    std::shared_lock<WriterPreferringMutex> lock_;
   };
   class WriteGuard {
    public:
@@ -30,9 +59,9 @@ class RwLock {
     T* operator->() const { return value_; }
    private:
     friend class RwLock;
-    WriteGuard(T* v, std::shared_mutex& m) : value_(v), lock_(m) {}
+    WriteGuard(T* v, WriterPreferringMutex& m) : value_(v), lock_(m) {}
     T* value_;
-    std::unique_lock<std::shared_mutex> lock_;
+    std::unique_lock<WriterPreferringMutex> lock_;
   };
 
   RwLock() = default;
@@ -45,7 +74,7 @@ class RwLock {
 
  private:
   T value_{};
-  mutable std::shared_mutex mutex_;
+  mutable WriterPreferringMutex mutex_;
 };
 
 /// Exclusive access through `lock()`.

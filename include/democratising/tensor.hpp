@@ -205,6 +205,26 @@ class Tensor {
   /// torch.matmul: 1-d, 2-d, and batched with broadcast batch dims; f32 and f64.
   Tensor matmul(const Tensor& other) const;
 
+  // ---- autograd (see democratising/autograd.hpp) -------------------------------------------
+  /// Marks a leaf as a parameter whose gradient backward() accumulates. Set it before sharing
+  /// the tensor with other threads.
+  Tensor& set_requires_grad(bool enabled = true);
+  /// True for leaves marked with set_requires_grad and for results recorded from them.
+  bool requires_grad() const;
+  /// True unless this tensor was produced by a recorded op.
+  bool is_leaf() const;
+  /// The gradient accumulated by backward() (undefined until one reaches this leaf).
+  Tensor grad() const;
+  /// Replaces (or with an undefined tensor, clears) the accumulated gradient.
+  void set_grad(const Tensor& grad) const;
+  /// Back-propagates from this one-element tensor (or with `grad_output` of its shape),
+  /// accumulating into the grad() of every leaf it depends on.
+  void backward(const Tensor& grad_output = Tensor()) const;
+  /// Same data and shape, cut off from the graph.
+  Tensor detach() const;
+  /// Name of the op that produced this tensor ("" for a leaf), for graph dumps and errors.
+  const char* grad_fn_name() const;
+
   /// Implementation access for the library's own layers.
   const std::shared_ptr<TensorImpl>& impl() const { return impl_; }
 

@@ -1,4 +1,4 @@
-// The process-wide pool: one oneTBB arena. set_num_threads swaps in a new arena; arenas are
+// The process-wide pool: one oneTBB arena (pool_threads.cpp stands in under TSan). set_num_threads swaps in a new arena; arenas are
 // kept alive for the process's lifetime so work already running on an old one finishes safely.
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
@@ -7,7 +7,6 @@
 #include <oneapi/tbb/task_group.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,18 +15,10 @@
 #include "democratising/error.hpp"
 #include "democratising/runtime.hpp"
 #include "blas_threads.hpp"
+#include "pool_size.hpp"
 
 namespace dm {
 namespace {
-
-int default_threads() {
-  if (const char* s = std::getenv("DM_NUM_THREADS")) {
-    const int n = std::atoi(s);
-    if (n >= 1) return n;
-  }
-  const int n = tbb::info::default_concurrency();
-  return n >= 1 ? n : 1;
-}
 
 struct Pool {
   std::mutex mutex;
@@ -38,7 +29,7 @@ struct Pool {
 
   Pool() {
     detail::force_single_threaded_blas();
-    resize(default_threads());
+    resize(detail::default_pool_size());
   }
 
   void resize(int n) {
@@ -61,7 +52,7 @@ Pool& pool() {
 }  // namespace
 
 void set_num_threads(int n) {
-  if (n < 1) throw ValueError("[set_num_threads] the pool needs at least 1 thread, got " + std::to_string(n));
+  detail::check_pool_size(n);
   if (n == pool().threads.load()) return;
   pool().resize(n);
 }

@@ -1,0 +1,53 @@
+#pragma once
+// Reverse-mode automatic differentiation, define-by-run.
+//
+// Each differentiable op records a node that points at its inputs' nodes; the graph lives with
+// the tensors that the forward pass made, on the thread that made them, so threads never share
+// a graph and a graph is freed when its last tensor goes. Parameters are leaves:
+// `w.set_requires_grad()`. `loss.backward()` accumulates into each leaf's `grad()`;
+// `dm::autograd::grad(loss, params)` returns the gradients instead, touching no shared state,
+// which is what several threads training one model at once use.
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "democratising/tensor.hpp"
+
+namespace dm {
+
+/// Whether ops on this thread record the graph (default true).
+bool is_grad_enabled();
+void set_grad_enabled(bool enabled);
+
+/// Turns recording off on this thread for its lifetime (evaluation, optimizer updates).
+class NoGradGuard {
+ public:
+  NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
+  ~NoGradGuard() { set_grad_enabled(previous_); }
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+namespace autograd {
+
+/// Gradients of `output` (a one-element tensor, or with `grad_output` of its shape) with respect
+/// to `inputs` (tensors that require grad). An input the output does not depend on gets a zero
+/// tensor. Nothing is written into any tensor's grad().
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output = Tensor());
+
+struct GradcheckResult {
+  bool ok = false;
+  double max_abs_error = 0.0;
+  std::string message;  // which input and element disagreed, when !ok
+};
+
+/// Compares the analytic gradient of sum(f(inputs) * v) (v fixed and random) with central
+/// differences, for every element of every input. Inputs must be f64 and require grad.
+GradcheckResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
+                          double eps = 1e-6, double atol = 1e-5, double rtol = 1e-3);
+
+}  // namespace autograd
+}  // namespace dm
