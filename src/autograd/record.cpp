@@ -1,5 +1,6 @@
 // Grad mode, recording, and the Tensor methods that read or change autograd state.
 #include "record.hpp"
+#include "op_grads.hpp"
 
 #include <string>
 
@@ -29,7 +30,9 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
   return false;
 }
 
-void record(Tensor& out, const char* name, std::initializer_list<const Tensor*> inputs, BackwardFn backward) {
+namespace {
+template <class Range>
+void record_range(Tensor& out, const char* name, const Range& inputs, BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
   node->backward = std::move(backward);
@@ -50,6 +53,17 @@ void record(Tensor& out, const char* name, std::initializer_list<const Tensor*> 
   meta->requires_grad = true;
   meta->grad_fn = std::move(node);
   out.impl()->autograd = std::move(meta);
+}
+}  // namespace
+
+void record(Tensor& out, const char* name, std::initializer_list<const Tensor*> inputs, BackwardFn backward) {
+  record_range(out, name, inputs, std::move(backward));
+}
+
+void record_many(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  std::vector<const Tensor*> pointers;
+  for (const auto& t : inputs) pointers.push_back(&t);
+  record_range(out, name, pointers, std::move(backward));
 }
 
 Tensor reduce_to_shape(const Tensor& grad, const Shape& shape) {

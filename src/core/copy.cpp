@@ -3,6 +3,7 @@
 #include <string>
 
 #include "../backend/cuda/cuda_backend.hpp"
+#include "autograd/differentiable.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "dispatch.hpp"
@@ -86,7 +87,7 @@ Tensor Tensor::clone() const {
     return host.to(im.storage->device());
   }
   strided_copy(*out.impl(), im, im.strides);
-  return out;
+  return autograd::differentiable(out, *this, "clone", [&] { return autograd::identity_backward(*this); });
 }
 
 Tensor Tensor::to(DType dtype) const {
@@ -95,7 +96,8 @@ Tensor Tensor::to(DType dtype) const {
   require_cpu(im, "to(dtype)");
   Tensor out = make_tensor(im.shape, dtype, im.storage->device());
   strided_copy(*out.impl(), im, im.strides);
-  return out;
+  if (!is_floating(dtype)) return out;  // an integer result carries no gradient
+  return autograd::differentiable(out, *this, "to", [&] { return autograd::identity_backward(*this); });
 }
 
 Tensor Tensor::to(Device device) const {

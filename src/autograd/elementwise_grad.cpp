@@ -1,0 +1,145 @@
+// Backward formulas of the elementwise ops.
+#include <cmath>
+
+#include "core/dispatch.hpp"
+#include "democratising/runtime.hpp"
+#include "democratising/tensor.hpp"
+#include "op_grads.hpp"
+
+namespace dm::autograd {
+namespace {
+
+// Casts a gradient to the input's dtype and sums it down to the input's shape.
+Tensor fit(const Tensor& g, const Tensor& input) {
+  Tensor r = reduce_to_shape(g, input.shape());
+  return r.dtype() == input.dtype() ? r : r.to(input.dtype());
+}
+
+bool wants(const Tensor& t) { return t.requires_grad(); }
+
+// dy = g * f'(x) over contiguous buffers; f' given as a function of (x, y).
+template <class Deriv>
+Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, Deriv deriv) {
+  const Tensor gc = g.contiguous(), xc = x.contiguous(), yc = y.contiguous();
+  Tensor out = Tensor::empty(gc.shape(), gc.dtype());
+  dispatch_float(gc.dtype(), "backward", [&]<class T>(TypeTag<T>) {
+    const T* gp = gc.data<T>();
+    const T* xp = xc.data<T>();
+    const T* yp = yc.data<T>();
+    T* op = out.data<T>();
+    par_for(gc.numel(), 1 << 15, [&](std::int64_t b, std::int64_t e) {
+      for (std::int64_t i = b; i < e; ++i) op[i] = gp[i] * deriv(xp[i], yp[i]);
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+BackwardFn binary_backward(BinaryOp op, const Tensor& a0, const Tensor& b0, const Tensor& out0) {
+  const Tensor a = a0.detach(), b = b0.detach(), out = out0.detach();
+  const bool need_a = wants(a0), need_b = wants(b0);
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor ga, gb;
+    switch (op) {
+      case BinaryOp::add:
+        if (need_a) ga = g;
+        if (need_b) gb = g;
+        break;
+      case BinaryOp::sub:
+        if (need_a) ga = g;
+        if (need_b) gb = -g;
+        break;
+      case BinaryOp::mul:
+        if (need_a) ga = g * b;
+        if (need_b) gb = g * a;
+        break;
+      case BinaryOp::div:
+        if (need_a) ga = g / b;
+        if (need_b) gb = -(g * out) / b;
+        break;
+      case BinaryOp::pow:
+        if (need_a) ga = g * b * a.pow(b - 1.0);
+        if (need_b) gb = g * out * a.log();
+        break;
+      case BinaryOp::maximum:
+      case BinaryOp::minimum: {
+        // Ties share the gradient evenly, as torch does.
+        const Tensor wins = op == BinaryOp::maximum ? a.gt(b) : a.lt(b);
+        const Tensor ties = a.eq(b);
+        const Tensor share_a = wins + ties * 0.5;  // bool -> float weights
+        if (need_a) ga = g * share_a;
+        if (need_b) gb = g * (1.0 - share_a);
+        break;
+      }
+    }
+    return {need_a ? fit(ga, a) : Tensor(), need_b ? fit(gb, b) : Tensor()};
+  };
+}
+
+BackwardFn binary_scalar_backward(BinaryOp op, const Tensor& a0, double s, ScalarSide side, const Tensor& out0) {
+  const Tensor a = a0.detach(), out = out0.detach();
+  const bool left = side == ScalarSide::left;  // s op a
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor ga;
+    switch (op) {
+      case BinaryOp::add: ga = g; break;
+      case BinaryOp::sub: ga = left ? -g : g; break;
+      case BinaryOp::mul: ga = g * s; break;
+      case BinaryOp::div: ga = left ? -(g * out) / a : g / s; break;
+      case BinaryOp::pow: ga = left ? g * out * std::log(s) : g * s * a.pow(s - 1.0); break;
+      case BinaryOp::maximum:
+      case BinaryOp::minimum: {
+        const Tensor keep = op == BinaryOp::maximum ? a.gt(s) : a.lt(s);
+        ga = g * (keep + a.eq(s) * 0.5);
+        break;
+      }
+    }
+    return {fit(ga, a)};
+  };
+}
+
+BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, UnaryParams p) {
+  const Tensor a = a0.detach(), out = out0.detach();
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor ga;
+    switch (op) {
+      case UnaryOp::neg: ga = -g; break;
+      case UnaryOp::abs: ga = g * (a.gt(0.0).to(g.dtype()) - a.lt(0.0).to(g.dtype())); break;
+      case UnaryOp::exp: ga = g * out; break;
+      case UnaryOp::log: ga = g / a; break;
+      case UnaryOp::sqrt: ga = g * 0.5 / out; break;
+      case UnaryOp::relu:
+        ga = pointwise_backward(g, out, out, [](auto, auto y) { return y > 0 ? decltype(y)(1) : decltype(y)(0); });
+        break;
+      case UnaryOp::sigmoid:
+        ga = pointwise_backward(g, out, out, [](auto, auto y) { return y * (decltype(y)(1) - y); });
+        break;
+      case UnaryOp::tanh:
+        ga = pointwise_backward(g, out, out, [](auto, auto y) { return decltype(y)(1) - y * y; });
+        break;
+      case UnaryOp::gelu:
+        // d/dx x*Phi(x) = Phi(x) + x*phi(x)
+        ga = pointwise_backward(g, a, out, [](auto x, auto) {
+          using T = decltype(x);
+          const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
+          const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
+          return cdf + x * pdf;
+        });
+        break;
+      case UnaryOp::clamp: ga = g * (a.ge(p.lo) * a.le(p.hi)); break;
+    }
+    return {fit(ga, a)};
+  };
+}
+
+BackwardFn where_backward(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
+  const Tensor cond = cond0.detach(), a = a0.detach(), b = b0.detach();
+  const bool need_a = wants(a0), need_b = wants(b0);
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    const Tensor zero = Tensor::zeros({}, g.dtype());
+    return {Tensor(), need_a ? fit(where(cond, g, zero), a) : Tensor(), need_b ? fit(where(cond, zero, g), b) : Tensor()};
+  };
+}
+
+}  // namespace dm::autograd

@@ -1,0 +1,99 @@
+// Backward formulas of views, copies and joins.
+#include <cstring>
+
+#include "core/dispatch.hpp"
+#include "democratising/autograd.hpp"
+#include "democratising/tensor.hpp"
+#include "op_grads.hpp"
+
+namespace dm::autograd {
+
+BackwardFn reshape_backward(const Tensor& a) {
+  const Shape shape = a.shape();
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.reshape(shape)}; };
+}
+
+BackwardFn transpose_backward(std::int64_t dim0, std::int64_t dim1) {
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.transpose(dim0, dim1)}; };
+}
+
+BackwardFn permute_backward(const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> inverse(dims.size());
+  const auto n = static_cast<std::int64_t>(dims.size());
+  for (std::int64_t i = 0; i < n; ++i) {
+    const std::int64_t d = dims[static_cast<std::size_t>(i)] < 0 ? dims[static_cast<std::size_t>(i)] + n : dims[static_cast<std::size_t>(i)];
+    inverse[static_cast<std::size_t>(d)] = i;
+  }
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.permute(inverse)}; };
+}
+
+BackwardFn view_scatter_backward(const Tensor& a, std::function<Tensor(const Tensor&)> take) {
+  const Shape shape = a.shape();
+  const DType dtype = a.dtype();
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    Tensor ga = Tensor::zeros(shape, dtype);
+    take(ga).copy_(g);
+    return {ga};
+  };
+}
+
+BackwardFn index_select_backward(const Tensor& a, std::int64_t dim, const Tensor& index0) {
+  const Shape shape = a.shape();
+  const DType dtype = a.dtype();
+  const Tensor index = index0.to(DType::i64).contiguous();
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    // Rows picked several times receive the sum of their gradients.
+    Tensor ga = Tensor::zeros(shape, dtype);
+    const std::int64_t* idx = index.data<std::int64_t>();
+    for (std::int64_t i = 0; i < index.numel(); ++i) {
+      Tensor row = ga.select(dim, idx[i]);
+      row.add_(g.select(dim, i));
+    }
+    return {ga};
+  };
+}
+
+BackwardFn expand_backward(const Tensor& a) {
+  const Shape shape = a.shape();
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {reduce_to_shape(g, shape)}; };
+}
+
+BackwardFn identity_backward(const Tensor& a) {
+  const DType dtype = a.dtype();
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.dtype() == dtype ? g : g.to(dtype)}; };
+}
+
+BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim) {
+  std::vector<std::int64_t> sizes;
+  std::vector<bool> needed;
+  for (const auto& t : inputs) {
+    sizes.push_back(t.size(dim));
+    needed.push_back(t.requires_grad());
+  }
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    std::vector<Tensor> out;
+    std::int64_t offset = 0;
+    for (std::size_t i = 0; i < sizes.size(); ++i) {
+      out.push_back(needed[i] ? g.narrow(dim, offset, sizes[i]) : Tensor());
+      offset += sizes[i];
+    }
+    return out;
+  };
+}
+
+BackwardFn stack_backward(std::size_t count, std::int64_t dim) {
+  return [=](const Tensor& g) -> std::vector<Tensor> {
+    std::vector<Tensor> out;
+    for (std::size_t i = 0; i < count; ++i) out.push_back(g.select(dim, static_cast<std::int64_t>(i)));
+    return out;
+  };
+}
+
+bool needs_grad_any(const std::vector<Tensor>& inputs) {
+  if (!is_grad_enabled()) return false;
+  for (const auto& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+}  // namespace dm::autograd
