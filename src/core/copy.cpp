@@ -104,7 +104,13 @@ Tensor Tensor::to(Device device) const {
   const auto& im = impl_of(*this, "to");
   const Device from = im.storage->device();
   if (from == device) return *this;
-  if (from.is_cpu() && device.is_cpu()) return make_view(*this, im.shape, im.strides, im.offset);
+  if (from.is_cpu() && device.is_cpu()) {
+    // Logical CPU devices share memory, but a tensor reports the device its storage belongs to,
+    // so moving between them is a copy (as between two GPUs).
+    Tensor out = make_tensor(im.shape, im.dtype, device);
+    strided_copy(*out.impl(), im, im.strides);
+    return autograd::differentiable(out, *this, "to", [&] { return autograd::identity_backward(*this); });
+  }
   const std::size_t nbytes = static_cast<std::size_t>(im.shape.numel()) * itemsize(im.dtype);
   if (from.is_cpu()) {
     Tensor src = contiguous();

@@ -52,7 +52,7 @@ Tensor Tensor::linspace(double start, double end, std::int64_t steps, DType dtyp
     // both endpoints are exact.
     const std::int64_t half = steps / 2;
     for (std::int64_t i = 0; i < steps; ++i) {
-      const double v = i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
+      const double v = steps == 1 ? start : i < half ? start + step * static_cast<double>(i) : end - step * static_cast<double>(steps - 1 - i);
       p[i] = convert<T>(v);
     }
   });
