@@ -35,7 +35,7 @@ struct DataLoaderOptions {
   std::uint64_t seed = 0;
   /// Drop the last batch when it would be smaller than batch_size.
   bool drop_last = false;
-  std::optional<Normalize> normalize;
+  std::optional<Normalize> normalize = std::nullopt;
 };
 
 /// The sample order of one epoch: 0..n-1, or a permutation that depends only on (seed, epoch).
