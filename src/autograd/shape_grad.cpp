@@ -59,8 +59,10 @@ BackwardFn expand_backward(const Tensor& a) {
 }
 
 BackwardFn identity_backward(const Tensor& a) {
+  // Also the backward of to(dtype) and to(device): the gradient goes back in the input's form.
   const DType dtype = a.dtype();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.dtype() == dtype ? g : g.to(dtype)}; };
+  const Device device = a.device();
+  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.to(dtype).to(device)}; };
 }
 
 BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim) {

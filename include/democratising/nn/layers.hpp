@@ -1,0 +1,110 @@
+#pragma once
+// Layers. Each is a value type that Sequential::add() takes by value.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "democratising/nn/module.hpp"
+
+namespace dm::nn {
+
+/// y = x W^T + b with W of shape (out, in), initialised like torch.nn.Linear:
+/// W and b uniform in [-1/sqrt(in), 1/sqrt(in)], from the global generator (dm::manual_seed).
+class Dense : public Module {
+ public:
+  Dense(std::int64_t in_features, std::int64_t out_features, bool bias = true, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+  const Tensor& weight() const { return parameter(0); }
+  /// The bias, or null for a layer made without one.
+  const Tensor* bias() const { return has_bias_ ? &parameter(1) : nullptr; }
+  std::int64_t in_features() const { return in_; }
+  std::int64_t out_features() const { return out_; }
+
+ private:
+  std::int64_t in_, out_;
+  bool has_bias_;
+};
+
+class ReLU : public Module {
+ public:
+  Tensor forward(const Tensor& x) const override { return x.relu(); }
+  std::string name() const override { return "ReLU"; }
+};
+class Sigmoid : public Module {
+ public:
+  Tensor forward(const Tensor& x) const override { return x.sigmoid(); }
+  std::string name() const override { return "Sigmoid"; }
+};
+class Tanh : public Module {
+ public:
+  Tensor forward(const Tensor& x) const override { return x.tanh(); }
+  std::string name() const override { return "Tanh"; }
+};
+class GELU : public Module {
+ public:
+  Tensor forward(const Tensor& x) const override { return x.gelu(); }
+  std::string name() const override { return "GELU"; }
+};
+
+/// Zeroes each element with probability p in training mode and scales the rest by 1/(1-p);
+/// the identity in evaluation mode. Masks come from the global generator (dm::manual_seed).
+/// p outside [0, 1) is a ValueError.
+class Dropout : public Module {
+ public:
+  explicit Dropout(double p = 0.5);
+  double p() const { return p_; }
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+
+ private:
+  double p_;
+};
+
+/// Normalises over the last dims given by `normalized_shape`, with learnable scale (ones) and
+/// shift (zeros), as torch.nn.LayerNorm; see nn::layer_norm.
+class LayerNorm : public Module {
+ public:
+  explicit LayerNorm(const Shape& normalized_shape, double eps = 1e-5, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+  const Tensor& weight() const { return parameter(0); }
+  const Tensor& bias() const { return parameter(1); }
+
+ private:
+  Shape shape_;
+  double eps_;
+};
+
+/// Flattens dims start..end (default: all but the batch dim).
+class Flatten : public Module {
+ public:
+  explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
+  Tensor forward(const Tensor& x) const override { return x.flatten(start_, end_); }
+  std::string name() const override { return "Flatten"; }
+
+ private:
+  std::int64_t start_, end_;
+};
+
+class Softmax : public Module {
+ public:
+  explicit Softmax(std::int64_t dim = -1) : dim_(dim) {}
+  Tensor forward(const Tensor& x) const override { return x.softmax(dim_); }
+  std::string name() const override { return "Softmax"; }
+
+ private:
+  std::int64_t dim_;
+};
+
+class LogSoftmax : public Module {
+ public:
+  explicit LogSoftmax(std::int64_t dim = -1) : dim_(dim) {}
+  Tensor forward(const Tensor& x) const override { return x.log_softmax(dim_); }
+  std::string name() const override { return "LogSoftmax"; }
+
+ private:
+  std::int64_t dim_;
+};
+
+}  // namespace dm::nn

@@ -1,0 +1,87 @@
+#pragma once
+// nn::Module: a differentiable function with named parameters.
+//
+// forward() is const and may run on many threads at once (each thread records its own graph);
+// parameters are leaf tensors that require grad. A finished model keeps all its parameters in
+// one contiguous buffer with a view per parameter (see flatten_parameters), so optimizers,
+// all-reduce and checkpoints each make one pass over one block.
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "democratising/tensor.hpp"
+
+namespace dm::nn {
+
+using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  /// The layer's computation. Thread-safe: modules hold no per-call state.
+  virtual Tensor forward(const Tensor& x) const = 0;
+  Tensor operator()(const Tensor& x) const { return forward(x); }
+
+  /// Parameters by dotted name ("0.weight", "0.bias", "2.weight"...), in registration order.
+  NamedTensors named_parameters() const;
+  std::vector<Tensor> parameters() const;
+  std::int64_t num_parameters() const;
+
+  /// Training mode (Dropout active) or evaluation mode; applies to children too.
+  void train(bool on = true);
+  void eval() { train(false); }
+  /// The module's mode, unless an EvalModeGuard is alive on the calling thread (then false).
+  bool is_training() const;
+
+  /// A short description, e.g. "Dense(784 -> 128)".
+  virtual std::string name() const = 0;
+
+  /// Overwrites the parameter called `name` (dotted path) with `value`'s data (same shape; the
+  /// dtype is converted). The parameter keeps its storage, so a flat buffer stays intact.
+  /// Throws ValueError for an unknown name, ShapeError for a different shape.
+  void load_parameter(const std::string& name, const Tensor& value);
+
+  /// Moves every parameter into one contiguous buffer of their common dtype and returns it;
+  /// each parameter becomes a leaf view of it with its values and requires_grad kept.
+  /// Called by Sequential::build(); idempotent. Mixed parameter dtypes are a DTypeError.
+  Tensor flatten_parameters();
+  /// The flat buffer, if flatten_parameters() ran (else undefined).
+  const Tensor& flat_parameters() const { return flat_; }
+
+ protected:
+  /// Registers a parameter (marks it requires_grad) and returns a reference to the stored
+  /// handle, valid until the next registration. Layers that keep a parameter use its index:
+  /// the n-th registration is parameter(n), which survives copies and moves of the module.
+  Tensor& register_parameter(const std::string& name, Tensor value);
+  const Tensor& parameter(std::size_t index) const { return params_[index].second; }
+  void register_module(const std::string& name, std::shared_ptr<Module> child);
+
+ private:
+  void collect(const std::string& prefix, NamedTensors& out) const;
+  void collect_slots(std::vector<Tensor*>& out);
+  void forget_flat_buffers();
+  std::vector<Tensor*> parameter_slots();
+
+  NamedTensors params_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+  Tensor flat_;
+};
+
+/// Puts every module into evaluation mode for the calling thread only, for its lifetime,
+/// without touching the modules (other threads may be training the same model meanwhile).
+class EvalModeGuard {
+ public:
+  EvalModeGuard();
+  ~EvalModeGuard();
+  EvalModeGuard(const EvalModeGuard&) = delete;
+  EvalModeGuard& operator=(const EvalModeGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+}  // namespace dm::nn

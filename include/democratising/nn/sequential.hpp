@@ -1,0 +1,52 @@
+#pragma once
+// Sequential: layers applied in order, built with
+//   auto model = dm::nn::Sequential().add(dm::nn::Dense(784, 128)).add(dm::nn::ReLU())
+//                    .add(dm::nn::Dense(128, 10)).build();
+// build() returns a dm::Model (cross-entropy loss, SGD with momentum unless told otherwise)
+// whose parameters live in one contiguous buffer.
+#include <concepts>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "democratising/nn/module.hpp"
+
+namespace dm {
+class Model;
+struct ModelOptions;
+}  // namespace dm
+
+namespace dm::nn {
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+
+  template <std::derived_from<Module> M>
+  Sequential& add(M layer) & {
+    return add_shared(std::make_shared<M>(std::move(layer)));
+  }
+  template <std::derived_from<Module> M>
+  Sequential&& add(M layer) && {
+    add_shared(std::make_shared<M>(std::move(layer)));
+    return std::move(*this);
+  }
+  Sequential& add_shared(std::shared_ptr<Module> layer);
+
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+  std::size_t size() const { return layers_.size(); }
+  const std::shared_ptr<Module>& operator[](std::size_t i) const { return layers_[i]; }
+
+  /// Finishes the network: flattens its parameters and wraps it in a Model.
+  Model build(const ModelOptions& options) &&;
+  Model build() &&;
+
+ private:
+  std::vector<std::shared_ptr<Module>> layers_;
+};
+
+/// Parses "mlp:784-128-10" (Dense layers with ReLU between them) into a Sequential.
+Sequential mlp_from_spec(const std::string& spec);
+
+}  // namespace dm::nn

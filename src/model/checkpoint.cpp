@@ -1,0 +1,105 @@
+// Model checkpoints as safetensors: parameters under "param.<name>", optimizer state under
+// "optim.<name>", metadata "format" and "optimizer" beside the caller's keys. Loading checks
+// the whole file against the model before it changes anything.
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <string>
+
+#include "democratising/autograd.hpp"
+#include "democratising/error.hpp"
+#include "democratising/io/safetensors.hpp"
+#include "democratising/model.hpp"
+#include "model_state.hpp"
+
+namespace dm {
+namespace {
+
+constexpr const char* kFormat = "democratising-checkpoint-1";
+constexpr std::string_view kParamPrefix = "param.";
+constexpr std::string_view kOptimPrefix = "optim.";
+
+[[noreturn]] void mismatch(const std::string& path, const std::string& what) {
+  throw FormatError("[load_checkpoint] " + path + ": " + what);
+}
+
+bool starts_with(const std::string& s, std::string_view prefix) { return s.compare(0, prefix.size(), prefix) == 0; }
+
+std::string describe(const Tensor& t) { return std::string(dtype_name(t.dtype())) + " " + t.shape().str(); }
+
+// A copy of the optimizer's state that its next load_state cannot overwrite.
+nn::NamedTensors snapshot(const optim::Optimizer& optimizer) {
+  nn::NamedTensors out;
+  for (const auto& [name, t] : optimizer.state()) out.emplace_back(name, t.clone());
+  return out;
+}
+
+}  // namespace
+
+void Model::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const {
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  io::NamedTensors tensors;
+  for (const auto& [name, p] : s.params) tensors.emplace_back(std::string(kParamPrefix) + name, p.detach());
+  for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back(std::string(kOptimPrefix) + name, t);
+  io::Metadata meta = metadata;
+  meta["format"] = kFormat;  // ours win: a loader relies on them
+  meta["optimizer"] = s.optimizer->name();
+  io::save_safetensors(path, tensors, meta);
+}
+
+std::map<std::string, std::string> Model::load_checkpoint(const std::string& path) {
+  State& s = *state_;
+  io::SafetensorsContents contents = io::load_safetensors_contents(path);
+
+  const auto format = contents.metadata.find("format");
+  if (format == contents.metadata.end() || format->second != kFormat)
+    mismatch(path, "metadata \"format\" is " +
+                       (format == contents.metadata.end() ? std::string("missing") : "'" + format->second + "'") +
+                       ", expected '" + kFormat + "'");
+
+  std::map<std::string, Tensor> params;
+  nn::NamedTensors optim_state;
+  for (auto& [name, t] : contents.tensors) {
+    if (starts_with(name, kParamPrefix)) {
+      params.emplace(name.substr(kParamPrefix.size()), std::move(t));
+    } else if (starts_with(name, kOptimPrefix)) {
+      optim_state.emplace_back(name.substr(kOptimPrefix.size()), std::move(t));
+    } else {
+      mismatch(path, "tensor '" + name + "' is neither a parameter nor optimizer state");
+    }
+  }
+
+  std::unique_lock lock(s.mutex);
+  const auto optimizer = contents.metadata.find("optimizer");
+  if (optimizer == contents.metadata.end() || optimizer->second != s.optimizer->name())
+    mismatch(path, "optimizer is " +
+                       (optimizer == contents.metadata.end() ? std::string("missing") : "'" + optimizer->second + "'") +
+                       ", this model uses '" + s.optimizer->name() + "'");
+  std::set<std::string> expected;
+  for (const auto& [name, p] : s.params) {
+    expected.insert(name);
+    const auto it = params.find(name);
+    if (it == params.end()) mismatch(path, "parameter '" + name + "' is missing");
+    if (it->second.shape() != p.shape() || it->second.dtype() != p.dtype())
+      mismatch(path, "parameter '" + name + "' is " + describe(it->second) + ", the model has " + describe(p));
+  }
+  for (const auto& [name, _] : params)
+    if (!expected.count(name)) mismatch(path, "parameter '" + name + "' is not in the model");
+
+  // The optimizer checks its own state's names and shapes; on failure it gets its old state
+  // back, so the model is left as it was.
+  NoGradGuard no_grad;
+  const nn::NamedTensors previous = snapshot(*s.optimizer);
+  try {
+    s.optimizer->load_state(optim_state);
+  } catch (const Error& e) {
+    s.optimizer->load_state(previous);
+    mismatch(path, std::string("optimizer state: ") + e.what());
+  }
+  for (const auto& [name, p] : s.params) p.detach().copy_(params.at(name));
+  return contents.metadata;
+}
+
+}  // namespace dm

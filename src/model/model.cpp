@@ -1,0 +1,174 @@
+// dm::Model: forward, loss, backward and updates, safe from many threads at once. The
+// forward and backward passes run under the parameters' read lock (each thread records its
+// own graph), an optimizer step under the write lock.
+#include "democratising/model.hpp"
+
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "core/tensor_impl.hpp"
+#include "democratising/autograd.hpp"
+#include "democratising/error.hpp"
+#include "democratising/nn/functional.hpp"
+#include "model_state.hpp"
+
+namespace dm {
+namespace {
+
+// Recording on for a scope, whatever the caller's mode: gradients need the graph.
+class GradEnabledScope {
+ public:
+  GradEnabledScope() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
+  ~GradEnabledScope() { set_grad_enabled(previous_); }
+  GradEnabledScope(const GradEnabledScope&) = delete;
+  GradEnabledScope& operator=(const GradEnabledScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Correct predictions: argmax over dim 1 of output (B, C) equal to integer labels (B).
+std::int64_t count_correct(const Tensor& output, const Tensor& labels) {
+  if (output.dim() != 2 || labels.dim() != 1 || labels.size(0) != output.size(0) || !is_integral(labels.dtype()) ||
+      output.size(1) == 0)
+    return 0;
+  const std::vector<std::int64_t> predicted = output.argmax(1).to_vector<std::int64_t>();
+  const std::vector<std::int64_t> expected = labels.to_vector<std::int64_t>();
+  std::int64_t correct = 0;
+  for (std::size_t i = 0; i < predicted.size(); ++i) correct += predicted[i] == expected[i];
+  return correct;
+}
+
+}  // namespace
+
+const Tensor& Gradients::operator[](const std::string& name) const {
+  for (const auto& [n, t] : tensors)
+    if (n == name) return t;
+  throw ValueError("[Gradients] no gradient named '" + name + "'");
+}
+
+Model::Model(std::shared_ptr<nn::Module> module, ModelOptions options) : state_(std::make_unique<State>()) {
+  if (!module) throw ValueError("[Model] the module is null");
+  module->flatten_parameters();
+  state_->module = std::move(module);
+  state_->loss = options.loss ? std::move(options.loss) : LossFn(nn::cross_entropy);
+  state_->optimizer =
+      options.optimizer ? std::move(options.optimizer) : std::make_shared<optim::SGD>(optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
+  state_->params = state_->module->named_parameters();
+  for (const auto& [_, p] : state_->params) state_->param_tensors.push_back(p);
+  state_->optimizer->bind(state_->params);
+}
+
+Model::~Model() = default;
+Model::Model(Model&&) noexcept = default;
+Model& Model::operator=(Model&&) noexcept = default;
+
+nn::Module& Model::module() const { return *state_->module; }
+optim::Optimizer& Model::optimizer() const { return *state_->optimizer; }
+const LossFn& Model::loss_fn() const { return state_->loss; }
+
+void Model::set_optimizer(std::shared_ptr<optim::Optimizer> optimizer) {
+  if (!optimizer) throw ValueError("[set_optimizer] the optimizer is null");
+  std::unique_lock lock(state_->mutex);
+  optimizer->bind(state_->params);
+  state_->optimizer = std::move(optimizer);
+}
+
+Gradients Model::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
+  const State& s = *state_;
+  std::shared_lock lock(s.mutex);
+  Tensor value;
+  std::vector<Tensor> per_param;
+  {
+    GradEnabledScope recording;
+    const Tensor output = s.module->forward(x);
+    value = s.loss(output, y);
+    if (!value.requires_grad())
+      throw ValueError("[compute_gradients] the loss " + value.shape().str() + " does not depend on any parameter");
+    per_param = autograd::grad(value, s.param_tensors);
+  }
+  // One flat buffer in the parameters' layout, so an update, an all-reduce or a push is a
+  // single pass over one block.
+  NoGradGuard no_grad;
+  std::int64_t total = 0;
+  for (const Tensor& p : s.param_tensors) total += p.numel();
+  const DType dtype = s.param_tensors.empty() ? DType::f32 : s.param_tensors.front().dtype();
+  Gradients grads;
+  grads.flat = make_tensor(Shape{total}, dtype, Device::cpu());
+  grads.tensors.reserve(s.params.size());
+  std::int64_t offset = 0;
+  for (std::size_t i = 0; i < s.params.size(); ++i) {
+    const Shape& shape = s.params[i].second.shape();
+    Tensor view = make_view(grads.flat, shape, contiguous_strides(shape), offset);
+    view.copy_(per_param[i]);
+    grads.tensors.emplace_back(s.params[i].first, std::move(view));
+    offset += shape.numel();
+  }
+  if (loss) *loss = value.detach();
+  return grads;
+}
+
+void Model::apply_gradients(const Gradients& grads) {
+  State& s = *state_;
+  if (grads.tensors.size() != s.params.size())
+    throw ValueError("[apply_gradients] " + std::to_string(grads.tensors.size()) + " gradients for " +
+                     std::to_string(s.params.size()) + " parameters");
+  std::vector<Tensor> ordered(s.params.size());
+  for (std::size_t i = 0; i < s.params.size(); ++i) {
+    const auto& [name, p] = s.params[i];
+    // Gradients made by a model of the same architecture come in the same order.
+    const Tensor& g = i < grads.tensors.size() && grads.tensors[i].first == name ? grads.tensors[i].second : grads[name];
+    if (g.shape() != p.shape())
+      throw ShapeError("[apply_gradients] gradient '" + name + "' has shape " + g.shape().str() +
+                       ", the parameter " + p.shape().str());
+    ordered[i] = g;
+  }
+  std::unique_lock lock(s.mutex);
+  NoGradGuard no_grad;
+  s.optimizer->step(ordered);
+}
+
+Tensor Model::train_step(const Tensor& x, const Tensor& y) {
+  Tensor loss;
+  const Gradients grads = compute_gradients(x, y, &loss);
+  apply_gradients(grads);
+  return loss;
+}
+
+Tensor Model::predict(const Tensor& x) const {
+  std::shared_lock lock(state_->mutex);
+  NoGradGuard no_grad;
+  nn::EvalModeGuard eval;
+  return state_->module->forward(x);
+}
+
+EvalResult Model::evaluate(const data::DataLoader& loader) const {
+  const State& s = *state_;
+  NoGradGuard no_grad;
+  nn::EvalModeGuard eval;  // this thread only: others may keep training the same model
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  EvalResult result;
+  for (const Batch& batch : loader) {
+    Tensor output, loss;
+    {
+      // Per batch, so a long evaluation does not hold the updates back.
+      std::shared_lock lock(s.mutex);
+      output = s.module->forward(batch.x);
+      loss = s.loss(output, batch.y);
+    }
+    const std::int64_t n = batch.x.dim() > 0 ? batch.x.size(0) : 1;
+    loss_sum += loss.item<double>() * static_cast<double>(n);
+    correct += count_correct(output, batch.y);
+    result.samples += n;
+  }
+  if (result.samples > 0) {
+    result.loss = loss_sum / static_cast<double>(result.samples);
+    result.accuracy = static_cast<double>(correct) / static_cast<double>(result.samples);
+  }
+  return result;
+}
+
+}  // namespace dm

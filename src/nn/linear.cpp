@@ -1,0 +1,139 @@
+// nn::linear: y = x W^T + b with a hand-written backward.
+//
+//   x (..., in)   W (out, in)   b (out)   y (..., out)
+//   forward:  one GEMM of x with W's transposed view (no copy), bias added row by row in place
+//   backward: dx = g W,  dW = g^T x (leading dims of x flattened),  db = g summed over rows;
+//             only the gradients some input needs are computed (a batch of images does not
+//             need dx, which saves the largest GEMM of a first layer).
+#include <string>
+#include <vector>
+
+#include "autograd/record.hpp"
+#include "core/dispatch.hpp"
+#include "democratising/autograd.hpp"
+#include "democratising/nn/functional.hpp"
+#include "democratising/runtime.hpp"
+#include "op_checks.hpp"
+
+namespace dm::nn {
+namespace {
+
+constexpr const char* kOp = "linear";
+// Elements per parallel block of the row-wise passes: enough work to amortise a task.
+constexpr std::int64_t kElementsPerBlock = 1 << 15;
+
+std::string operands(const Tensor& x, const Tensor& w) {
+  return std::string("[linear] x ") + x.shape().str() + " vs weight " + w.shape().str();
+}
+
+void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b) {
+  impl_of(x, kOp);
+  impl_of(w, kOp);
+  detail::require_cpu({&x, &w, &b}, kOp);
+  if (w.dim() != 2) throw ShapeError("[linear] weight must be 2-d (out, in), got shape " + w.shape().str());
+  if (x.dim() < 1) throw ShapeError("[linear] x must have at least 1 dim (..., in), got shape " + x.shape().str());
+  if (x.size(-1) != w.size(1))
+    throw ShapeError(operands(x, w) + ": x's last dim " + std::to_string(x.size(-1)) + " must equal in_features " +
+                     std::to_string(w.size(1)));
+  if (b.defined() && (b.dim() != 1 || b.size(0) != w.size(0)))
+    throw ShapeError(std::string("[linear] bias ") + b.shape().str() + " vs weight " + w.shape().str() +
+                     ": bias must have shape " + Shape{w.size(0)}.str());
+  detail::require_floating(x, kOp, "x");
+  if (x.dtype() != w.dtype() || (b.defined() && b.dtype() != w.dtype()))
+    throw DTypeError(std::string("[linear] x ") + std::string(dtype_name(x.dtype())) + ", weight " +
+                     std::string(dtype_name(w.dtype())) +
+                     (b.defined() ? ", bias " + std::string(dtype_name(b.dtype())) : std::string()) +
+                     ": dtypes must match");
+}
+
+// y (rows, cols) contiguous += b (cols) on every row.
+template <class T>
+void add_bias_rows(T* y, const T* b, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t grain = std::max<std::int64_t>(1, kElementsPerBlock / std::max<std::int64_t>(cols, 1));
+  par_for(rows, grain, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t r = r0; r < r1; ++r) {
+      T* row = y + r * cols;
+      for (std::int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    }
+  });
+}
+
+// db (cols) = sum over rows of g (rows, cols) contiguous. Parallel over column blocks, each
+// summing its rows in order, so the result is the same for any thread count.
+template <class T>
+void sum_rows(const T* g, T* db, std::int64_t rows, std::int64_t cols) {
+  const std::int64_t grain = std::max<std::int64_t>(64, kElementsPerBlock / std::max<std::int64_t>(rows, 1));
+  par_for(cols, grain, [&](std::int64_t c0, std::int64_t c1) {
+    for (std::int64_t j = c0; j < c1; ++j) db[j] = T(0);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      const T* row = g + r * cols;
+      for (std::int64_t j = c0; j < c1; ++j) db[j] += row[j];
+    }
+  });
+}
+
+// The forward pass in a compute dtype (f32 or f64), recording nothing.
+Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& b) {
+  Tensor y = x.matmul(w.t());
+  if (!b.defined()) return y;
+  const Tensor bc = b.contiguous();
+  const std::int64_t cols = w.size(0);
+  dispatch_float(y.dtype(), kOp, [&]<class T>(TypeTag<T>) {
+    add_bias_rows(y.data<T>(), bc.data<T>(), y.numel() / std::max<std::int64_t>(cols, 1), cols);
+  });
+  return y;
+}
+
+struct LinearBackward {
+  Tensor x, w;
+  bool has_bias;
+  bool need_x, need_w, need_b;
+  DType dtype;  // of the inputs; gradients go back in it
+
+  std::vector<Tensor> operator()(const Tensor& grad) const {
+    const std::int64_t out = w.size(0), in = w.size(1);
+    const Tensor g = detail::compute_view(grad).reshape({-1, out});  // (rows, out)
+    const Tensor wc = w.to(detail::compute_dtype(dtype));
+    std::vector<Tensor> grads(3);
+    if (need_x) grads[0] = g.matmul(wc).reshape(x.shape()).to(dtype);  // (rows, in)
+    if (need_w) {
+      const Tensor x2 = x.to(detail::compute_dtype(dtype)).reshape({-1, in});  // (rows, in)
+      grads[1] = g.t().matmul(x2).to(dtype);                                   // (out, in)
+    }
+    if (need_b && has_bias) {
+      Tensor db = Tensor::empty({out}, g.dtype());
+      dispatch_float(g.dtype(), kOp, [&]<class T>(TypeTag<T>) { sum_rows(g.data<T>(), db.data<T>(), g.size(0), out); });
+      grads[2] = db.to(dtype);
+    }
+    return grads;
+  }
+};
+
+}  // namespace
+
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  check_arguments(x, weight, bias);
+  Tensor y;
+  {
+    NoGradGuard no_grad;  // the fused node below is the only one recorded
+    if (x.dtype() == DType::bf16) {
+      y = linear_forward(x.to(DType::f32), weight.to(DType::f32), bias.defined() ? bias.to(DType::f32) : Tensor())
+              .to(DType::bf16);
+    } else {
+      y = linear_forward(x, weight, bias);
+    }
+  }
+  if (autograd::needs_grad({&x, &weight, &bias})) {
+    LinearBackward backward{x,
+                            weight,
+                            bias.defined(),
+                            x.requires_grad(),
+                            weight.requires_grad(),
+                            bias.defined() && bias.requires_grad(),
+                            x.dtype()};
+    autograd::record(y, kOp, {&x, &weight, &bias}, std::move(backward));
+  }
+  return y;
+}
+
+}  // namespace dm::nn

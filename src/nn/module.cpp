@@ -1,0 +1,148 @@
+// Module bookkeeping: parameter registration and naming, modes, and the flat parameter buffer.
+#include "democratising/nn/module.hpp"
+
+#include <string>
+
+#include "core/tensor_impl.hpp"
+#include "democratising/autograd.hpp"
+#include "democratising/error.hpp"
+
+namespace dm::nn {
+namespace {
+// Set by EvalModeGuard: evaluation on one thread must not flip a mode that training threads
+// read at the same time.
+thread_local bool eval_forced = false;
+}  // namespace
+
+EvalModeGuard::EvalModeGuard() : previous_(eval_forced) { eval_forced = true; }
+EvalModeGuard::~EvalModeGuard() { eval_forced = previous_; }
+
+bool Module::is_training() const { return training_ && !eval_forced; }
+
+Tensor& Module::register_parameter(const std::string& name, Tensor value) {
+  if (name.empty() || name.find('.') != std::string::npos)
+    throw ValueError("[register_parameter] parameter names must be non-empty and contain no '.', got '" + name + "'");
+  for (const auto& [existing, _] : params_)
+    if (existing == name) throw ValueError("[register_parameter] parameter '" + name + "' is already registered");
+  if (!value.defined()) throw ValueError("[register_parameter] parameter '" + name + "' is undefined");
+  value.set_requires_grad(true);
+  params_.emplace_back(name, std::move(value));
+  return params_.back().second;
+}
+
+void Module::register_module(const std::string& name, std::shared_ptr<Module> child) {
+  if (!child) throw ValueError("[register_module] module '" + name + "' is null");
+  for (const auto& [existing, _] : children_)
+    if (existing == name) throw ValueError("[register_module] module '" + name + "' is already registered");
+  children_.emplace_back(name, std::move(child));
+}
+
+void Module::collect(const std::string& prefix, NamedTensors& out) const {
+  for (const auto& [name, t] : params_) out.emplace_back(prefix + name, t);
+  for (const auto& [name, child] : children_) child->collect(prefix + name + ".", out);
+}
+
+NamedTensors Module::named_parameters() const {
+  NamedTensors out;
+  collect("", out);
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() const {
+  std::vector<Tensor> out;
+  for (auto& [_, t] : named_parameters()) out.push_back(std::move(t));
+  return out;
+}
+
+std::int64_t Module::num_parameters() const {
+  std::int64_t n = 0;
+  for (const auto& [_, t] : named_parameters()) n += t.numel();
+  return n;
+}
+
+void Module::train(bool on) {
+  training_ = on;
+  for (auto& [_, child] : children_) child->train(on);
+}
+
+void Module::load_parameter(const std::string& name, const Tensor& value) {
+  impl_of(value, "load_parameter");
+  for (const auto& [pname, p] : named_parameters()) {
+    if (pname != name) continue;
+    if (p.shape() != value.shape())
+      throw ShapeError("[load_parameter] '" + name + "' has shape " + p.shape().str() + ", got a value of shape " +
+                       value.shape().str());
+    NoGradGuard no_grad;
+    // A detached view writes the same storage without touching the leaf's autograd state.
+    p.detach().copy_(value);
+    return;
+  }
+  throw ValueError("[load_parameter] no parameter named '" + name + "'");
+}
+
+void Module::collect_slots(std::vector<Tensor*>& out) {
+  for (auto& [_, t] : params_) out.push_back(&t);
+  for (auto& [_, child] : children_) child->collect_slots(out);
+}
+
+std::vector<Tensor*> Module::parameter_slots() {
+  std::vector<Tensor*> out;
+  collect_slots(out);
+  return out;
+}
+
+void Module::forget_flat_buffers() {
+  flat_ = Tensor();
+  for (auto& [_, child] : children_) child->forget_flat_buffers();
+}
+
+Tensor Module::flatten_parameters() {
+  const std::vector<Tensor*> slots = parameter_slots();
+  // Already flat when every parameter is, in order, the next contiguous run of flat_.
+  if (flat_.defined()) {
+    bool in_place = true;
+    std::int64_t offset = flat_.storage_offset();
+    for (const Tensor* p : slots) {
+      in_place = in_place && p->shares_storage_with(flat_) && p->is_contiguous() && p->storage_offset() == offset;
+      offset += p->numel();
+    }
+    if (in_place && offset == flat_.storage_offset() + flat_.numel()) return flat_;
+  }
+
+  DType dtype = DType::f32;
+  Device device = Device::cpu();
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    const Tensor& p = *slots[i];
+    if (i == 0) {
+      dtype = p.dtype();
+      device = p.device();
+    } else if (p.dtype() != dtype) {
+      throw DTypeError("[flatten_parameters] parameters mix dtypes " + std::string(dtype_name(dtype)) + " and " +
+                       std::string(dtype_name(p.dtype())));
+    } else if (p.device() != device) {
+      throw DeviceError("[flatten_parameters] parameters live on " + device.str() + " and " + p.device().str());
+    }
+    total += p.numel();
+  }
+
+  Tensor flat = make_tensor(Shape{total}, dtype, device);
+  std::vector<Tensor> views;
+  views.reserve(slots.size());
+  std::int64_t offset = 0;
+  for (const Tensor* p : slots) {
+    const Shape& shape = p->shape();
+    Tensor view = make_view(flat, shape, contiguous_strides(shape), offset);
+    view.copy_(p->detach());
+    if (p->requires_grad()) view.set_requires_grad(true);
+    views.push_back(std::move(view));
+    offset += shape.numel();
+  }
+  // Only now that every copy succeeded do the handles change, so a failure leaves the module as it was.
+  for (std::size_t i = 0; i < slots.size(); ++i) *slots[i] = std::move(views[i]);
+  forget_flat_buffers();
+  flat_ = flat;
+  return flat_;
+}
+
+}  // namespace dm::nn

@@ -1,0 +1,116 @@
+// torch.optim.SGD (PyTorch 1.13, single-tensor form), element by element:
+//   d = g + weight_decay * p
+//   buf = d on a parameter's first step, else buf * momentum + (1 - dampening) * d
+//   d = nesterov ? d + momentum * buf : buf
+//   p = p + (-lr) * d
+// Scalars are rounded to the parameter's dtype first, as torch does for a float tensor.
+#include <algorithm>
+#include <string>
+
+#include "democratising/autograd.hpp"
+#include "democratising/error.hpp"
+#include "democratising/optim/optimizer.hpp"
+#include "optim/update_plan.hpp"
+
+namespace dm::optim {
+namespace {
+
+template <class T>
+struct SgdScalars {
+  T neg_lr, momentum, one_minus_dampening, weight_decay;
+  bool nesterov;
+};
+
+template <class T>
+SgdScalars<T> sgd_scalars(const SGDOptions& o, double lr) {
+  return {static_cast<T>(-lr), static_cast<T>(o.momentum), static_cast<T>(1.0 - o.dampening),
+          static_cast<T>(o.weight_decay), o.nesterov};
+}
+
+// p, g: (n) contiguous.
+template <class T>
+void sgd_plain(T* p, const T* g, std::int64_t n, const SgdScalars<T>& s) {
+  const bool decay = s.weight_decay != T(0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = g[i];
+    if (decay) d = d + s.weight_decay * p[i];
+    p[i] = p[i] + s.neg_lr * d;
+  }
+}
+
+// p, g, buf: (n) contiguous; `first` = the parameter's first step (buf is then overwritten).
+template <class T>
+void sgd_momentum(T* p, const T* g, T* buf, std::int64_t n, const SgdScalars<T>& s, bool first) {
+  const bool decay = s.weight_decay != T(0);
+  for (std::int64_t i = 0; i < n; ++i) {
+    T d = g[i];
+    if (decay) d = d + s.weight_decay * p[i];
+    T b = d;
+    if (!first) {
+      b = buf[i] * s.momentum;
+      b = b + s.one_minus_dampening * d;
+    }
+    buf[i] = b;
+    d = s.nesterov ? d + s.momentum * b : b;
+    p[i] = p[i] + s.neg_lr * d;
+  }
+}
+
+}  // namespace
+
+SGD::SGD(SGDOptions options) : Optimizer(options.lr), options_(options) {
+  if (!(options.lr >= 0.0)) throw ValueError("[sgd] invalid learning rate " + std::to_string(options.lr));
+  if (!(options.momentum >= 0.0)) throw ValueError("[sgd] invalid momentum " + std::to_string(options.momentum));
+  if (!(options.weight_decay >= 0.0))
+    throw ValueError("[sgd] invalid weight decay " + std::to_string(options.weight_decay));
+  if (options.nesterov && (options.momentum <= 0.0 || options.dampening != 0.0))
+    throw ValueError("[sgd] Nesterov momentum requires a momentum > 0 and zero dampening (momentum " +
+                     std::to_string(options.momentum) + ", dampening " + std::to_string(options.dampening) + ")");
+}
+
+void SGD::bind(const nn::NamedTensors& parameters) {
+  Optimizer::bind(parameters);
+  momentum_ = options_.momentum != 0.0 ? detail::make_state_like(params_) : std::vector<Tensor>{};
+}
+
+void SGD::step(const std::vector<Tensor>& grads) {
+  detail::check_gradients(params_, grads, "sgd");
+  NoGradGuard no_grad;
+  const double lr = lr_;
+  if (options_.momentum == 0.0) {
+    detail::run_update<0>("sgd", params_, grads, {}, param_steps_,
+                          [&]<class T>(TypeTag<T>, std::int64_t, const detail::UpdateView<T, 0>& v, std::int64_t n) {
+                            sgd_plain(v.param, v.grad, n, sgd_scalars<T>(options_, lr));
+                          });
+  } else {
+    detail::run_update<1>("sgd", params_, grads, {&momentum_}, param_steps_,
+                          [&]<class T>(TypeTag<T>, std::int64_t step, const detail::UpdateView<T, 1>& v, std::int64_t n) {
+                            sgd_momentum(v.param, v.grad, v.state[0], n, sgd_scalars<T>(options_, lr), step == 0);
+                          });
+  }
+  for (std::size_t i = 0; i < grads.size(); ++i)
+    if (grads[i].defined()) ++param_steps_[i];
+  ++steps_;
+}
+
+nn::NamedTensors SGD::state() const {
+  nn::NamedTensors out{{"step", detail::steps_to_tensor(param_steps_)}};
+  for (std::size_t i = 0; i < momentum_.size(); ++i)
+    out.emplace_back("momentum_buffer." + params_[i].first, momentum_[i].clone());
+  return out;
+}
+
+void SGD::load_state(const nn::NamedTensors& state) {
+  const auto by_name = detail::index_by_name(state);
+  std::vector<std::int64_t> steps = detail::load_steps(by_name, params_.size(), "sgd");
+  // Everything is checked before anything changes, so a bad state leaves this one intact.
+  std::vector<Tensor> buffers;
+  for (std::size_t i = 0; i < momentum_.size(); ++i)
+    buffers.push_back(detail::require_state(by_name, "momentum_buffer." + params_[i].first, params_[i].second.shape(), "sgd"));
+  NoGradGuard no_grad;
+  for (std::size_t i = 0; i < buffers.size(); ++i) momentum_[i].copy_(buffers[i]);
+  param_steps_ = std::move(steps);
+  steps_ = param_steps_.empty() ? 0 : *std::max_element(param_steps_.begin(), param_steps_.end());
+}
+
+}  // namespace dm::optim
