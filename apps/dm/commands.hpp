@@ -1,0 +1,51 @@
+#pragma once
+// The subcommands of `dm`: their options, how they register with CLI11, and how they run.
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "democratising/data/fashion_mnist.hpp"
+
+namespace dm::cli {
+
+/// A command line that parsed but makes no sense (e.g. a malformed --model): exit code 2.
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct TrainOptions {
+  std::string model = "mlp:784-128-10";
+  int epochs = 5;
+  std::int64_t batch_size = 64;
+  double lr = 0.05;
+  std::string optimizer = "sgd";
+  double momentum = 0.9;
+  int threads = 0;  // 0: the pool's default (all cores, or DM_NUM_THREADS)
+  std::uint64_t seed = 0;
+  std::string checkpoint;
+  std::string resume;
+  std::string data = data::kFashionMnistDir;
+  std::int64_t limit = 0;  // 0: every training sample
+  std::string metrics;
+};
+
+struct EvalOptions {
+  std::string checkpoint;
+  std::string model;  // empty: the one recorded in the checkpoint
+  std::string data = data::kFashionMnistDir;
+  std::int64_t batch_size = 1000;
+  int threads = 0;
+};
+
+/// Registers `train` on `app`; the options are written into `options` by parsing.
+CLI::App* add_train_command(CLI::App& app, TrainOptions& options);
+/// Runs a parsed `train`; `command` tells which options were given explicitly. Returns the exit code.
+int run_train(const CLI::App& command, TrainOptions options);
+
+CLI::App* add_eval_command(CLI::App& app, EvalOptions& options);
+int run_eval(const EvalOptions& options);
+
+}  // namespace dm::cli

@@ -1,0 +1,38 @@
+// dm eval: the test-split loss and accuracy of a checkpoint.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "democratising/io/safetensors.hpp"
+#include "democratising/runtime.hpp"
+#include "setup.hpp"
+
+namespace dm::cli {
+
+CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on the Fashion-MNIST test split");
+  cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written by dm train")->required();
+  cmd->add_option("--model", o.model, "Network of the checkpoint (default: the one it records, else mlp:784-128-10)");
+  cmd->add_option("--data", o.data, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Samples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
+  return cmd;
+}
+
+int run_eval(const EvalOptions& o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  // The header alone says which network and optimizer state to expect (and rejects a corrupt
+  // file before anything is allocated).
+  const io::Metadata metadata = io::load_safetensors_metadata(o.checkpoint);
+  auto recorded = [&](const char* key, const std::string& fallback) {
+    const auto it = metadata.find(key);
+    return it != metadata.end() ? it->second : fallback;
+  };
+  const std::string spec = o.model.empty() ? recorded("model", "mlp:784-128-10") : o.model;
+  Model model = build_model(spec, recorded("optimizer", "sgd"), 0.05, 0.9);
+  model.load_checkpoint(o.checkpoint);
+  const EvalResult r = model.evaluate(test_loader(o.data, o.batch_size));
+  std::printf("loss %.6f accuracy %.4f\n", r.loss, r.accuracy);
+  return 0;
+}
+
+}  // namespace dm::cli

@@ -1,0 +1,58 @@
+// dm: train and evaluate models from the command line.
+//
+// Exit codes: 0 success, 1 a failure while running (a dm::Error: unreadable data, a corrupt
+// checkpoint...), 2 a bad command line. Every failure is one line on stderr,
+// "dm: error: <message>".
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "commands.hpp"
+#include "democratising/error.hpp"
+
+namespace {
+
+void report(const std::string& message) {
+  std::string line = message;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';  // always one line, whatever the message holds
+  std::fprintf(stderr, "dm: error: %s\n", line.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"dm: train and evaluate democratising models", "dm"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dm 0.1.0");
+  dm::cli::TrainOptions train_options;
+  dm::cli::EvalOptions eval_options;
+  CLI::App* train = dm::cli::add_train_command(app, train_options);
+  CLI::App* eval = dm::cli::add_eval_command(app, eval_options);
+  try {
+    try {
+      app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+      return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+      return app.exit(e);
+    }
+    if (train->parsed()) return dm::cli::run_train(*train, train_options);
+    if (eval->parsed()) return dm::cli::run_eval(eval_options);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    report(e.what());
+    return 2;
+  } catch (const dm::cli::UsageError& e) {
+    report(e.what());
+    return 2;
+  } catch (const std::exception& e) {  // dm::Error and anything else that escaped a command
+    report(e.what());
+    return 1;
+  } catch (...) {
+    report("unknown failure");
+    return 1;
+  }
+}

@@ -1,0 +1,126 @@
+#include "setup.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <utility>
+
+#include "commands.hpp"
+#include "democratising/data/dataset.hpp"
+#include "democratising/data/fashion_mnist.hpp"
+#include "democratising/error.hpp"
+#include "democratising/io/safetensors.hpp"
+#include "democratising/nn/sequential.hpp"
+#include "democratising/optim/optimizer.hpp"
+
+namespace dm::cli {
+namespace {
+
+constexpr const char* kFormat = "dm-train-1";
+
+/// Shortest text that reads back to the same double.
+std::string exact(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
+
+template <class T>
+T parse_number(const std::map<std::string, std::string>& md, const std::string& key, const std::string& path) {
+  const auto it = md.find(key);
+  if (it == md.end())
+    throw FormatError("[dm] checkpoint '" + path + "' lacks the metadata entry '" + key +
+                      "' (not written by dm train?)");
+  T value{};
+  const std::string& text = it->second;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size())
+    throw FormatError("[dm] checkpoint '" + path + "' has a malformed metadata entry " + key + "='" + text + "'");
+  return value;
+}
+
+std::string parse_text(const std::map<std::string, std::string>& md, const std::string& key, const std::string& path) {
+  const auto it = md.find(key);
+  if (it == md.end())
+    throw FormatError("[dm] checkpoint '" + path + "' lacks the metadata entry '" + key +
+                      "' (not written by dm train?)");
+  return it->second;
+}
+
+}  // namespace
+
+Model build_model(const std::string& spec, const std::string& optimizer, double lr, double momentum) {
+  // A spec or optimizer the library refuses is a bad command line, not a failed run.
+  ModelOptions options;
+  try {
+    options.optimizer = optim::make_optimizer(optimizer, lr, momentum);
+  } catch (const ValueError& e) {
+    throw UsageError(e.what());
+  }
+  auto parse_spec = [&spec] {
+    try {
+      return nn::mlp_from_spec(spec);
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+  };
+  return parse_spec().build(options);
+}
+
+data::DataLoader train_loader(const std::string& dir, std::int64_t limit, std::int64_t batch_size, std::uint64_t seed) {
+  data::FashionMNIST train(data::Split::train, dir);
+  data::DataLoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = true;
+  options.seed = seed;
+  options.normalize = data::Normalize{kPixelMean, kPixelStd};
+  if (limit > 0 && limit < train.size())
+    return data::DataLoader(data::TensorDataset(train.images().narrow(0, 0, limit), train.labels().narrow(0, 0, limit)),
+                            options);
+  return data::DataLoader(std::move(train), options);
+}
+
+data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
+  data::DataLoaderOptions options;
+  options.batch_size = batch_size;
+  options.normalize = data::Normalize{kPixelMean, kPixelStd};
+  return data::DataLoader(data::FashionMNIST(data::Split::test, dir), options);
+}
+
+std::map<std::string, std::string> to_metadata(const RunRecord& r) {
+  return {{"run_format", kFormat},
+          {"epoch", std::to_string(r.epochs_done)},
+          {"model", r.model},
+          {"optimizer", r.optimizer},
+          {"lr", exact(r.lr)},
+          {"momentum", exact(r.momentum)},
+          {"batch_size", std::to_string(r.batch_size)},
+          {"seed", std::to_string(r.seed)},
+          {"limit", std::to_string(r.limit)},
+          {"generator_seed", std::to_string(r.generator.seed)},
+          {"generator_offset", std::to_string(r.generator.offset)}};
+}
+
+RunRecord from_metadata(const std::map<std::string, std::string>& md, const std::string& path) {
+  const std::string format = parse_text(md, "run_format", path);
+  if (format != kFormat)
+    throw FormatError("[dm] checkpoint '" + path + "' has run format '" + format + "', expected '" + kFormat + "'");
+  RunRecord r;
+  r.epochs_done = parse_number<std::int64_t>(md, "epoch", path);
+  r.model = parse_text(md, "model", path);
+  r.optimizer = parse_text(md, "optimizer", path);
+  r.lr = parse_number<double>(md, "lr", path);
+  r.momentum = parse_number<double>(md, "momentum", path);
+  r.batch_size = parse_number<std::int64_t>(md, "batch_size", path);
+  r.seed = parse_number<std::uint64_t>(md, "seed", path);
+  r.limit = parse_number<std::int64_t>(md, "limit", path);
+  r.generator.seed = parse_number<std::uint64_t>(md, "generator_seed", path);
+  r.generator.offset = parse_number<std::uint64_t>(md, "generator_offset", path);
+  if (r.epochs_done < 0 || r.batch_size < 1 || r.limit < 0)
+    throw FormatError("[dm] checkpoint '" + path + "' records impossible values (epoch " + std::to_string(r.epochs_done) +
+                      ", batch size " + std::to_string(r.batch_size) + ")");
+  return r;
+}
+
+RunRecord read_run_record(const std::string& path) { return from_metadata(io::load_safetensors_metadata(path), path); }
+
+}  // namespace dm::cli

@@ -1,0 +1,49 @@
+#pragma once
+// What `dm train` and `dm eval` share: the model from its spec, the Fashion-MNIST loaders with
+// their normalisation, and the metadata a checkpoint carries.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "democratising/data/dataloader.hpp"
+#include "democratising/model.hpp"
+#include "democratising/random.hpp"
+
+namespace dm::cli {
+
+/// Fashion-MNIST's pixel mean and standard deviation over the training split (inputs in [0, 1]).
+inline constexpr double kPixelMean = 0.2860;
+inline constexpr double kPixelStd = 0.3530;
+
+/// The network of `spec` (e.g. "mlp:784-128-10") wrapped in a Model with that optimizer;
+/// UsageError for a spec or optimizer name the library refuses.
+Model build_model(const std::string& spec, const std::string& optimizer, double lr, double momentum);
+
+/// The training split (only its first `limit` samples when limit > 0), shuffled by `seed`.
+data::DataLoader train_loader(const std::string& dir, std::int64_t limit, std::int64_t batch_size, std::uint64_t seed);
+/// The test split, in order.
+data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size);
+
+/// What a training checkpoint records beside the tensors, so that a resumed run continues
+/// exactly: the epochs done, the hyperparameters and the global generator's state.
+struct RunRecord {
+  std::int64_t epochs_done = 0;
+  std::string model;
+  std::string optimizer;
+  double lr = 0.0;
+  double momentum = 0.0;
+  std::int64_t batch_size = 0;
+  std::uint64_t seed = 0;
+  std::int64_t limit = 0;
+  GeneratorState generator{0, 0};
+};
+
+std::map<std::string, std::string> to_metadata(const RunRecord& record);
+/// FormatError naming `path` and the entry when the metadata lacks one or holds a malformed value.
+RunRecord from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
+/// The record of a checkpoint file, read from its header only.
+RunRecord read_run_record(const std::string& path);
+
+}  // namespace dm::cli

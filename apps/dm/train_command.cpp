@@ -1,0 +1,130 @@
+// dm train: epochs of minibatch training on Fashion-MNIST, with an evaluation on the test
+// split, a summary line, a metrics line and a checkpoint after each epoch.
+//
+// A run resumed from a checkpoint continues bit for bit like the run that wrote it: the
+// checkpoint holds the parameters, the optimizer state, the epochs done and the global
+// generator's state, and the loader's order is a pure function of (seed, epoch).
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "commands.hpp"
+#include "democratising/random.hpp"
+#include "democratising/runtime.hpp"
+#include "metrics.hpp"
+#include "progress.hpp"
+#include "setup.hpp"
+
+namespace dm::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+/// Options not given on the command line of a resumed run come from its checkpoint.
+void fill_from_checkpoint(const CLI::App& command, const RunRecord& record, TrainOptions& o) {
+  if (command.count("--model") == 0) o.model = record.model;
+  if (command.count("--optimizer") == 0) o.optimizer = record.optimizer;
+  if (command.count("--lr") == 0) o.lr = record.lr;
+  if (command.count("--momentum") == 0) o.momentum = record.momentum;
+  if (command.count("--batch-size") == 0) o.batch_size = record.batch_size;
+  if (command.count("--seed") == 0) o.seed = record.seed;
+  if (command.count("--limit") == 0) o.limit = record.limit;
+}
+
+/// One pass over the training loader; returns the mean loss per sample and the samples seen.
+std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, int epoch, int epochs) {
+  ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
+  double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
+  std::int64_t seen = 0;
+  for (const Batch& batch : loader) {
+    const Tensor loss = model.train_step(batch.x, batch.y);
+    const std::int64_t n = batch.x.size(0);
+    loss_sum += loss.item<double>() * static_cast<double>(n);
+    seen += n;
+    progress.update(seen, loss_sum / static_cast<double>(seen));
+  }
+  progress.finish();
+  return {seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0, seen};
+}
+
+}  // namespace
+
+CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
+  CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
+  cmd->add_option("--model", o.model, "Network, e.g. mlp:784-128-10 (Dense layers with ReLU between them)")
+      ->capture_default_str();
+  cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--batch-size", o.batch_size, "Samples per step")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
+  cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
+  cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");
+  cmd->add_option("--data", o.data, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
+  cmd->add_option("--limit", o.limit, "Train on the first N samples only")->check(CLI::PositiveNumber);
+  cmd->add_option("--metrics", o.metrics, "JSON-lines file with one record per epoch");
+  return cmd;
+}
+
+int run_train(const CLI::App& command, TrainOptions o) {
+  if (o.threads > 0) set_num_threads(o.threads);
+  const bool resuming = !o.resume.empty();
+  std::optional<RunRecord> resumed;
+  if (resuming) {
+    resumed = read_run_record(o.resume);
+    fill_from_checkpoint(command, *resumed, o);
+  }
+
+  manual_seed(o.seed);
+  Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
+  data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
+  const data::DataLoader test = test_loader(o.data, 1000);
+
+  std::int64_t first_epoch = 0;
+  if (resumed) {
+    model.load_checkpoint(o.resume);
+    first_epoch = resumed->epochs_done;
+    set_generator_state(resumed->generator);
+  }
+  std::optional<MetricsFile> metrics;
+  if (!o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/resuming);
+
+  std::optional<EvalResult> last;
+  for (std::int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
+    const auto start = Clock::now();
+    train.set_epoch(static_cast<std::uint64_t>(epoch));
+    model.module().train();
+    const auto [train_loss, seen] = train_epoch(model, train, static_cast<int>(epoch), o.epochs);
+    const double train_seconds = seconds_since(start);
+    last = model.evaluate(test);
+
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train_loss = train_loss;
+    m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
+    m.test_loss = last->loss;
+    m.test_accuracy = last->accuracy;
+    m.seconds = seconds_since(start);
+    std::printf("%s\n", summary_line(m, o.epochs).c_str());
+    std::fflush(stdout);
+    if (metrics) metrics->write(m);
+    if (!o.checkpoint.empty()) {
+      const RunRecord record{epoch + 1, o.model, o.optimizer, o.lr,  o.momentum,
+                             o.batch_size, o.seed, o.limit,   generator_state()};
+      model.save_checkpoint(o.checkpoint, to_metadata(record));
+    }
+  }
+  if (!last) last = model.evaluate(test);  // nothing left to train: report the model as it is
+  std::printf("test accuracy: %.4f\n", last->accuracy);
+  return 0;
+}
+
+}  // namespace dm::cli

@@ -1,0 +1,149 @@
+// dm train: output format, determinism across thread counts, and bitwise resume.
+#include <nlohmann/json.hpp>
+
+#include "cli_runner.hpp"
+#include "democratising/io/safetensors.hpp"
+
+namespace {
+
+using namespace cli_test;
+using nlohmann::json;
+
+std::vector<json> metrics_of(const fs::path& path) {
+  std::vector<json> out;
+  for (const auto& line : Result::lines(read_file(path))) out.push_back(json::parse(line));
+  return out;
+}
+
+/// The fields that depend only on the computation (not on timing), as the exact text written.
+std::string deterministic_fields(const json& m) {
+  return m.at("epoch").dump() + " " + m.at("train_loss").dump() + " " + m.at("test_loss").dump() + " " +
+         m.at("test_accuracy").dump();
+}
+
+/// Every tensor of two checkpoints is present in both with the same dtype, shape and bytes.
+void expect_same_tensors(const fs::path& a, const fs::path& b) {
+  const auto ta = dm::io::load_safetensors(a.string());
+  const auto tb = dm::io::load_safetensors(b.string());
+  ASSERT_EQ(ta.size(), tb.size());
+  ASSERT_FALSE(ta.empty());
+  for (const auto& [name, t] : ta) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(tb.count(name));
+    const dm::Tensor& u = tb.at(name);
+    ASSERT_EQ(t.dtype(), u.dtype());
+    ASSERT_EQ(t.shape(), u.shape());
+    const auto bytes = static_cast<std::size_t>(t.numel()) * dm::itemsize(t.dtype());
+    EXPECT_EQ(std::memcmp(t.data_ptr(), u.data_ptr(), bytes), 0);
+  }
+}
+
+TEST(CliTrain, PrintsSummariesMetricsAndAccuracy) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const Result r = run_dm(tiny_train({"--metrics", (dir / "m.jsonl").string(), "--threads", "2"}), dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = Result::lines(r.out);
+  ASSERT_EQ(lines.size(), 3u) << r.out;
+  EXPECT_EQ(lines[0].rfind("epoch 1/2", 0), 0u) << lines[0];
+  EXPECT_NE(lines[0].find("train_loss"), std::string::npos);
+  EXPECT_EQ(lines[1].rfind("epoch 2/2", 0), 0u) << lines[1];
+  ASSERT_EQ(lines[2].rfind("test accuracy: 0.", 0), 0u) << lines[2];
+  EXPECT_EQ(lines[2].size(), std::string("test accuracy: 0.xxxx").size());
+  // stderr is not a terminal here: no progress line.
+  EXPECT_EQ(r.err, "");
+
+  const auto metrics = metrics_of(dir / "m.jsonl");
+  ASSERT_EQ(metrics.size(), 2u);
+  for (std::size_t i = 0; i < metrics.size(); ++i) {
+    const json& m = metrics[i];
+    EXPECT_EQ(m.at("epoch").get<int>(), static_cast<int>(i) + 1);
+    for (const char* key : {"train_loss", "samples_per_s", "test_loss", "test_accuracy", "seconds"})
+      EXPECT_TRUE(m.at(key).is_number()) << key;
+    EXPECT_GT(m.at("samples_per_s").get<double>(), 0.0);
+    EXPECT_GT(m.at("train_loss").get<double>(), 0.0);
+  }
+  // 2000 samples and two epochs already beat chance (10%) by far, and learning goes downhill.
+  EXPECT_GT(metrics[1].at("test_accuracy").get<double>(), 0.6);
+  EXPECT_LT(metrics[1].at("train_loss").get<double>(), metrics[0].at("train_loss").get<double>());
+  char expected[64];
+  std::snprintf(expected, sizeof expected, "test accuracy: %.4f", metrics[1].at("test_accuracy").get<double>());
+  EXPECT_EQ(lines[2], expected);
+}
+
+TEST(CliTrain, SameSeedSameLossesForOneAndTwoThreads) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const Result one = run_dm(tiny_train({"--threads", "1", "--metrics", (dir / "t1.jsonl").string()}), dir);
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  const Result two = run_dm(tiny_train({"--threads", "2", "--metrics", (dir / "t2.jsonl").string()}), dir);
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  const auto m1 = metrics_of(dir / "t1.jsonl");
+  const auto m2 = metrics_of(dir / "t2.jsonl");
+  ASSERT_EQ(m1.size(), 2u);
+  ASSERT_EQ(m2.size(), 2u);
+  for (std::size_t i = 0; i < m1.size(); ++i) EXPECT_EQ(deterministic_fields(m1[i]), deterministic_fields(m2[i]));
+  // A different seed gives a different run (so the comparison above can fail).
+  const Result other = run_dm({"train", "--limit", "2000", "--epochs", "1", "--seed", "8", "--metrics",
+                               (dir / "t3.jsonl").string()},
+                              dir);
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_NE(metrics_of(dir / "t3.jsonl")[0].at("train_loss").dump(), m1[0].at("train_loss").dump());
+}
+
+TEST(CliTrain, ResumeContinuesBitwise) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const std::string whole = (dir / "whole.safetensors").string();
+  const std::string half = (dir / "half.safetensors").string();
+  const std::string resumed = (dir / "resumed.safetensors").string();
+
+  const Result a = run_dm(tiny_train({"--checkpoint", whole, "--metrics", (dir / "a.jsonl").string()}), dir);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  // The same run stopped after its first epoch...
+  const Result b1 = run_dm({"train", "--limit", "2000", "--epochs", "1", "--seed", "7", "--checkpoint", half}, dir);
+  ASSERT_EQ(b1.exit_code, 0) << b1.err;
+  // ...then resumed without repeating its options: they come from the checkpoint.
+  const Result b2 = run_dm({"train", "--resume", half, "--epochs", "2", "--checkpoint", resumed, "--metrics",
+                            (dir / "b.jsonl").string()},
+                           dir);
+  ASSERT_EQ(b2.exit_code, 0) << b2.err;
+  const auto lines = Result::lines(b2.out);
+  ASSERT_EQ(lines.size(), 2u) << b2.out;  // only epoch 2 ran
+  EXPECT_EQ(lines[0].rfind("epoch 2/2", 0), 0u) << lines[0];
+
+  const auto ma = metrics_of(dir / "a.jsonl");
+  const auto mb = metrics_of(dir / "b.jsonl");
+  ASSERT_EQ(ma.size(), 2u);
+  ASSERT_EQ(mb.size(), 1u);
+  EXPECT_EQ(deterministic_fields(ma[1]), deterministic_fields(mb[0]));
+  expect_same_tensors(whole, resumed);
+  EXPECT_EQ(Result::lines(a.out).back(), lines.back());  // the same final test accuracy
+
+  const auto md = dm::io::load_safetensors_metadata(resumed);
+  EXPECT_EQ(md.at("epoch"), "2");
+  EXPECT_EQ(md.at("model"), "mlp:784-128-10");
+
+  // Resuming a finished run trains nothing and reports the model as it is.
+  const Result done = run_dm({"train", "--resume", whole, "--epochs", "2"}, dir);
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  ASSERT_EQ(Result::lines(done.out).size(), 1u) << done.out;
+  EXPECT_EQ(Result::lines(done.out)[0], lines.back());
+}
+
+TEST(CliTrain, AdamRunsAndResumes) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const std::string ckpt = (dir / "adam.safetensors").string();
+  const Result a = run_dm({"train", "--limit", "1000", "--epochs", "1", "--optimizer", "adamw", "--lr", "0.001",
+                           "--model", "mlp:784-32-10", "--checkpoint", ckpt},
+                          dir);
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(dm::io::load_safetensors_metadata(ckpt).at("optimizer"), "adamw");
+  const Result b = run_dm({"train", "--resume", ckpt, "--epochs", "2"}, dir);
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  const Result e = run_dm({"eval", "--checkpoint", ckpt}, dir);
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+}
+
+}  // namespace
