@@ -17,12 +17,14 @@ class UsageError : public std::runtime_error {
 };
 
 struct TrainOptions {
-  std::string model = "mlp:784-128-10";
-  int epochs = 5;
+  std::string model = "mlp:784-256-128-10";
+  int epochs = 10;
+  int stop_after = 0;  // 0: run to --epochs; otherwise end the process after this many epochs
   std::int64_t batch_size = 64;
-  double lr = 0.05;
+  double lr = 0.02;
   std::string optimizer = "sgd";
   double momentum = 0.9;
+  std::string schedule = "cosine";  // or "constant"
   int threads = 0;  // 0: the pool's default (all cores, or DM_NUM_THREADS)
   std::uint64_t seed = 0;
   std::string checkpoint;

@@ -89,6 +89,8 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
 std::map<std::string, std::string> to_metadata(const RunRecord& r) {
   return {{"run_format", kFormat},
           {"epoch", std::to_string(r.epochs_done)},
+          {"epochs", std::to_string(r.epochs_planned)},
+          {"schedule", r.schedule},
           {"model", r.model},
           {"optimizer", r.optimizer},
           {"lr", exact(r.lr)},
@@ -106,6 +108,8 @@ RunRecord from_metadata(const std::map<std::string, std::string>& md, const std:
     throw FormatError("[dm] checkpoint '" + path + "' has run format '" + format + "', expected '" + kFormat + "'");
   RunRecord r;
   r.epochs_done = parse_number<std::int64_t>(md, "epoch", path);
+  r.epochs_planned = parse_number<std::int64_t>(md, "epochs", path);
+  r.schedule = parse_text(md, "schedule", path);
   r.model = parse_text(md, "model", path);
   r.optimizer = parse_text(md, "optimizer", path);
   r.lr = parse_number<double>(md, "lr", path);
@@ -115,7 +119,8 @@ RunRecord from_metadata(const std::map<std::string, std::string>& md, const std:
   r.limit = parse_number<std::int64_t>(md, "limit", path);
   r.generator.seed = parse_number<std::uint64_t>(md, "generator_seed", path);
   r.generator.offset = parse_number<std::uint64_t>(md, "generator_offset", path);
-  if (r.epochs_done < 0 || r.batch_size < 1 || r.limit < 0)
+  if (r.epochs_done < 0 || r.epochs_planned < 0 || r.batch_size < 1 || r.limit < 0 ||
+      (r.schedule != "cosine" && r.schedule != "constant"))
     throw FormatError("[dm] checkpoint '" + path + "' records impossible values (epoch " + std::to_string(r.epochs_done) +
                       ", batch size " + std::to_string(r.batch_size) + ")");
   return r;

@@ -30,10 +30,12 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size);
 /// exactly: the epochs done, the hyperparameters and the global generator's state.
 struct RunRecord {
   std::int64_t epochs_done = 0;
+  std::int64_t epochs_planned = 0;  // the horizon of the learning-rate schedule
   std::string model;
   std::string optimizer;
   double lr = 0.0;
   double momentum = 0.0;
+  std::string schedule;
   std::int64_t batch_size = 0;
   std::uint64_t seed = 0;
   std::int64_t limit = 0;

@@ -9,6 +9,8 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "democratising/optim/optimizer.hpp"
+#include "democratising/optim/schedule.hpp"
 #include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
 #include "metrics.hpp"
@@ -25,20 +27,32 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 /// Options not given on the command line of a resumed run come from its checkpoint.
 void fill_from_checkpoint(const CLI::App& command, const RunRecord& record, TrainOptions& o) {
   if (command.count("--model") == 0) o.model = record.model;
+  if (command.count("--epochs") == 0) o.epochs = static_cast<int>(record.epochs_planned);
   if (command.count("--optimizer") == 0) o.optimizer = record.optimizer;
   if (command.count("--lr") == 0) o.lr = record.lr;
   if (command.count("--momentum") == 0) o.momentum = record.momentum;
+  if (command.count("--schedule") == 0) o.schedule = record.schedule;
   if (command.count("--batch-size") == 0) o.batch_size = record.batch_size;
   if (command.count("--seed") == 0) o.seed = record.seed;
   if (command.count("--limit") == 0) o.limit = record.limit;
 }
 
+/// The rate of every step of the run: a pure function of the global step, so a resumed run
+/// picks up the curve where it stopped.
+std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std::int64_t steps_per_epoch) {
+  if (o.schedule == "constant") return std::make_shared<optim::ConstantLR>(o.lr);
+  return std::make_shared<optim::CosineLR>(o.lr, std::max<std::int64_t>(1, steps_per_epoch * o.epochs));
+}
+
 /// One pass over the training loader; returns the mean loss per sample and the samples seen.
-std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, int epoch, int epochs) {
+std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
+                                            int epoch, int epochs) {
   ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
   double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
   std::int64_t seen = 0;
+  std::int64_t step = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(loader.size());
   for (const Batch& batch : loader) {
+    model.optimizer().set_lr(schedule.lr_at(step++));
     const Tensor loss = model.train_step(batch.x, batch.y);
     const std::int64_t n = batch.x.size(0);
     loss_sum += loss.item<double>() * static_cast<double>(n);
@@ -58,12 +72,18 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
+  cmd->add_option("--stop-after", o.stop_after,
+                  "End this run after N epochs (of the planned --epochs); continue later with --resume")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--batch-size", o.batch_size, "Samples per step")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--lr", o.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
       ->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  cmd->add_option("--schedule", o.schedule, "Learning-rate schedule over the run: cosine (decays to 0) or constant")
+      ->check(CLI::IsMember({"cosine", "constant"}))
+      ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
@@ -88,6 +108,7 @@ int run_train(const CLI::App& command, TrainOptions o) {
   data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
   const data::DataLoader test = test_loader(o.data, 1000);
 
+  const auto schedule = make_schedule(o, static_cast<std::int64_t>(train.size()));
   std::int64_t first_epoch = 0;
   if (resumed) {
     model.load_checkpoint(o.resume);
@@ -98,11 +119,12 @@ int run_train(const CLI::App& command, TrainOptions o) {
   if (!o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/resuming);
 
   std::optional<EvalResult> last;
-  for (std::int64_t epoch = first_epoch; epoch < o.epochs; ++epoch) {
+  const std::int64_t last_epoch = o.stop_after > 0 ? std::min<std::int64_t>(o.epochs, first_epoch + o.stop_after) : o.epochs;
+  for (std::int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
     const auto start = Clock::now();
     train.set_epoch(static_cast<std::uint64_t>(epoch));
     model.module().train();
-    const auto [train_loss, seen] = train_epoch(model, train, static_cast<int>(epoch), o.epochs);
+    const auto [train_loss, seen] = train_epoch(model, train, *schedule, static_cast<int>(epoch), o.epochs);
     const double train_seconds = seconds_since(start);
     last = model.evaluate(test);
 
@@ -117,8 +139,9 @@ int run_train(const CLI::App& command, TrainOptions o) {
     std::fflush(stdout);
     if (metrics) metrics->write(m);
     if (!o.checkpoint.empty()) {
-      const RunRecord record{epoch + 1, o.model, o.optimizer, o.lr,  o.momentum,
-                             o.batch_size, o.seed, o.limit,   generator_state()};
+      const RunRecord record{epoch + 1,  o.epochs,    o.model, o.optimizer, o.lr,
+                             o.momentum, o.schedule,  o.batch_size, o.seed,  o.limit,
+                             generator_state()};
       model.save_checkpoint(o.checkpoint, to_metadata(record));
     }
   }

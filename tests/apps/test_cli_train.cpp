@@ -101,10 +101,11 @@ TEST(CliTrain, ResumeContinuesBitwise) {
   const Result a = run_dm(tiny_train({"--checkpoint", whole, "--metrics", (dir / "a.jsonl").string()}), dir);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   // The same run stopped after its first epoch...
-  const Result b1 = run_dm({"train", "--limit", "2000", "--epochs", "1", "--seed", "7", "--checkpoint", half}, dir);
+  const Result b1 = run_dm(
+      {"train", "--limit", "2000", "--epochs", "2", "--stop-after", "1", "--seed", "7", "--checkpoint", half}, dir);
   ASSERT_EQ(b1.exit_code, 0) << b1.err;
   // ...then resumed without repeating its options: they come from the checkpoint.
-  const Result b2 = run_dm({"train", "--resume", half, "--epochs", "2", "--checkpoint", resumed, "--metrics",
+  const Result b2 = run_dm({"train", "--resume", half, "--checkpoint", resumed, "--metrics",
                             (dir / "b.jsonl").string()},
                            dir);
   ASSERT_EQ(b2.exit_code, 0) << b2.err;
@@ -122,7 +123,9 @@ TEST(CliTrain, ResumeContinuesBitwise) {
 
   const auto md = dm::io::load_safetensors_metadata(resumed);
   EXPECT_EQ(md.at("epoch"), "2");
-  EXPECT_EQ(md.at("model"), "mlp:784-128-10");
+  EXPECT_EQ(md.at("model"), "mlp:784-256-128-10");  // the default
+  EXPECT_EQ(md.at("schedule"), "cosine");
+  EXPECT_EQ(md.at("epochs"), "2");
 
   // Resuming a finished run trains nothing and reports the model as it is.
   const Result done = run_dm({"train", "--resume", whole, "--epochs", "2"}, dir);
