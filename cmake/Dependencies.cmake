@@ -29,3 +29,8 @@ message(STATUS "democratising: CUDA backend ${DM_WITH_CUDA}")
 
 find_package(nlohmann_json 3 REQUIRED)  # safetensors headers, metrics, fixtures
 find_package(ZLIB REQUIRED)             # gzip-compressed IDX files
+# Asio (standalone, header-only) is the async runtime: public headers use asio::awaitable.
+find_path(DM_ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+find_package(OpenSSL REQUIRED)              # HMAC-SHA256 peer authentication
+set(MPI_CXX_SKIP_MPICXX ON)  # the C API from C++; the deprecated C++ bindings stay out
+find_package(MPI REQUIRED COMPONENTS CXX)   # collectives between processes (mpirun)
