@@ -38,6 +38,16 @@ namespace autograd {
 /// tensor. Nothing is written into any tensor's grad().
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output = Tensor());
 
+/// Called with an input's index and its gradient as soon as that gradient is final.
+using GradReadyFn = std::function<void(std::size_t input, const Tensor& gradient)>;
+
+/// grad(), calling `on_ready` for each input the moment no part of the backward pass still to
+/// run can add to its gradient (on the calling thread, while the rest of the pass goes on), so
+/// that work on early gradients, such as sending them to other processes, overlaps the pass.
+/// Every input is reported exactly once; those the output does not reach, at the end, with zeros.
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradReadyFn& on_ready,
+                         const Tensor& grad_output = Tensor());
+
 struct GradcheckResult {
   bool ok = false;
   double max_abs_error = 0.0;

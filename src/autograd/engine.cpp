@@ -29,18 +29,23 @@ Tensor seed_gradient(const Tensor& output, const Tensor& grad_output, const char
   return Tensor::ones(output.shape(), output.dtype(), output.device());
 }
 
-// Runs the graph below `root` with gradient `seed`; leaf gradients go to `on_leaf`.
-template <class OnLeaf>
-void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&& on_leaf) {
-  // Count, for each reachable node, how many reachable edges point at it.
+// Runs the graph below `root` with gradient `seed`; leaf gradients go to `on_leaf`, and
+// `on_leaf_final` hears of a leaf once the last edge that reaches it has been processed.
+template <class OnLeaf, class OnLeafFinal>
+void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&& on_leaf, OnLeafFinal&& on_leaf_final) {
+  // Count, for each reachable node and leaf, how many reachable edges point at it.
   std::unordered_map<Node*, int> pending;
+  std::unordered_map<AutogradMeta*, int> pending_leaf;
   std::vector<Node*> stack{root.get()};
   pending[root.get()] = 0;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->inputs) {
-      if (!e.fn) continue;
+      if (!e.fn) {
+        if (e.leaf) pending_leaf[e.leaf.get()]++;
+        continue;
+      }
       auto [it, fresh] = pending.try_emplace(e.fn.get(), 0);
       it->second++;
       if (fresh) stack.push_back(e.fn.get());
@@ -73,8 +78,9 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
             grads.erase(e.fn.get());  // nothing flows there
           }
         }
-      } else if (gi.defined()) {
-        on_leaf(e.leaf, gi);
+      } else {
+        if (gi.defined()) on_leaf(e.leaf, gi);
+        if (--pending_leaf[e.leaf.get()] == 0) on_leaf_final(e.leaf);
       }
     }
   }
@@ -83,6 +89,11 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
 }  // namespace
 
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output) {
+  return grad(output, inputs, GradReadyFn(), grad_output);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradReadyFn& on_ready,
+                         const Tensor& grad_output) {
   const auto& out_meta = impl_of(output, "autograd::grad").autograd;
   std::unordered_map<AutogradMeta*, std::size_t> index;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -92,19 +103,30 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
     index[meta.get()] = i;
   }
   std::vector<Tensor> result(inputs.size());
+  std::vector<bool> reported(inputs.size(), false);
   NoGradGuard no_grad;
   const Tensor seed = seed_gradient(output, grad_output, "autograd::grad");
   if (out_meta && out_meta->grad_fn) {
-    run_backward(out_meta->grad_fn, seed, [&](const std::shared_ptr<AutogradMeta>& leaf, const Tensor& g) {
-      auto it = index.find(leaf.get());
-      if (it != index.end()) result[it->second] = accumulate(result[it->second], g);
-    });
+    run_backward(
+        out_meta->grad_fn, seed,
+        [&](const std::shared_ptr<AutogradMeta>& leaf, const Tensor& g) {
+          auto it = index.find(leaf.get());
+          if (it != index.end()) result[it->second] = accumulate(result[it->second], g);
+        },
+        [&](const std::shared_ptr<AutogradMeta>& leaf) {
+          auto it = index.find(leaf.get());
+          if (!on_ready || it == index.end() || !result[it->second].defined()) return;
+          reported[it->second] = true;
+          on_ready(it->second, result[it->second]);
+        });
   } else if (out_meta && out_meta->requires_grad) {
     auto it = index.find(out_meta.get());  // the output is itself one of the leaves
     if (it != index.end()) result[it->second] = seed;
   }
-  for (std::size_t i = 0; i < inputs.size(); ++i)
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
     if (!result[i].defined()) result[i] = Tensor::zeros(inputs[i].shape(), inputs[i].dtype(), inputs[i].device());
+    if (on_ready && !reported[i]) on_ready(i, result[i]);
+  }
   return result;
 }
 
@@ -123,7 +145,7 @@ void Tensor::backward(const Tensor& grad_output) const {
     leaf->grad = leaf->grad.defined() ? leaf->grad + g : g.clone();
   };
   if (meta->grad_fn) {
-    autograd::run_backward(meta->grad_fn, seed, deposit);
+    autograd::run_backward(meta->grad_fn, seed, deposit, [](const std::shared_ptr<AutogradMeta>&) {});
   } else {
     deposit(meta, seed);
   }
