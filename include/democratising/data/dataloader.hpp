@@ -23,6 +23,8 @@
 
 namespace dm::data {
 
+class ParallelChunks;
+
 /// x = (x - mean) / std, applied to floating-point inputs of every batch.
 struct Normalize {
   double mean = 0.0;
@@ -93,6 +95,10 @@ class DataLoader {
   Iterator begin() const;
   Iterator end() const;
 
+  /// The batches of the current epoch cut at batch_size (>= 1, else ValueError), as a
+  /// parallel range: par_chunks(n).for_each(fn) and .map(fn) run on the pool.
+  ParallelChunks par_chunks(std::int64_t batch_size) const;
+
  private:
   struct OrderCache;
 
@@ -108,3 +114,6 @@ class DataLoader {
 };
 
 }  // namespace dm::data
+
+// The range par_chunks returns; it needs DataLoader complete, hence here at the end.
+#include "democratising/data/par_chunks.hpp"

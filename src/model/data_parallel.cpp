@@ -1,0 +1,97 @@
+// Synchronous data parallelism: shard gradients on the pool, a reduction in shard order, one
+// optimizer step. Nothing here depends on the pool size, so neither does the result.
+#include "democratising/data_parallel.hpp"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "democratising/data/par_chunks.hpp"
+#include "democratising/error.hpp"
+#include "democratising/runtime.hpp"
+
+namespace dm {
+namespace {
+
+// Elements per block of the reduction. Each element is reduced over the shards in shard order
+// by one task, so the block size changes only the speed, never a bit of the result.
+constexpr std::int64_t kReduceBlock = 4096;
+
+struct ShardResult {
+  Gradients grads;
+  Tensor loss;
+};
+
+}  // namespace
+
+DataParallel::DataParallel(Model& model, DataParallelOptions options) : model_(&model), options_(options) {
+  if (options_.shard_size < 1)
+    throw ValueError("[DataParallel] shard_size must be at least 1, got " + std::to_string(options_.shard_size));
+}
+
+std::int64_t DataParallel::shard_count(std::int64_t batch) const {
+  return batch <= 0 ? 0 : (batch + options_.shard_size - 1) / options_.shard_size;
+}
+
+Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
+  if (!x.defined() || !y.defined() || x.dim() == 0 || y.dim() == 0)
+    throw ShapeError("[DataParallel] inputs and targets need a batch dimension");
+  const std::int64_t batch = x.size(0);
+  if (batch < 1 || y.size(0) != batch)
+    throw ShapeError("[DataParallel] inputs " + x.shape().str() + " and targets " + y.shape().str() +
+                     " need the same non-empty batch dimension");
+
+  const std::int64_t shards = shard_count(batch);
+  std::vector<std::int64_t> shard_ids(static_cast<std::size_t>(shards));
+  for (std::int64_t k = 0; k < shards; ++k) shard_ids[static_cast<std::size_t>(k)] = k;
+  const std::int64_t size = options_.shard_size;
+  const Model& model = *model_;
+  std::vector<ShardResult> results = par_map(shard_ids, [&](std::int64_t k) {
+    const std::int64_t start = k * size;
+    const std::int64_t n = std::min(size, batch - start);
+    ShardResult r;
+    // Isolated: a worker waiting inside this shard's matmuls must not start another shard and
+    // take the read lock a second time (a waiting writer would then block both).
+    data::detail::isolated([&] { r.grads = model.compute_gradients(x.narrow(0, start, n), y.narrow(0, start, n), &r.loss); });
+    return r;
+  });
+
+  // Weights n_k / n, so the weighted sum of per-shard mean gradients is the full-batch mean.
+  std::vector<float> weights(static_cast<std::size_t>(shards));
+  std::vector<const float*> sources(static_cast<std::size_t>(shards));
+  double loss_sum = 0.0;
+  for (std::int64_t k = 0; k < shards; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    const std::int64_t n = std::min(size, batch - k * size);
+    weights[i] = static_cast<float>(static_cast<double>(n) / static_cast<double>(batch));
+    if (results[i].grads.flat.dtype() != DType::f32)
+      throw DTypeError("[DataParallel] gradients are " + std::string(dtype_name(results[i].grads.flat.dtype())) +
+                       ", only f32 parameters are supported");
+    sources[i] = results[i].grads.flat.data<float>();
+    loss_sum += static_cast<double>(weights[i]) * results[i].loss.item<double>();
+  }
+
+  // Shard 0's buffer (its views by name included) receives the sum, so apply_gradients and
+  // the optimizers see an ordinary Gradients; each element is read before it is overwritten.
+  Gradients out = std::move(results.front().grads);
+  float* dst = out.flat.data<float>();
+  par_for(out.flat.numel(), kReduceBlock, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) dst[i] = weights[0] * dst[i];
+    for (std::size_t k = 1; k < sources.size(); ++k) {
+      const float w = weights[k];
+      const float* src = sources[k];
+      for (std::int64_t i = b; i < e; ++i) dst[i] += w * src[i];
+    }
+  });
+  if (loss) *loss = Tensor::scalar(loss_sum, results.front().loss.dtype());
+  return out;
+}
+
+Tensor DataParallel::train_step(const Tensor& x, const Tensor& y) {
+  Tensor loss;
+  const Gradients grads = compute_gradients(x, y, &loss);
+  model_->apply_gradients(grads);
+  return loss;
+}
+
+}  // namespace dm

@@ -1,0 +1,88 @@
+// dm::Parameters: updates to one flat f32 buffer, singly or fused under one write lock.
+#include "democratising/parameters.hpp"
+
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "democratising/error.hpp"
+#include "democratising/runtime.hpp"
+
+namespace dm {
+namespace {
+
+// 2048 floats = 8 KiB: a block of the parameters plus the block of one update stay in L1
+// while every update is added to it. The boundaries depend only on the size (not on the
+// pool), and each element sees the same additions in the same order either way.
+constexpr std::int64_t kBlock = 2048;
+
+// The one kernel both update paths use, so a fused batch and a sequence of single updates
+// round identically. A plain loop the compiler vectorises.
+void add_scaled(float* __restrict params, const float* __restrict delta, float alpha, std::int64_t n) {
+  for (std::int64_t i = 0; i < n; ++i) params[i] += alpha * delta[i];
+}
+
+void check_cpu_f32(const Tensor& t, const char* op, const std::string& what) {
+  if (!t.defined()) throw ValueError(std::string("[") + op + "] " + what + " is an undefined tensor");
+  if (t.device() != Device::cpu())
+    throw DeviceError(std::string("[") + op + "] " + what + " is on " + t.device().str() + ", the parameters on cpu");
+  if (t.dtype() != DType::f32)
+    throw DTypeError(std::string("[") + op + "] " + what + " is " + std::string(dtype_name(t.dtype())) +
+                     ", the parameters f32");
+}
+
+// Contiguous f32 CPU values of `delta`, checked against the parameters; copies only when
+// the layout requires it or when the delta shares the parameters' storage (it would change
+// under the update otherwise).
+Tensor checked_delta(const Tensor& delta, const Tensor& values, std::int64_t numel, const char* op,
+                            const std::string& what) {
+  check_cpu_f32(delta, op, what);
+  if (delta.numel() != numel)
+    throw ShapeError(std::string("[") + op + "] " + what + " " + delta.shape().str() + " has " +
+                     std::to_string(delta.numel()) + " values, the parameters " + std::to_string(numel));
+  if (delta.shares_storage_with(values)) return delta.clone();
+  return delta.is_contiguous() ? delta : delta.contiguous();
+}
+
+}  // namespace
+
+Parameters::Parameters(const Tensor& initial) : mutex_(std::make_unique<WriterPreferringMutex>()) {
+  check_cpu_f32(initial, "Parameters", "the initial value");
+  numel_ = initial.numel();
+  values_ = initial.reshape({numel_}).clone();  // our own storage: nobody else writes it
+}
+
+void Parameters::update(const Tensor& delta, float alpha) {
+  const Tensor d = checked_delta(delta, values_, numel_, "Parameters::update", "the update");
+  std::unique_lock lock(*mutex_);
+  float* p = values_.data<float>();
+  const float* src = d.data<float>();
+  par_for(numel_, kBlock * 16, [&](std::int64_t b, std::int64_t e) { add_scaled(p + b, src + b, alpha, e - b); });
+}
+
+void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
+  // Every check (and any copy) before the lock, so a bad update changes nothing and the
+  // writers hold the lock only for the arithmetic.
+  std::vector<Tensor> checked;
+  checked.reserve(deltas.size());
+  for (std::size_t k = 0; k < deltas.size(); ++k)
+    checked.push_back(checked_delta(deltas[k], values_, numel_, "Parameters::update_batch",
+                                    "update " + std::to_string(k)));
+  if (checked.empty()) return;
+  std::vector<const float*> sources;
+  sources.reserve(checked.size());
+  for (const Tensor& d : checked) sources.push_back(d.data<float>());
+
+  std::unique_lock lock(*mutex_);
+  float* p = values_.data<float>();
+  par_for(numel_, kBlock, [&](std::int64_t b, std::int64_t e) {
+    for (const float* src : sources) add_scaled(p + b, src + b, alpha, e - b);
+  });
+}
+
+Tensor Parameters::snapshot() const {
+  std::shared_lock lock(*mutex_);
+  return values_.clone();
+}
+
+}  // namespace dm
