@@ -21,7 +21,7 @@ bool wants(const Tensor& t) { return t.requires_grad(); }
 template <class Deriv>
 Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, Deriv deriv) {
   const Tensor gc = g.contiguous(), xc = x.contiguous(), yc = y.contiguous();
-  Tensor out = Tensor::empty(gc.shape(), gc.dtype());
+  Tensor out = Tensor::empty(gc.shape(), gc.dtype(), gc.device());
   dispatch_float(gc.dtype(), "backward", [&]<class T>(TypeTag<T>) {
     const T* gp = gc.data<T>();
     const T* xp = xc.data<T>();
@@ -137,7 +137,7 @@ BackwardFn where_backward(const Tensor& cond0, const Tensor& a0, const Tensor& b
   const Tensor cond = cond0.detach(), a = a0.detach(), b = b0.detach();
   const bool need_a = wants(a0), need_b = wants(b0);
   return [=](const Tensor& g) -> std::vector<Tensor> {
-    const Tensor zero = Tensor::zeros({}, g.dtype());
+    const Tensor zero = Tensor::zeros({}, g.dtype(), g.device());
     return {Tensor(), need_a ? fit(where(cond, g, zero), a) : Tensor(), need_b ? fit(where(cond, zero, g), b) : Tensor()};
   };
 }

@@ -31,7 +31,7 @@ BackwardFn view_scatter_backward(const Tensor& a, std::function<Tensor(const Ten
   const Shape shape = a.shape();
   const DType dtype = a.dtype();
   return [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor ga = Tensor::zeros(shape, dtype);
+    Tensor ga = Tensor::zeros(shape, dtype, g.device());
     take(ga).copy_(g);
     return {ga};
   };
@@ -43,7 +43,7 @@ BackwardFn index_select_backward(const Tensor& a, std::int64_t dim, const Tensor
   const Tensor index = index0.to(DType::i64).contiguous();
   return [=](const Tensor& g) -> std::vector<Tensor> {
     // Rows picked several times receive the sum of their gradients.
-    Tensor ga = Tensor::zeros(shape, dtype);
+    Tensor ga = Tensor::zeros(shape, dtype, g.device());
     const std::int64_t* idx = index.data<std::int64_t>();
     for (std::int64_t i = 0; i < index.numel(); ++i) {
       Tensor row = ga.select(dim, idx[i]);

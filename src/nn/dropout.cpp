@@ -25,7 +25,7 @@ void multiply(const T* a, const T* b, T* out, std::int64_t n) {
 
 Tensor product(const Tensor& a, const Tensor& mask, DType result_dtype) {
   const Tensor ac = detail::compute_view(a);
-  Tensor out = Tensor::empty(ac.shape(), ac.dtype());
+  Tensor out = Tensor::empty(ac.shape(), ac.dtype(), ac.device());
   dispatch_float(ac.dtype(), "dropout", [&]<class T>(TypeTag<T>) {
     multiply(ac.data<T>(), mask.data<T>(), out.data<T>(), ac.numel());
   });

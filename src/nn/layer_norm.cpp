@@ -142,14 +142,14 @@ struct LayerNormBackward {
     std::vector<Tensor> grads(3);
     dispatch_float(x.dtype(), kOp, [&]<class T>(TypeTag<T>) {
       if (need_x) {
-        Tensor dx = Tensor::empty(x.shape(), x.dtype());
+        Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
         input_grad_rows(g.data<T>(), x.data<T>(), maybe_data<T>(w), mean.data<T>(), rstd.data<T>(), dx.data<T>(), rows,
                         d);
         grads[0] = dx.to(dtype);
       }
       if (need_w || need_b) {
-        Tensor dw = need_w ? Tensor::empty(affine_shape, x.dtype()) : Tensor();
-        Tensor db = need_b ? Tensor::empty(affine_shape, x.dtype()) : Tensor();
+        Tensor dw = need_w ? Tensor::empty(affine_shape, x.dtype(), x.device()) : Tensor();
+        Tensor db = need_b ? Tensor::empty(affine_shape, x.dtype(), x.device()) : Tensor();
         affine_grad_columns(g.data<T>(), x.data<T>(), mean.data<T>(), rstd.data<T>(), maybe_data<T>(dw),
                             maybe_data<T>(db), rows, d);
         if (need_w) grads[1] = dw.to(dtype);
@@ -170,9 +170,9 @@ Tensor layer_norm(const Tensor& x, const Shape& normalized_shape, const Tensor& 
   const Tensor xc = detail::compute_view(x);
   const Tensor wc = weight.defined() ? detail::compute_view(weight) : Tensor();
   const Tensor bc = bias.defined() ? detail::compute_view(bias) : Tensor();
-  Tensor y = Tensor::empty(x.shape(), xc.dtype());
-  Tensor mean = Tensor::empty({rows}, xc.dtype());
-  Tensor rstd = Tensor::empty({rows}, xc.dtype());
+  Tensor y = Tensor::empty(x.shape(), xc.dtype(), x.device());
+  Tensor mean = Tensor::empty({rows}, xc.dtype(), x.device());
+  Tensor rstd = Tensor::empty({rows}, xc.dtype(), x.device());
   dispatch_float(xc.dtype(), kOp, [&]<class T>(TypeTag<T>) {
     forward_rows(xc.data<T>(), maybe_data<T>(wc), maybe_data<T>(bc), y.data<T>(), mean.data<T>(), rstd.data<T>(), rows,
                  d, eps);

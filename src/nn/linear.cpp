@@ -101,7 +101,7 @@ struct LinearBackward {
       grads[1] = g.t().matmul(x2).to(dtype);                                   // (out, in)
     }
     if (need_b && has_bias) {
-      Tensor db = Tensor::empty({out}, g.dtype());
+      Tensor db = Tensor::empty({out}, g.dtype(), g.device());
       dispatch_float(g.dtype(), kOp, [&]<class T>(TypeTag<T>) { sum_rows(g.data<T>(), db.data<T>(), g.size(0), out); });
       grads[2] = db.to(dtype);
     }

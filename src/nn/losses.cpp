@@ -124,18 +124,18 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& labels) {
   if (cols == 0 && rows > 0) throw ShapeError("[cross_entropy] logits " + logits.shape().str() + " have no classes");
   auto label_values = std::make_shared<const std::vector<std::int64_t>>(read_labels(labels, cols, op));
   const Tensor x = detail::compute_view(logits);
-  Tensor probs = Tensor::empty(x.shape(), x.dtype());
+  Tensor probs = Tensor::empty(x.shape(), x.dtype(), x.device());
   std::vector<double> row_loss(static_cast<std::size_t>(rows));
   dispatch_float(x.dtype(), op, [&]<class T>(TypeTag<T>) {
     cross_entropy_rows(x.data<T>(), label_values->data(), probs.data<T>(), row_loss.data(), rows, cols);
   });
   const double mean = rows > 0 ? ordered_sum(row_loss) / static_cast<double>(rows)
                                : std::numeric_limits<double>::quiet_NaN();
-  Tensor loss = Tensor::scalar(mean, logits.dtype());
+  Tensor loss = Tensor::scalar(mean, logits.dtype(), logits.device());
   if (autograd::needs_grad({&logits})) {
     const DType dtype = logits.dtype();
     autograd::record(loss, op, {&logits}, [probs, label_values, rows, cols, dtype](const Tensor& g) {
-      Tensor out = Tensor::empty(probs.shape(), probs.dtype());
+      Tensor out = Tensor::empty(probs.shape(), probs.dtype(), probs.device());
       const double scale = g.item<double>() / static_cast<double>(rows);
       dispatch_float(probs.dtype(), "cross_entropy", [&]<class T>(TypeTag<T>) {
         cross_entropy_grad(probs.data<T>(), label_values->data(), out.data<T>(), static_cast<T>(scale), rows, cols);
@@ -158,13 +158,13 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels) {
     for (std::int64_t r = 0; r < rows; ++r) total -= static_cast<double>(lp[r * cols + (*label_values)[r]]);
   });
   const double mean = rows > 0 ? total / static_cast<double>(rows) : std::numeric_limits<double>::quiet_NaN();
-  Tensor loss = Tensor::scalar(mean, log_probs.dtype());
+  Tensor loss = Tensor::scalar(mean, log_probs.dtype(), log_probs.device());
   if (autograd::needs_grad({&log_probs})) {
     const DType dtype = log_probs.dtype();
     autograd::record(loss, op, {&log_probs}, [label_values, rows, cols, dtype](const Tensor& g) {
       // dlog_probs (B, C): -g/B at each row's label, zero elsewhere.
       const DType cd = detail::compute_dtype(dtype);
-      Tensor out = Tensor::zeros({rows, cols}, cd);
+      Tensor out = Tensor::zeros({rows, cols}, cd, g.device());
       const double value = -g.item<double>() / static_cast<double>(rows);
       dispatch_float(cd, "nll_loss", [&]<class T>(TypeTag<T>) {
         T* o = out.data<T>();
@@ -194,7 +194,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
   double total = 0.0;
   dispatch_float(p.dtype(), op, [&]<class T>(TypeTag<T>) { total = squared_error_sum(p.data<T>(), t.data<T>(), n); });
   const double mean = n > 0 ? total / static_cast<double>(n) : std::numeric_limits<double>::quiet_NaN();
-  Tensor loss = Tensor::scalar(mean, prediction.dtype());
+  Tensor loss = Tensor::scalar(mean, prediction.dtype(), prediction.device());
   if (autograd::needs_grad({&prediction, &target})) {
     const bool need_p = prediction.requires_grad(), need_t = target.requires_grad();
     const DType dtype = prediction.dtype();
@@ -202,7 +202,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
       // dprediction = 2 (p - t) g / n,  dtarget = -dprediction
       const double scale = 2.0 * g.item<double>() / static_cast<double>(n);
       auto scaled = [&](double s) {
-        Tensor out = Tensor::empty(p.shape(), p.dtype());
+        Tensor out = Tensor::empty(p.shape(), p.dtype(), p.device());
         dispatch_float(p.dtype(), "mse_loss", [&]<class T>(TypeTag<T>) {
           scaled_difference(p.data<T>(), t.data<T>(), out.data<T>(), static_cast<T>(s), n);
         });

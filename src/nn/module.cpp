@@ -80,6 +80,26 @@ void Module::load_parameter(const std::string& name, const Tensor& value) {
   throw ValueError("[load_parameter] no parameter named '" + name + "'");
 }
 
+void Module::replace_parameter(const std::string& name, Tensor value) {
+  impl_of(value, "replace_parameter");
+  const std::vector<Tensor*> slots = parameter_slots();
+  const NamedTensors named = named_parameters();  // same order as the slots
+  for (std::size_t i = 0; i < named.size(); ++i) {
+    if (named[i].first != name) continue;
+    const Tensor& current = *slots[i];
+    if (current.shape() != value.shape())
+      throw ShapeError("[replace_parameter] '" + name + "' has shape " + current.shape().str() +
+                       ", got a value of shape " + value.shape().str());
+    if (current.dtype() != value.dtype())
+      throw DTypeError("[replace_parameter] '" + name + "' is " + std::string(dtype_name(current.dtype())) +
+                       ", got a value of dtype " + std::string(dtype_name(value.dtype())));
+    value.set_requires_grad(true);
+    *slots[i] = std::move(value);
+    return;
+  }
+  throw ValueError("[replace_parameter] no parameter named '" + name + "'");
+}
+
 void Module::collect_slots(std::vector<Tensor*>& out) {
   for (auto& [_, t] : params_) out.push_back(&t);
   for (auto& [_, child] : children_) child->collect_slots(out);

@@ -178,7 +178,7 @@ Tensor matmul_float(const Tensor& lhs, const Tensor& rhs) {
   Shape out_shape = batch;
   if (ai.shape.size() > 1) out_shape.push_back(m);
   if (bi.shape.size() > 1) out_shape.push_back(n);
-  Tensor out = make_tensor(out_shape, ai.dtype, Device::cpu());
+  Tensor out = make_tensor(out_shape, ai.dtype, ai.storage->device());  // a logical CPU device stays
   if (out_shape.numel() == 0) return out;
   if (k == 0) return out.zero_();
 

@@ -44,6 +44,12 @@ class Module {
   /// Throws ValueError for an unknown name, ShapeError for a different shape.
   void load_parameter(const std::string& name, const Tensor& value);
 
+  /// Makes the parameter called `name` (dotted path) the tensor `value` itself (same shape and
+  /// dtype; any device), e.g. a copy placed on a pipeline stage's device; it becomes a leaf that
+  /// requires grad. flat_parameters() keeps naming the old buffer. Throws ValueError for an
+  /// unknown name, ShapeError/DTypeError for a different shape/dtype.
+  void replace_parameter(const std::string& name, Tensor value);
+
   /// Moves every parameter into one contiguous buffer of their common dtype and returns it;
   /// each parameter becomes a leaf view of it with its values and requires_grad kept.
   /// Called by Sequential::build(); idempotent. Mixed parameter dtypes are a DTypeError.
