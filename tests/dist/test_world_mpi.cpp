@@ -1,0 +1,152 @@
+// Collectives and data-parallel training across real processes: the launcher tests start
+// `mpirun -np 2` on this binary; the MpiRank tests are what each rank runs (they skip when not
+// started that way).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "collective_reference.hpp"
+#include "ddp_fixture.hpp"
+#include "democratising/data/fashion_mnist.hpp"
+#include "democratising/dist/distributed_trainer.hpp"
+#include "democratising/dist/world.hpp"
+#include "democratising/error.hpp"
+#include "mpi_launch.hpp"
+
+namespace dm::dist {
+namespace {
+
+using namespace testing;
+
+// One World for the whole process: MPI cannot start again once finalized.
+World& mpi_world() {
+  static World world = World::mpi();
+  return world;
+}
+
+#define SKIP_OUTSIDE_MPIRUN() \
+  if (!inside_mpi_run()) GTEST_SKIP() << "runs inside `mpirun`, started by the MpiLaunch tests"
+
+void expect_ranks_passed(const MpiRunResult& run, const std::string& what) {
+  EXPECT_EQ(run.exit_code, 0) << what << " under mpirun:\n" << run.output;
+  // Each rank prints its own summary; a rank that skipped everything would prove nothing.
+  std::size_t passed = 0;
+  for (std::size_t at = run.output.find("[  PASSED  ]"); at != std::string::npos; at = run.output.find("[  PASSED  ]", at + 1)) ++passed;
+  EXPECT_EQ(passed, 2u) << run.output;
+  EXPECT_EQ(run.output.find("[  SKIPPED ]"), std::string::npos) << run.output;
+}
+
+TEST(MpiLaunch, CollectivesAcrossTwoProcesses) {
+  expect_ranks_passed(mpi_run(2, "MpiRank.Collective*:MpiRank.Mismatch*"), "collectives");
+}
+
+TEST(MpiLaunch, DataParallelFashionMnistAcrossTwoProcesses) {
+  expect_ranks_passed(mpi_run(2, "MpiRank.DataParallel*"), "data-parallel training");
+}
+
+// The in-process backend's answer for `size` ranks, as rank 0 sees it.
+template <class T>
+std::vector<T> local_backend_result(int size, std::int64_t n, Reduction op) {
+  std::vector<T> out;
+  run_local(size, [&](World& world) {
+    Tensor t = rank_input<T>(world.rank(), n);
+    world.all_reduce(t, op);
+    if (world.rank() == 0) out = t.to_vector<T>();
+  });
+  return out;
+}
+
+template <class T>
+void check_mpi_all_reduce(std::int64_t n) {
+  World& world = mpi_world();
+  for (Reduction op : all_reductions()) {
+    if (op == Reduction::Mean && std::is_integral_v<T>) continue;
+    Tensor t = rank_input<T>(world.rank(), n);
+    world.all_reduce(t, op);
+    const std::vector<T> got = t.to_vector<T>();
+    ASSERT_EQ(got, naive_reduce<T>(world.size(), n, op)) << reduction_name(op) << " n=" << n;
+    ASSERT_EQ(got, local_backend_result<T>(world.size(), n, op)) << reduction_name(op) << " n=" << n;
+  }
+}
+
+TEST(MpiRank, CollectiveAllReduceMatchesNaiveLoopsAndTheLocalBackend) {
+  SKIP_OUTSIDE_MPIRUN();
+  ASSERT_EQ(mpi_world().size(), 2);
+  for (std::int64_t n : {1, 3, 1000, 100003}) {
+    check_mpi_all_reduce<float>(n);
+    check_mpi_all_reduce<double>(n);
+    check_mpi_all_reduce<std::int32_t>(n);
+    check_mpi_all_reduce<std::int64_t>(n);
+  }
+  check_mpi_all_reduce<float>(1 << 20);
+  check_mpi_all_reduce<float>(3 * (1 << 20) + 1);
+}
+
+TEST(MpiRank, CollectiveStartedAllReducesAndLists) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  Tensor a = rank_input<float>(world.rank(), 5000);
+  Tensor b = rank_input<std::int64_t>(world.rank(), 17);
+  auto pa = world.start_all_reduce(a, Reduction::Sum);
+  auto pb = world.start_all_reduce(b, Reduction::Max);
+  pb->wait();
+  pa->wait();
+  EXPECT_EQ(a.to_vector<float>(), naive_reduce<float>(2, 5000, Reduction::Sum));
+  EXPECT_EQ(b.to_vector<std::int64_t>(), naive_reduce<std::int64_t>(2, 17, Reduction::Max));
+  std::vector<Tensor> list{rank_input<double>(world.rank(), 9), rank_input<float>(world.rank(), 4)};
+  world.all_reduce(list, Reduction::Min);
+  EXPECT_EQ(list[0].to_vector<double>(), naive_reduce<double>(2, 9, Reduction::Min));
+  EXPECT_EQ(list[1].to_vector<float>(), naive_reduce<float>(2, 4, Reduction::Min));
+}
+
+TEST(MpiRank, CollectiveBroadcastGatherBarrier) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  Tensor t = rank_input<double>(world.rank(), 1000);
+  world.broadcast(t, 1);
+  EXPECT_EQ(t.to_vector<double>(), rank_input<double>(1, 1000).to_vector<double>());
+  const Tensor all = world.all_gather(rank_input<std::int32_t>(world.rank(), 8).reshape(Shape{2, 4}));
+  ASSERT_EQ(all.shape(), Shape({2, 2, 4}));
+  for (int r = 0; r < 2; ++r)
+    EXPECT_EQ(all.select(0, r).reshape(Shape{8}).to_vector<std::int32_t>(), rank_input<std::int32_t>(r, 8).to_vector<std::int32_t>());
+  for (int i = 0; i < 20; ++i) world.barrier();
+}
+
+TEST(MpiRank, MismatchedShapesAreADistributedErrorOnBothRanks) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  Tensor t = Tensor::zeros(Shape{world.rank() == 0 ? 6 : 9});
+  EXPECT_THROW(world.all_reduce(t), DistributedError);
+  // The check happens before any data moves, so the world goes on working.
+  Tensor ok = Tensor::ones(Shape{4});
+  world.all_reduce(ok);
+  EXPECT_EQ(ok.to_vector<float>(), std::vector<float>(4, 2.0f));
+}
+
+TEST(MpiRank, DataParallelFashionMnistReachesBitwiseEqualParametersAndLearns) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  ASSERT_TRUE(std::filesystem::exists(data::kFashionMnistDir)) << "install dataset-fashion-mnist";
+  const data::FashionMNIST train(data::Split::train);
+  const std::int64_t samples = 512, batch = 64;
+  // Different initial parameters on each rank: the trainer's broadcast must make them equal.
+  Model model = make_mlp(1000 + static_cast<std::uint64_t>(world.rank()), 784, 32, 10);
+  DistributedTrainer trainer(model, world, DistributedOptions{.bucket_bytes = 1 << 10});
+  EXPECT_GT(trainer.bucket_count(), 1);
+  ASSERT_EQ(first_rank_with_other_parameters(world, model), -1);
+  std::vector<double> epoch_loss;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    double sum = 0.0;
+    for (std::int64_t start = 0; start < samples; start += batch) {
+      const Tensor x = train.images().narrow(0, start, batch);
+      const Tensor y = train.labels().narrow(0, start, batch);
+      sum += trainer.train_step(shard(x, world), shard(y, world)).item<double>();
+      ASSERT_EQ(first_rank_with_other_parameters(world, model), -1) << "epoch " << epoch << " batch at " << start;
+    }
+    epoch_loss.push_back(sum / static_cast<double>(samples / batch));
+  }
+  EXPECT_LT(epoch_loss.back(), 0.8 * epoch_loss.front()) << epoch_loss.front() << " -> " << epoch_loss.back();
+}
+
+}  // namespace
+}  // namespace dm::dist
