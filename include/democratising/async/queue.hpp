@@ -19,6 +19,8 @@
 #include <asio/error.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/post.hpp>
+#include <asio/system_error.hpp>
+#include <asio/this_coro.hpp>
 #include <asio/use_awaitable.hpp>
 
 #include <cstddef>
@@ -141,6 +143,11 @@ Task<void> wait_for_change(std::shared_ptr<QueueCore> core, QueueCore::Side side
     }
   };
   co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::error_code)>(initiate, asio::use_awaitable);
+  // A cancellation emitted after the wake-up was posted found no waiter to abort. Honour it
+  // here, before the caller takes an item or adds one: whoever cancelled (say, the losing side
+  // of `pop() || timer`) will discard our result, and the item with it.
+  auto cancel = co_await asio::this_coro::cancellation_state;
+  if (cancel.cancelled() != asio::cancellation_type::none) throw asio::system_error(asio::error::operation_aborted);
 }
 
 }  // namespace detail
