@@ -35,7 +35,9 @@ TEST(CudaDevices, EnumerationAgreesWithTheDeviceCount) {
     EXPECT_EQ(Device::cuda(i), all[static_cast<std::size_t>(i)]);
     EXPECT_EQ(all[static_cast<std::size_t>(i)].str(), "cuda:" + std::to_string(i));
   }
-  if (!dm::cuda::is_built()) EXPECT_EQ(n, 0) << "a build without CUDA sees no device";
+  if (!dm::cuda::is_built()) {
+    EXPECT_EQ(n, 0) << "a build without CUDA sees no device";
+  }
   // A reason is given exactly when there is no device.
   EXPECT_EQ(dm::cuda::unavailable_reason().empty(), n > 0);
 }
