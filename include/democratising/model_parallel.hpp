@@ -12,6 +12,7 @@
 // The loss must be a mean over the batch (as nn::cross_entropy and nn::mse_loss are): each
 // micro-batch's loss is weighted by its share of the batch, so the accumulated gradients are
 // the full batch's gradient and training matches single-device training.
+// One thread at a time drives a ModelParallel (its stages are the concurrency).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
