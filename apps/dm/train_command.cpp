@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "commands.hpp"
+#include "democratising/data_parallel.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/optim/schedule.hpp"
 #include "democratising/random.hpp"
@@ -45,15 +46,18 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std:
 }
 
 /// One pass over the training loader; returns the mean loss per sample and the samples seen.
+/// Each step is synchronous and data-parallel (DataParallel: shards of a fixed size on the
+/// pool, gradients reduced in shard order), so --threads changes the speed, never the result.
 std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
                                             int epoch, int epochs) {
+  DataParallel trainer(model);
   ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
   double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
   std::int64_t seen = 0;
   std::int64_t step = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(loader.size());
   for (const Batch& batch : loader) {
     model.optimizer().set_lr(schedule.lr_at(step++));
-    const Tensor loss = model.train_step(batch.x, batch.y);
+    const Tensor loss = trainer.train_step(batch.x, batch.y);
     const std::int64_t n = batch.x.size(0);
     loss_sum += loss.item<double>() * static_cast<double>(n);
     seen += n;
