@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "democratising/error.hpp"
 
 namespace {
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
   dm::cli::TrainOptions train_options;
   dm::cli::EvalOptions eval_options;
   CLI::App* train = dm::cli::add_train_command(app, train_options);
+  dm::cli::DistributedFlags distributed_flags;
+  dm::cli::add_distributed_flags(*train, distributed_flags);
   CLI::App* eval = dm::cli::add_eval_command(app, eval_options);
   try {
     try {
@@ -39,6 +42,7 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     }
+    if (train->parsed() && distributed_flags.enabled) return dm::cli::run_distributed_train(train_options, distributed_flags);
     if (train->parsed()) return dm::cli::run_train(*train, train_options);
     if (eval->parsed()) return dm::cli::run_eval(eval_options);
     return 0;

@@ -1,0 +1,111 @@
+// dm train --distributed: the training loop of `dm train` over a DistributedTrainer. All ranks
+// build the same loader (same seed, so the same batches in the same order) and each trains on
+// its slice of every batch; the averaged gradients keep the ranks' parameters identical, so
+// rank 0's evaluation, metrics and checkpoints speak for all.
+#include "distributed.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <optional>
+
+#include "democratising/dist/distributed_trainer.hpp"
+#include "democratising/dist/world.hpp"
+#include "democratising/optim/schedule.hpp"
+#include "democratising/random.hpp"
+#include "democratising/runtime.hpp"
+#include "metrics.hpp"
+#include "setup.hpp"
+
+namespace dm::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Rows [rank * n / size, (rank + 1) * n / size) of a batch.
+Tensor shard(const Tensor& batch, const dist::World& world) {
+  const std::int64_t n = batch.size(0);
+  const std::int64_t begin = n * world.rank() / world.size();
+  const std::int64_t end = n * (world.rank() + 1) / world.size();
+  return batch.narrow(0, begin, end - begin).contiguous();
+}
+
+}  // namespace
+
+void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags) {
+  train_command.add_flag("--distributed", flags.enabled,
+                         "Data-parallel training across the ranks of an MPI job (start with mpirun -np N)");
+  train_command.add_option("--bucket-kb", flags.bucket_kb, "Size of a gradient bucket for --distributed, in KiB")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+}
+
+int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) {
+  if (!o.resume.empty()) throw UsageError("--resume is not supported with --distributed");
+  if (o.stop_after > 0) throw UsageError("--stop-after is not supported with --distributed");
+  if (o.threads > 0) set_num_threads(o.threads);
+  dist::World world = dist::World::mpi();
+  const bool leader = world.rank() == 0;
+  if (o.batch_size < world.size())
+    throw UsageError("--batch-size " + std::to_string(o.batch_size) + " is smaller than the " +
+                     std::to_string(world.size()) + " ranks");
+
+  manual_seed(o.seed);
+  Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
+  data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
+  const data::DataLoader test = test_loader(o.data, 1000);
+  dist::DistributedTrainer trainer(model, world, {.bucket_bytes = flags.bucket_kb << 10});
+  const std::int64_t steps_per_epoch = static_cast<std::int64_t>(train.size());
+  std::shared_ptr<const optim::Schedule> schedule;
+  if (o.schedule == "constant") {
+    schedule = std::make_shared<optim::ConstantLR>(o.lr);
+  } else {
+    schedule = std::make_shared<optim::CosineLR>(o.lr, std::max<std::int64_t>(1, steps_per_epoch * o.epochs));
+  }
+  std::optional<MetricsFile> metrics;
+  if (leader && !o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/false);
+  if (leader) std::printf("data-parallel training on %d ranks\n", world.size());
+
+  std::optional<EvalResult> last;
+  for (std::int64_t epoch = 0; epoch < o.epochs; ++epoch) {
+    const auto start = Clock::now();
+    train.set_epoch(static_cast<std::uint64_t>(epoch));
+    model.module().train();
+    double loss_sum = 0.0;
+    std::int64_t seen = 0;
+    std::int64_t step = epoch * steps_per_epoch;
+    for (const Batch& batch : train) {
+      model.optimizer().set_lr(schedule->lr_at(step++));
+      const std::int64_t n = batch.x.size(0);
+      if (n < world.size()) continue;  // a last batch too small to give every rank a row
+      loss_sum += trainer.train_step(shard(batch.x, world), shard(batch.y, world)).item<double>() * static_cast<double>(n);
+      seen += n;
+    }
+    const double train_seconds = seconds_since(start);
+    if (!leader) continue;
+    last = model.evaluate(test);
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
+    m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
+    m.test_loss = last->loss;
+    m.test_accuracy = last->accuracy;
+    m.seconds = seconds_since(start);
+    std::printf("%s\n", summary_line(m, o.epochs).c_str());
+    std::fflush(stdout);
+    if (metrics) metrics->write(m);
+    if (!o.checkpoint.empty()) {
+      const RunRecord record{epoch + 1, o.epochs, o.model, o.optimizer, o.lr, o.momentum, o.schedule,
+                             o.batch_size, o.seed, o.limit, generator_state()};
+      model.save_checkpoint(o.checkpoint, to_metadata(record));
+    }
+  }
+  world.barrier();  // the others wait for rank 0's last evaluation and checkpoint
+  if (leader) {
+    if (!last) last = model.evaluate(test);
+    std::printf("test accuracy: %.4f\n", last->accuracy);
+  }
+  return 0;
+}
+
+}  // namespace dm::cli
