@@ -1,0 +1,74 @@
+#pragma once
+// The parameter server's wire format: length-prefixed frames.
+//
+//   u32 magic "DMPS" | u16 protocol version | u16 message type | u64 payload length | payload
+//
+// All integers little-endian. A header is validated (magic, version, known type, a length
+// that fits the type and the receiver's limit) before the payload is allocated, so a peer
+// cannot make us reserve memory by announcing a large frame. Tensors travel as a
+// safetensors-style payload (u64 header length, JSON header, raw bytes), parsed by the same
+// checked reader as checkpoint files.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "democratising/io/safetensors.hpp"
+#include "democratising/tensor.hpp"
+
+namespace dm::dist::wire {
+
+inline constexpr std::uint32_t kMagic = 0x53504D44;  // the bytes 'D' 'M' 'P' 'S'
+inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::size_t kHeaderBytes = 16;
+/// Largest payload of a message that does not carry tensors (refusals carry a short reason).
+inline constexpr std::size_t kMaxControlPayload = 1024;
+
+enum class MessageType : std::uint16_t {
+  challenge = 1,   // server -> worker: a random nonce
+  response = 2,    // worker -> server: HMAC of the nonce
+  parameters = 3,  // server -> worker: the flat parameters and their version
+  update = 4,      // worker -> server: a flat gradient, its base version and the batch loss
+  done = 5,        // server -> worker: training has finished
+  refused = 6,     // server -> worker: a reason, then the connection closes
+  bye = 7,         // worker -> server: leaving
+};
+
+const char* message_name(MessageType type);
+
+struct FrameHeader {
+  MessageType type;
+  std::uint64_t length;
+};
+
+/// The 16 header bytes of a frame with this type and payload length.
+std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_t length);
+
+/// Validates a received header; FormatError naming the problem for a bad magic, another
+/// protocol version, an unknown type, or a length beyond what the type allows or beyond
+/// `max_payload`.
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload);
+
+/// Header and payload in one buffer (tests and small control messages).
+std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);
+
+/// One named f32 tensor with string metadata, as a payload.
+std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tensor& tensor, const io::Metadata& metadata);
+
+struct TensorPayload {
+  Tensor tensor;
+  io::Metadata metadata;
+};
+
+/// Parses a payload that must hold exactly one f32 tensor called `name` of shape [numel];
+/// FormatError otherwise (including every malformation the safetensors reader rejects).
+TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel);
+
+/// An integer metadata entry; FormatError when absent or malformed.
+std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key);
+/// A floating-point metadata entry; `fallback` when absent, FormatError when malformed.
+double metadata_double(const io::Metadata& metadata, const std::string& key, double fallback);
+
+}  // namespace dm::dist::wire

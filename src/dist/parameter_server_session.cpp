@@ -1,0 +1,162 @@
+// The server's network side: accepting peers, authenticating them, and one session per
+// worker that reads its updates and waits for their answers.
+#include <cstdio>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+
+#include "democratising/error.hpp"
+#include "dist/auth.hpp"
+#include "dist/frame_io.hpp"
+#include "dist/parameter_server_state.hpp"
+
+namespace dm::dist {
+namespace {
+
+constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::string describe(const asio::ip::tcp::socket& socket) {
+  asio::error_code ec;
+  const auto endpoint = socket.remote_endpoint(ec);
+  if (ec) return "<unknown peer>";
+  return endpoint.address().to_string() + ":" + std::to_string(endpoint.port());
+}
+
+}  // namespace
+
+void ParameterServer::Impl::start_accepting() {
+  asio::co_spawn(executor, [self = shared_from_this()]() { return self->accept_loop(); }, asio::detached);
+}
+
+asio::awaitable<void> ParameterServer::Impl::accept_loop() {
+  auto self = shared_from_this();  // keeps the state alive while the loop is suspended
+  while (!closed && !finished) {
+    auto [ec, socket] = co_await acceptor.async_accept(tuple_awaitable);
+    if (ec) {
+      if (closed || finished || ec == asio::error::operation_aborted) co_return;
+      continue;  // e.g. the peer reset before we accepted: keep serving
+    }
+    if (connections >= options.max_connections) {
+      asio::error_code ignored;
+      socket.close(ignored);  // refuse floods before they cost a session
+      ++stats.peers_rejected;
+      continue;
+    }
+    ++connections;
+    socket.set_option(asio::ip::tcp::no_delay(true));
+    auto session = std::make_shared<ServerSession>(std::move(socket), next_session_id++);
+    session->peer = describe(session->socket);
+    asio::co_spawn(executor, [self, session]() { return self->serve(session); }, asio::detached);
+  }
+}
+
+asio::awaitable<void> ParameterServer::Impl::authenticate(ServerSession& session) {
+  const auth::Nonce nonce = auth::make_nonce();
+  co_await wire::write_frame(session.socket, wire::MessageType::challenge, nonce, options.handshake_timeout);
+  // A tiny limit: before authentication a peer may not make us allocate anything sizeable.
+  const wire::Frame answer = co_await wire::read_frame(session.socket, options.handshake_timeout, wire::kMaxControlPayload);
+  if (answer.type != wire::MessageType::response)
+    throw DistributedError(std::string("[ParameterServer] expected a challenge response, got ") + wire::message_name(answer.type));
+  if (!auth::verify(options.secret, nonce, answer.payload)) {
+    const std::string reason = "authentication failed";
+    try {
+      co_await wire::write_frame(session.socket, wire::MessageType::refused,
+                                 std::as_bytes(std::span(reason.data(), reason.size())), options.handshake_timeout);
+    } catch (const Error&) {
+      // The peer may already be gone; it is refused either way.
+    }
+    throw DistributedError("[ParameterServer] " + session.peer + ": authentication failed");
+  }
+}
+
+asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession> session) {
+  auto self = shared_from_this();
+  bool authenticated = false;
+  try {
+    co_await authenticate(*session);
+    authenticated = true;
+    if (closed || finished) {
+      co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.handshake_timeout);
+    } else {
+      live.insert(session);
+      if (live.size() >= options.min_workers) quorum_reached = true;
+      stats.live_workers = static_cast<std::int64_t>(live.size());
+      const auto welcome = parameters_payload();
+      co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome, options.worker_timeout);
+      while (!session->closing) {
+        wire::Frame frame = co_await wire::read_frame(session->socket, options.worker_timeout, options.max_frame_bytes);
+        if (session->closing) break;
+        if (frame.type == wire::MessageType::bye) break;
+        if (frame.type != wire::MessageType::update)
+          throw FormatError(std::string("[ParameterServer] expected an update, got ") + wire::message_name(frame.type));
+        if (finished) {
+          co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.worker_timeout);
+          break;
+        }
+        wire::TensorPayload update = wire::decode_tensor_payload(frame.payload, "gradient", numel);
+        frame.payload = {};  // the tensor holds its own copy
+        const std::int64_t base = wire::metadata_int(update.metadata, "base_version");
+        if (base < 0 || base > version)
+          throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
+                            std::to_string(version));
+        const double loss = wire::metadata_double(update.metadata, "loss", 0.0);
+        session->answered = false;
+        pending.push_back({session, std::move(update.tensor), base, loss});
+        ++stats.updates_received;
+        notify();
+        // The worker now waits for its answer: no read deadline while we hold it up.
+        while (!session->answered && !session->closing) {
+          session->reply_signal.expires_at(asio::steady_timer::time_point::max());
+          co_await session->reply_signal.async_wait(tuple_awaitable);
+        }
+      }
+    }
+  } catch (const std::exception& e) {
+    if (authenticated) {
+      ++stats.workers_dropped;
+    } else {
+      ++stats.peers_rejected;
+    }
+    if (!closed) std::fprintf(stderr, "dm ps: dropped %s: %s\n", session->peer.c_str(), e.what());
+  }
+  --connections;
+  drop(session);
+}
+
+asio::awaitable<void> ParameterServer::Impl::answer(const std::shared_ptr<ServerSession>& session, wire::MessageType type,
+                                                     std::span<const std::byte> payload) {
+  if (session->closing) co_return;
+  try {
+    co_await wire::write_frame(session->socket, type, payload, options.worker_timeout);
+    if (type == wire::MessageType::done) session->closing = true;
+  } catch (const Error& e) {
+    // It could not take its answer in time: the session ends and drops it.
+    session->closing = true;
+    ++stats.workers_dropped;
+    if (!closed) std::fprintf(stderr, "dm ps: dropped %s: %s\n", session->peer.c_str(), e.what());
+    asio::error_code ignored;
+    session->socket.close(ignored);
+  }
+  session->answered = true;
+  signal(*session);
+}
+
+void ParameterServer::Impl::drop(const std::shared_ptr<ServerSession>& session) {
+  session->closing = true;
+  live.erase(session);
+  stats.live_workers = static_cast<std::int64_t>(live.size());
+  std::erase_if(pending, [&](const PendingUpdate& p) { return p.session == session; });
+  std::erase(awaiting, session);
+  asio::error_code ignored;
+  session->socket.close(ignored);
+  signal(*session);
+  notify();  // a synchronous round may be complete without it
+}
+
+void ParameterServer::Impl::notify() { wake.cancel(); }
+
+void ParameterServer::Impl::signal(ServerSession& session) { session.reply_signal.cancel(); }
+
+}  // namespace dm::dist
