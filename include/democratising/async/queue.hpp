@@ -126,9 +126,9 @@ Task<void> wait_for_change(std::shared_ptr<QueueCore> core, QueueCore::Side side
       return;
     }
     const std::uint64_t id = core->next_id++;
+    // Connected before the waiter is visible to other threads: once it is, a producer may wake
+    // it, and the completion clears this slot on another thread of a multi-threaded context.
     auto slot = asio::get_associated_cancellation_slot(handler);
-    core->waiting[static_cast<int>(side)].emplace_back(id, std::make_unique<QueueWaiterOf<H>>(std::move(handler)));
-    lock.unlock();
     if (slot.is_connected()) {
       slot.assign([weak = std::weak_ptr<QueueCore>(core), side, id](asio::cancellation_type) {
         auto c = weak.lock();
@@ -141,6 +141,7 @@ Task<void> wait_for_change(std::shared_ptr<QueueCore> core, QueueCore::Side side
         if (w) w->wake(asio::error::operation_aborted);
       });
     }
+    core->waiting[static_cast<int>(side)].emplace_back(id, std::make_unique<QueueWaiterOf<H>>(std::move(handler)));
   };
   co_await asio::async_initiate<const asio::use_awaitable_t<>, void(std::error_code)>(initiate, asio::use_awaitable);
   // A cancellation emitted after the wake-up was posted found no waiter to abort. Honour it
