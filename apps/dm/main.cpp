@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "ps_command.hpp"
 #include "distributed.hpp"
 #include "democratising/error.hpp"
 
@@ -32,6 +33,8 @@ int main(int argc, char** argv) {
   dm::cli::DistributedFlags distributed_flags;
   dm::cli::add_distributed_flags(*train, distributed_flags);
   CLI::App* eval = dm::cli::add_eval_command(app, eval_options);
+  dm::cli::PsOptions ps_options;
+  CLI::App* ps = dm::cli::add_ps_command(app, ps_options);
   try {
     try {
       app.parse(argc, argv);
@@ -45,6 +48,7 @@ int main(int argc, char** argv) {
     if (train->parsed() && distributed_flags.enabled) return dm::cli::run_distributed_train(train_options, distributed_flags);
     if (train->parsed()) return dm::cli::run_train(*train, train_options);
     if (eval->parsed()) return dm::cli::run_eval(eval_options);
+    if (ps->parsed()) return dm::cli::run_ps(*ps, ps_options);
     return 0;
   } catch (const CLI::ParseError& e) {
     report(e.what());
