@@ -3,9 +3,9 @@
 // World gets its own duplicate of MPI_COMM_WORLD, so its collectives never match a message of
 // the program's own, and MPI errors are returned, not fatal, so they become DistributedErrors.
 //
-// Every operation is started non-blocking and then polled against a deadline: that is how a
-// silent peer turns into a TimeoutError instead of a hang. Polling costs nothing measurable
-// against MPI's own blocking wait, which spins the same way.
+// Broadcast, all-gather, barrier and started all-reduces are non-blocking operations polled
+// against a deadline: that is how a silent peer turns into a TimeoutError instead of a hang.
+// The blocking all-reduce is MPI_Allreduce itself (see there).
 //
 // MPI runs with MPI_THREAD_FUNNELED: only the thread that created the World calls MPI.
 #include <mpi.h>
@@ -170,9 +170,14 @@ class MpiBackend : public Backend {
   int size() const override { return size_; }
   const char* name() const override { return "mpi"; }
 
+  // The blocking all-reduce is MPI's own: its tuned algorithms measured about 1.4x faster here
+  // than the non-blocking one polled. It has no deadline of its own; the agreement exchange
+  // that precedes it (on by default) has, and is where a silent peer is noticed.
   void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) override {
-    auto pending = start_all_reduce(data, count, dtype, op);
-    pending->wait();
+    throw_if_broken("all_reduce");
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, checked_count(count, "all_reduce"), mpi_type(dtype, "all_reduce"),
+                            mpi_op(op), comm_),
+              "all_reduce", rank_);
   }
 
   std::unique_ptr<PendingCollective> start_all_reduce(void* data, std::int64_t count, DType dtype,

@@ -16,6 +16,7 @@
 // the operation and rank. After a timeout or a mismatch the World is broken: later
 // collectives throw at once. With MPI, a rank that gave up cannot take back what it started;
 // the usual way out is to let the error end the process, which makes mpirun end the others.
+// MPI's blocking all_reduce itself has no deadline; the agreement exchange before it has.
 #include <chrono>
 #include <cstdint>
 #include <functional>

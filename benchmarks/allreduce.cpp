@@ -1,0 +1,126 @@
+// All-reduce and data-parallel steps, side by side with raw MPI in the same run.
+//
+//   mpirun --oversubscribe -np 2 bench_allreduce [--quick]
+//
+// 1. World::all_reduce (with and without the ranks' agreement check) against a raw
+//    MPI_Allreduce of the same buffer, for 1K, 1M and 16M floats: median time per call, ratio.
+// 2. One DistributedTrainer step of a 784-1024-1024-10 MLP with bucketed all-reduces overlapping
+//    backward, against the same step with all communication after backward, and against the
+//    compute alone plus the communication alone (one all-reduce of the whole gradient).
+#if __has_include(<mpi.h>)
+#include <mpi.h>
+#else
+#define OMPI_SKIP_MPICXX 1  // the C API only
+#include <mpi/mpi.h>           // Debian keeps it in the multiarch include directory
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include <democratising/dist/distributed_trainer.hpp>
+#include <democratising/dist/world.hpp>
+#include <democratising/nn/layers.hpp>
+#include <democratising/nn/sequential.hpp>
+#include <democratising/random.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Median seconds of `reps` calls of fn, each started together on all ranks.
+double median_seconds(int reps, const std::function<void()>& fn) {
+  std::vector<double> times;
+  for (int i = 0; i < reps; ++i) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const auto start = Clock::now();
+    fn();
+    times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+  }
+  // Every rank reports the slowest rank's time: a collective is done when all are done.
+  MPI_Allreduce(MPI_IN_PLACE, times.data(), static_cast<int>(times.size()), MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+void print_time(const char* what, double seconds) {
+  if (seconds < 1e-3) std::printf("%-34s %10.2f us\n", what, seconds * 1e6);
+  else std::printf("%-34s %10.3f ms\n", what, seconds * 1e3);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  dm::dist::World world = dm::dist::World::mpi();
+  dm::dist::WorldOptions unchecked_options;
+  unchecked_options.check_agreement = false;
+  dm::dist::World unchecked = dm::dist::World::mpi(unchecked_options);
+  const bool leader = world.rank() == 0;
+  if (leader) std::printf("ranks: %d\n\n", world.size());
+
+  for (std::int64_t n : {std::int64_t{1} << 10, std::int64_t{1} << 20, std::int64_t{1} << 24}) {
+    const int reps = quick ? 5 : (n <= (1 << 10) ? 2000 : n <= (1 << 20) ? 100 : 15);
+    dm::Tensor t = dm::Tensor::ones(dm::Shape{n});
+    float* data = t.data<float>();
+    // Warm up both paths (first-touch, MPI's buffers).
+    MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    world.all_reduce(t);
+    const double raw = median_seconds(reps, [&] {
+      MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+    });
+    const double ours = median_seconds(reps, [&] { unchecked.all_reduce(t); });
+    const double checked = median_seconds(reps, [&] { world.all_reduce(t); });
+    if (leader) {
+      std::printf("all_reduce of %lld floats\n", static_cast<long long>(n));
+      print_time("  raw MPI_Allreduce", raw);
+      print_time("  World::all_reduce", ours);
+      print_time("  World::all_reduce, checked", checked);
+      std::printf("  ratio %.2fx (checked %.2fx)\n\n", ours / raw, checked / raw);
+    }
+  }
+
+  // Data-parallel step: 784-1024-1024-10, 64 samples per rank.
+  const std::int64_t per_rank = 64;
+  auto make_model = [] {
+    dm::manual_seed(3);
+    return dm::nn::Sequential()
+        .add(dm::nn::Dense(784, 1024))
+        .add(dm::nn::ReLU())
+        .add(dm::nn::Dense(1024, 1024))
+        .add(dm::nn::ReLU())
+        .add(dm::nn::Dense(1024, 10))
+        .build();
+  };
+  dm::manual_seed(10 + static_cast<std::uint64_t>(world.rank()));
+  const dm::Tensor x = dm::Tensor::randn(dm::Shape{per_rank, 784});
+  const dm::Tensor y = dm::Tensor::randint(0, 10, dm::Shape{per_rank});
+  const int reps = quick ? 3 : 15;
+  dm::Model overlapped_model = make_model();
+  dm::Model sequential_model = make_model();
+  dm::Model compute_model = make_model();
+  dm::dist::DistributedTrainer overlapped(overlapped_model, unchecked, {.bucket_bytes = 1 << 20, .overlap = true});
+  dm::dist::DistributedTrainer sequential(sequential_model, unchecked, {.bucket_bytes = 1 << 20, .overlap = false});
+  overlapped.train_step(x, y);
+  sequential.train_step(x, y);
+  compute_model.train_step(x, y);
+  const double t_overlapped = median_seconds(reps, [&] { overlapped.train_step(x, y); });
+  const double t_sequential = median_seconds(reps, [&] { sequential.train_step(x, y); });
+  const double t_compute = median_seconds(reps, [&] { compute_model.train_step(x, y); });
+  dm::Gradients grads = compute_model.compute_gradients(x, y);
+  const double t_comm = median_seconds(reps, [&] { unchecked.all_reduce(grads.flat, dm::dist::Reduction::Sum); });
+  if (leader) {
+    std::printf("data-parallel step, 784-1024-1024-10, %lld samples per rank, %d buckets of ~1 MB\n",
+                static_cast<long long>(per_rank), overlapped.bucket_count());
+    print_time("  overlapped (buckets in backward)", t_overlapped);
+    print_time("  sequential (all-reduce after)", t_sequential);
+    print_time("  compute alone (one rank's step)", t_compute);
+    print_time("  communication alone", t_comm);
+    print_time("  compute + communication", t_compute + t_comm);
+    std::printf("  overlapped / (compute + communication) = %.2f\n", t_overlapped / (t_compute + t_comm));
+  }
+  return 0;
+}
