@@ -3,7 +3,9 @@
 // started that way).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <string>
 
 #include "collective_reference.hpp"
 #include "ddp_fixture.hpp"
@@ -42,6 +44,12 @@ TEST(MpiLaunch, CollectivesAcrossTwoProcesses) {
 
 TEST(MpiLaunch, DataParallelFashionMnistAcrossTwoProcesses) {
   expect_ranks_passed(mpi_run(2, "MpiRank.DataParallel*"), "data-parallel training");
+}
+
+TEST(MpiLaunch, ASilentProcessIsATimeoutNotAHang) {
+  const auto start = std::chrono::steady_clock::now();
+  expect_ranks_passed(mpi_run(2, "MpiRank.Timeout*", std::chrono::seconds(60)), "timeouts");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
 // The in-process backend's answer for `size` ranks, as rank 0 sees it.
@@ -146,6 +154,26 @@ TEST(MpiRank, DataParallelFashionMnistReachesBitwiseEqualParametersAndLearns) {
     epoch_loss.push_back(sum / static_cast<double>(samples / batch));
   }
   EXPECT_LT(epoch_loss.back(), 0.8 * epoch_loss.front()) << epoch_loss.front() << " -> " << epoch_loss.back();
+}
+
+TEST(MpiRank, TimeoutWhenTheOtherProcessStaysSilent) {
+  SKIP_OUTSIDE_MPIRUN();
+  mpi_world().barrier();  // both processes are up before the clock starts
+  WorldOptions options;
+  options.timeout = std::chrono::milliseconds(300);
+  World world = World::mpi(options);
+  Tensor t = Tensor::ones(Shape{8});
+  if (world.rank() == 0) {
+    // Rank 1 never joins this broadcast: rank 0 must give up, naming what it waited for.
+    try {
+      world.broadcast(t, 0);
+      FAIL() << "no timeout";
+    } catch (const TimeoutError& e) {
+      EXPECT_NE(std::string(e.what()).find("rank 0"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(world.barrier(), DistributedError);  // broken from then on
+  }
+  mpi_world().barrier();  // rank 1 waits here, silent on `world`, until rank 0 is done
 }
 
 }  // namespace
