@@ -15,9 +15,9 @@ namespace {
 
 using dm::Tensor;
 
-constexpr std::int64_t kNumel = 12000;  // six blocks, so each pass runs in parallel on the pool
+constexpr std::int64_t kNumel = 36000;  // three blocks of 16384, so each pass runs in parallel on the pool
 constexpr int kSingleWriters = 2, kBatchWriters = 2, kReaders = 2;
-constexpr int kRounds = 40, kBatchSize = 4;
+constexpr int kRounds = 25, kBatchSize = 4;
 
 // A consistent view has every element equal; returns that value, or -1 for a torn one.
 float uniform_value(const std::vector<float>& v) {

@@ -21,7 +21,7 @@ std::vector<float> random_values(std::size_t n, std::uint64_t seed) {
   return v;
 }
 
-// Sizes around the block boundaries of the fused pass, and one that is not a multiple of them.
+// Sizes around the block boundaries of the fused pass (16384), and one that is not a multiple of them.
 class ParameterSizes : public ::testing::TestWithParam<std::int64_t> {};
 
 TEST_P(ParameterSizes, UpdateBatchEqualsNaiveLoopAndSequentialUpdates) {
@@ -58,7 +58,7 @@ TEST_P(ParameterSizes, UpdateBatchEqualsNaiveLoopAndSequentialUpdates) {
   dm::set_num_threads(2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Sizes, ParameterSizes, ::testing::Values(1, 2047, 2048, 2049, 100003));
+INSTANTIATE_TEST_SUITE_P(Sizes, ParameterSizes, ::testing::Values(1, 16383, 16384, 16385, 100003));
 
 TEST(Parameters, AcceptsAnyShapeAndStridesWithTheRightCount) {
   const std::vector<float> init = {1, 2, 3, 4, 5, 6};
