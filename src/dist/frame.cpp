@@ -88,9 +88,69 @@ std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte>
   return out;
 }
 
-std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tensor& tensor, const io::Metadata& metadata) {
+namespace {
+
+// A JSON string literal: quotes, backslashes and control characters escaped.
+std::string json_string(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static const char* hex = "0123456789abcdef";
+      out += "\\u00";
+      out += hex[(c >> 4) & 0xF];
+      out += hex[c & 0xF];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+std::span<const std::byte> TensorPayloadParts::body() const {
+  return {static_cast<const std::byte*>(tensor.data_ptr()), static_cast<std::size_t>(tensor.numel()) * sizeof(float)};
+}
+
+TensorPayloadParts encode_tensor_parts(const std::string& name, const Tensor& tensor, const io::Metadata& metadata) {
   if (tensor.dtype() != DType::f32) throw DTypeError("[frame] tensors travel as f32, '" + name + "' is not");
-  return io::serialize_safetensors({{name, tensor}}, metadata);
+  if (name.empty() || name == "__metadata__") throw ValueError("[frame] bad tensor name '" + name + "'");
+  TensorPayloadParts parts;
+  parts.tensor = tensor.is_contiguous() ? tensor : tensor.contiguous();
+  const std::size_t bytes = static_cast<std::size_t>(parts.tensor.numel()) * sizeof(float);
+  // The safetensors header, written directly: one tensor, its shape, offsets [0, bytes).
+  std::string json = "{";
+  if (!metadata.empty()) {
+    json += "\"__metadata__\":{";
+    bool first = true;
+    for (const auto& [key, value] : metadata) {
+      if (!first) json += ",";
+      first = false;
+      json += json_string(key) + ":" + json_string(value);
+    }
+    json += "},";
+  }
+  json += json_string(name) + ":{\"dtype\":\"F32\",\"shape\":[";
+  for (std::int64_t d = 0; d < parts.tensor.dim(); ++d) {
+    if (d > 0) json += ",";
+    json += std::to_string(parts.tensor.shape()[d]);
+  }
+  json += "],\"data_offsets\":[0," + std::to_string(bytes) + "]}}";
+  parts.head.resize(8 + json.size());
+  put_le<std::uint64_t>(parts.head.data(), json.size());
+  std::memcpy(parts.head.data() + 8, json.data(), json.size());
+  return parts;
+}
+
+std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tensor& tensor, const io::Metadata& metadata) {
+  const TensorPayloadParts parts = encode_tensor_parts(name, tensor, metadata);
+  std::vector<std::byte> out(parts.head);
+  const auto body = parts.body();
+  out.insert(out.end(), body.begin(), body.end());
+  return out;
 }
 
 TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel) {

@@ -54,7 +54,17 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
 /// Header and payload in one buffer (tests and small control messages).
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);
 
-/// One named f32 tensor with string metadata, as a payload.
+/// One named f32 tensor as a payload in two parts: the safetensors head (u64 length and JSON)
+/// and the tensor's own bytes, so a send gathers them without copying the tensor.
+struct TensorPayloadParts {
+  std::vector<std::byte> head;
+  Tensor tensor;  // contiguous f32
+  std::span<const std::byte> body() const;
+  std::size_t size() const { return head.size() + body().size(); }
+};
+TensorPayloadParts encode_tensor_parts(const std::string& name, const Tensor& tensor, const io::Metadata& metadata);
+
+/// The same payload in one buffer.
 std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tensor& tensor, const io::Metadata& metadata);
 
 struct TensorPayload {

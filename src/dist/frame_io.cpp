@@ -46,7 +46,8 @@ asio::awaitable<Frame> read_frame(tcp::socket& socket, Duration timeout, std::si
   std::array<std::byte, kHeaderBytes> header_bytes{};
   co_await read_until(socket, asio::buffer(header_bytes), timer);
   const FrameHeader header = decode_header(header_bytes, max_payload);
-  Frame frame{header.type, std::vector<std::byte>(header.length)};
+  Frame frame{header.type, {}};
+  frame.payload.resize(header.length);
   if (header.length > 0) co_await read_until(socket, asio::buffer(frame.payload), timer);
   co_return frame;
 }
@@ -63,11 +64,17 @@ asio::awaitable<void> write_raw(tcp::socket& socket, std::span<const std::byte> 
 
 asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
                                   Duration timeout) {
-  const auto header = encode_header(type, payload.size());
+  co_await write_frame(socket, type, payload, {}, timeout);
+}
+
+asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> head,
+                                  std::span<const std::byte> body, Duration timeout) {
+  const auto header = encode_header(type, head.size() + body.size());
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(timeout);
   // Header and payload in one gathered write: the payload is never copied.
-  const std::array<asio::const_buffer, 2> buffers{asio::buffer(header), asio::buffer(payload.data(), payload.size())};
+  const std::array<asio::const_buffer, 3> buffers{asio::buffer(header), asio::buffer(head.data(), head.size()),
+                                                  asio::buffer(body.data(), body.size())};
   auto result = co_await (asio::async_write(socket, buffers, tuple_awaitable) || timer.async_wait(tuple_awaitable));
   if (result.index() == 1) throw TimeoutError("[write_frame] the peer did not take the frame before the deadline");
   const auto [ec, n] = std::get<0>(result);

@@ -4,6 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <new>
+#include <utility>
 #include <span>
 #include <string>
 #include <vector>
@@ -17,9 +20,30 @@ namespace dm::dist::wire {
 
 using Duration = std::chrono::steady_clock::duration;
 
+/// Leaves new elements uninitialised: a payload is overwritten by the read at once, and
+/// zeroing megabytes first would cost as much as the copy itself.
+template <class T>
+struct UninitialisedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitialisedAllocator<U>;
+  };
+  UninitialisedAllocator() = default;
+  template <class U>
+  UninitialisedAllocator(const UninitialisedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 struct Frame {
   MessageType type;
-  std::vector<std::byte> payload;
+  std::vector<std::byte, UninitialisedAllocator<std::byte>> payload;
 };
 
 /// Reads one whole frame within `timeout`. The header is validated against `max_payload`
@@ -30,6 +54,10 @@ asio::awaitable<Frame> read_frame(asio::ip::tcp::socket& socket, Duration timeou
 /// Writes header and payload within `timeout` (TimeoutError / DistributedError as above).
 asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
                                   Duration timeout);
+
+/// Writes a payload given in two parts (a head and a body sent straight from its memory).
+asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> head,
+                                  std::span<const std::byte> body, Duration timeout);
 
 /// Writes bytes as they are (also used to play hostile peers in tests).
 asio::awaitable<void> write_raw(asio::ip::tcp::socket& socket, std::span<const std::byte> bytes, Duration timeout);

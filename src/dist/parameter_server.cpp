@@ -63,8 +63,8 @@ ParameterServer::Impl::Impl(asio::any_io_executor ex, Model& m, ParameterServerO
                   ec.message());
 }
 
-std::vector<std::byte> ParameterServer::Impl::parameters_payload() const {
-  return wire::encode_tensor_payload("parameters", flat, {{"version", std::to_string(version)}});
+wire::TensorPayloadParts ParameterServer::Impl::parameters_payload() const {
+  return wire::encode_tensor_parts("parameters", flat, {{"version", std::to_string(version)}});
 }
 
 Gradients ParameterServer::Impl::as_gradients(const Tensor& flat_gradient) const {
@@ -112,7 +112,7 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
       // Everyone waiting hears that training is over.
       std::vector<std::shared_ptr<ServerSession>> waiting = std::exchange(s.awaiting, {});
       for (auto& p : std::exchange(s.pending, {})) waiting.push_back(p.session);
-      for (auto& session : waiting) co_await s.answer(session, wire::MessageType::done, {});
+      for (auto& session : waiting) co_await s.answer(session, wire::MessageType::done);
       co_return std::nullopt;
     }
     if (!s.quorum_reached) {
@@ -144,7 +144,7 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
           // Too old to help: the worker gets today's parameters instead.
           ++s.stats.stale_dropped;
           const auto payload = s.parameters_payload();
-          co_await s.answer(p.session, wire::MessageType::parameters, payload);
+          co_await s.answer(p.session, wire::MessageType::parameters, payload.head, payload.body());
           continue;
         }
         s.awaiting.push_back(p.session);
@@ -174,8 +174,10 @@ asio::awaitable<void> ParameterServer::broadcast_parameters() {
   auto self = impl_;
   std::vector<std::shared_ptr<ServerSession>> targets = std::exchange(self->awaiting, {});
   if (targets.empty()) co_return;
-  const auto payload = self->parameters_payload();  // serialised once for every receiver
-  for (auto& session : targets) co_await self->answer(session, wire::MessageType::parameters, payload);
+  // The head is made once for every receiver; the body is sent from the parameters' own
+  // memory, which no one changes until the last write is done (all on this executor).
+  const auto payload = self->parameters_payload();
+  for (auto& session : targets) co_await self->answer(session, wire::MessageType::parameters, payload.head, payload.body());
 }
 
 asio::awaitable<void> ParameterServer::drain(std::chrono::milliseconds timeout) {

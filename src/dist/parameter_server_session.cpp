@@ -84,7 +84,8 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
       if (live.size() >= options.min_workers) quorum_reached = true;
       stats.live_workers = static_cast<std::int64_t>(live.size());
       const auto welcome = parameters_payload();
-      co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome, options.worker_timeout);
+      co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome.head, welcome.body(),
+                                 options.worker_timeout);
       while (!session->closing) {
         wire::Frame frame = co_await wire::read_frame(session->socket, options.worker_timeout, options.max_frame_bytes);
         if (session->closing) break;
@@ -126,10 +127,10 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
 }
 
 asio::awaitable<void> ParameterServer::Impl::answer(const std::shared_ptr<ServerSession>& session, wire::MessageType type,
-                                                     std::span<const std::byte> payload) {
+                                                     std::span<const std::byte> head, std::span<const std::byte> body) {
   if (session->closing) co_return;
   try {
-    co_await wire::write_frame(session->socket, type, payload, options.worker_timeout);
+    co_await wire::write_frame(session->socket, type, head, body, options.worker_timeout);
     if (type == wire::MessageType::done) session->closing = true;
   } catch (const Error& e) {
     // It could not take its answer in time: the session ends and drops it.

@@ -67,10 +67,10 @@ struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Imp
   asio::awaitable<void> authenticate(ServerSession& session);
 
   /// Parameters frame payload of the current version.
-  std::vector<std::byte> parameters_payload() const;
-  /// Sends `payload` as `type` and marks the session answered; a failure drops the session.
+  wire::TensorPayloadParts parameters_payload() const;
+  /// Sends `head` + `body` as `type` and marks the session answered; a failure drops the session.
   asio::awaitable<void> answer(const std::shared_ptr<ServerSession>& session, wire::MessageType type,
-                               std::span<const std::byte> payload);
+                               std::span<const std::byte> head = {}, std::span<const std::byte> body = {});
   /// Removes a session from every list and closes its socket.
   void drop(const std::shared_ptr<ServerSession>& session);
   void notify();

@@ -127,11 +127,11 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
   if (s.finished) co_return;
   if (!s.socket) co_await s.connect();
   if (s.finished) co_return;
-  const Tensor flat = gradients.flat.contiguous();
-  const auto payload = wire::encode_tensor_payload(
+  const Tensor& flat = gradients.flat;
+  const auto payload = wire::encode_tensor_parts(
       "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
   try {
-    co_await wire::write_frame(*s.socket, wire::MessageType::update, payload, s.options.reply_timeout);
+    co_await wire::write_frame(*s.socket, wire::MessageType::update, payload.head, payload.body(), s.options.reply_timeout);
   } catch (const Refused&) {
     throw;
   } catch (const Error&) {
@@ -142,9 +142,9 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
   if (!s.socket) {
     co_await s.connect();
     if (s.finished) co_return;
-    const auto retry = wire::encode_tensor_payload(
+    const auto retry = wire::encode_tensor_parts(
         "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
-    co_await wire::write_frame(*s.socket, wire::MessageType::update, retry, s.options.reply_timeout);
+    co_await wire::write_frame(*s.socket, wire::MessageType::update, retry.head, retry.body(), s.options.reply_timeout);
   }
 }
 

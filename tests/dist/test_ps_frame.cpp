@@ -89,6 +89,26 @@ TEST(PsFrame, TensorPayloadRoundTripsValuesAndMetadata) {
   EXPECT_DOUBLE_EQ(metadata_double(back.metadata, "absent", -1.0), -1.0);
 }
 
+TEST(PsFrame, HandWrittenHeaderReadsLikeTheCheckpointWriters) {
+  // The payload's JSON head is written by the frame code itself; the checkpoint writer is the
+  // reference: both must parse to the same tensor and metadata.
+  const dm::Tensor t = dm::Tensor::arange(0.0, 24.0).reshape({24});
+  const dm::io::Metadata metadata{{"version", "7"}, {"note", "quote \" backslash \\ newline \n tab \t"}};
+  const auto ours = encode_tensor_payload("parameters", t, metadata);
+  const auto reference = dm::io::serialize_safetensors({{"parameters", t}}, metadata);
+  const TensorPayload a = decode_tensor_payload(ours, "parameters", 24);
+  const TensorPayload b = decode_tensor_payload(reference, "parameters", 24);
+  EXPECT_EQ(a.tensor.to_vector<float>(), b.tensor.to_vector<float>());
+  EXPECT_EQ(a.metadata, b.metadata);
+  EXPECT_EQ(a.metadata.at("note"), metadata.at("note"));
+  // A strided view travels as its values.
+  const dm::Tensor strided = dm::Tensor::arange(0.0, 48.0).reshape({24, 2}).narrow(1, 1, 1).reshape({24});
+  const TensorPayloadParts parts = encode_tensor_parts("parameters", strided, {});
+  EXPECT_EQ(parts.size(), parts.head.size() + 24 * sizeof(float));
+  EXPECT_EQ(decode_tensor_payload(encode_tensor_payload("parameters", strided, {}), "parameters", 24).tensor.to_vector<float>(),
+            strided.contiguous().to_vector<float>());
+}
+
 TEST(PsFrame, TensorPayloadRejectsWrongNameShapeAndDType) {
   const auto payload = encode_tensor_payload("gradient", dm::Tensor::ones({10}), {});
   EXPECT_THROW(decode_tensor_payload(payload, "parameters", 10), dm::FormatError);

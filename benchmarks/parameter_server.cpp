@@ -1,0 +1,167 @@
+// Parameter-server push + pull of 1M f32 parameters against a plain TCP loopback exchange of
+// the same bytes, in the same run.
+//
+//   bench_parameter_server [--quick]
+//
+// One round: the worker sends its gradient (a frame with a safetensors payload), the server
+// validates it, applies it with SGD and sends the parameters back, and the worker loads them.
+// The reference: a blocking socket writes the same number of bytes, the peer reads them and
+// writes as many back. Both use loopback TCP with TCP_NODELAY; rounds of the two alternate,
+// and the median of each is reported.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
+
+#include <democratising/dist/parameter_server.hpp>
+#include <democratising/dist/worker.hpp>
+#include <democratising/nn/layers.hpp>
+#include <democratising/nn/sequential.hpp>
+#include <democratising/optim/optimizer.hpp>
+#include <democratising/random.hpp>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using asio::ip::tcp;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+dm::Model million_parameter_model() {
+  dm::manual_seed(1);
+  dm::ModelOptions options;
+  options.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 1e-6});
+  return dm::nn::Sequential().add(dm::nn::Dense(1000, 1000)).build(options);  // 1,001,000 parameters
+}
+
+// A plain TCP echo of `bytes` each way: the reference.
+class RawExchange {
+ public:
+  RawExchange(std::size_t bytes, int rounds)
+      : acceptor_(io_, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), client_(io_), out_(bytes, 1), in_(bytes) {
+    const auto port = acceptor_.local_endpoint().port();
+    echo_ = std::thread([this, bytes, rounds] {
+      tcp::socket s = acceptor_.accept();
+      s.set_option(tcp::no_delay(true));
+      std::vector<char> buffer(bytes);
+      for (int i = 0; i < rounds; ++i) {
+        asio::read(s, asio::buffer(buffer));
+        asio::write(s, asio::buffer(buffer));
+      }
+    });
+    client_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    client_.set_option(tcp::no_delay(true));
+  }
+  ~RawExchange() { echo_.join(); }
+  double round() {
+    const auto start = Clock::now();
+    asio::write(client_, asio::buffer(out_));
+    asio::read(client_, asio::buffer(in_));
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+ private:
+  asio::io_context io_;
+  tcp::acceptor acceptor_;
+  tcp::socket client_;
+  std::vector<char> out_, in_;
+  std::thread echo_;
+};
+
+// A server on its own thread and one worker driven round by round from the caller.
+class PsExchange {
+ public:
+  explicit PsExchange(int rounds) : server_model_(million_parameter_model()), worker_model_(million_parameter_model()) {
+    dm::dist::ParameterServerOptions options;
+    options.mode = dm::dist::UpdateMode::asynchronous;
+    options.max_version = rounds;
+    server_ = std::make_unique<dm::dist::ParameterServer>(server_io_.get_executor(), server_model_, options);
+    asio::co_spawn(server_io_, serve(), asio::detached);
+    server_thread_ = std::thread([this] { server_io_.run(); });
+    dm::dist::WorkerOptions worker_options;
+    worker_options.port = server_->port();
+    worker_ = std::make_unique<dm::dist::Worker>(worker_io_.get_executor(), worker_model_, worker_options);
+    grads_.flat = dm::Tensor::full({worker_model_.module().flat_parameters().numel()}, 0.5);
+    drive([this]() -> asio::awaitable<void> { co_await worker_->connect(); });
+  }
+  ~PsExchange() {
+    drive([this]() -> asio::awaitable<void> {
+      co_await worker_->send_update(grads_);  // answered with "done": the server has finished
+      co_await worker_->sync_parameters();
+      co_await worker_->leave();
+    });
+    server_thread_.join();
+  }
+  double round() {
+    const auto start = Clock::now();
+    drive([this]() -> asio::awaitable<void> {
+      co_await worker_->send_update(grads_);
+      co_await worker_->sync_parameters();
+    });
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  }
+
+ private:
+  asio::awaitable<void> serve() {
+    while (auto update = co_await server_->next_update()) {
+      server_->apply_update(*update);
+      co_await server_->broadcast_parameters();
+    }
+    co_await server_->drain(std::chrono::seconds(10));
+  }
+  template <class F>
+  void drive(F f) {
+    worker_io_.restart();
+    asio::co_spawn(worker_io_, f(), asio::detached);
+    worker_io_.run();
+  }
+
+  dm::Model server_model_, worker_model_;
+  asio::io_context server_io_, worker_io_;
+  std::unique_ptr<dm::dist::ParameterServer> server_;
+  std::unique_ptr<dm::dist::Worker> worker_;
+  std::thread server_thread_;
+  dm::Gradients grads_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
+  const int rounds = quick ? 20 : 100;
+  const std::size_t parameters = 1001000;
+  const std::size_t bytes = parameters * sizeof(float);
+  // Alternating rounds, so both see the same machine load.
+  std::vector<double> raw_times, ps_times;
+  {
+    RawExchange raw_exchange(bytes, rounds);
+    PsExchange ps_exchange(rounds);
+    for (int i = 0; i < rounds; ++i) {
+      raw_times.push_back(raw_exchange.round());
+      ps_times.push_back(ps_exchange.round());
+    }
+  }
+  const double raw = median(raw_times);
+  const double ps = median(ps_times);
+  const double gb = 2.0 * static_cast<double>(bytes) / 1e9;  // both directions
+  std::printf("push+pull of %zu f32 parameters (%.1f MB each way), median of %d rounds\n", parameters,
+              static_cast<double>(bytes) / 1e6, rounds);
+  std::printf("  plain TCP loopback   %8.3f ms  %6.2f GB/s\n", raw * 1e3, gb / raw);
+  std::printf("  parameter server     %8.3f ms  %6.2f GB/s\n", ps * 1e3, gb / ps);
+  std::printf("  ratio (ps / plain throughput) %.2f (target >= 0.50)\n", raw / ps);
+  return 0;
+}
