@@ -105,7 +105,10 @@ void World::agree(const char* op, const Tensor& tensor, std::int64_t extra) {
       std::string s = "rank " + std::to_string(who) + " called " + op_name(f[0]) + " with " + std::to_string(f[1]) +
                       " elements of " + std::string(dtype_name(static_cast<DType>(f[2]))) + " in " +
                       std::to_string(f[3]) + " dims";
-      if (who == rank()) s += " " + tensor.shape().str();
+      if (who == rank()) {
+        s += ' ';
+        s += tensor.shape().str();
+      }
       return s;
     };
     std::string what = std::string("[") + op + "] the ranks disagree: " + describe(first, 0) + ", " + describe(other, r);

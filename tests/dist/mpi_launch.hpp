@@ -47,6 +47,11 @@ inline MpiRunResult mpi_run(int ranks, const std::string& filter, std::chrono::s
   // OpenMPI refuses to run as root unless told it is meant (containers, CI).
   env.emplace_back("OMPI_ALLOW_RUN_AS_ROOT=1");
   env.emplace_back("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1");
+#ifdef DM_TEST_DATA_DIR
+  // Under LeakSanitizer, OpenMPI's process-lifetime allocations are not ours to report.
+  if (std::getenv("LSAN_OPTIONS") == nullptr)
+    env.push_back(std::string("LSAN_OPTIONS=suppressions=") + DM_TEST_DATA_DIR + "/../lsan.supp");
+#endif
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

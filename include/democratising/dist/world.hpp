@@ -100,7 +100,8 @@ class World {
   /// A model's gradients: one collective over their flat buffer.
   void all_reduce(Gradients& grads, Reduction reduction = Reduction::Mean);
   /// Starts reducing `tensor` in place (Sum, Max or Min) and returns without waiting. The tensor
-  /// must stay alive and untouched until the returned handle's wait().
+  /// must stay alive and untouched until the returned handle's wait(), and the handle must not
+  /// outlive this World.
   std::unique_ptr<PendingCollective> start_all_reduce(Tensor& tensor, Reduction reduction = Reduction::Sum);
 
   /// Root's values into `tensor` on every rank (same shape and dtype everywhere).
