@@ -100,12 +100,14 @@ class QueueWaiterOf final : public QueueWaiter {
     auto ex = work_.get_executor();
     // The completion runs on the waiter's executor, the only place its cancellation slot is
     // touched, so clearing the slot cannot race with a cancellation being emitted.
-    asio::post(ex, [h = std::move(handler_), w = std::move(work_), ec]() mutable {
+    asio::post(ex, [h = std::move(handler_), ec]() mutable {
       auto slot = asio::get_associated_cancellation_slot(h);
       if (slot.is_connected()) slot.clear();
-      w.reset();
       std::move(h)(ec);
     });
+    // Released only once post has returned: post still touches the context after queueing,
+    // and without the guard its owner could finish run() and destroy it in between.
+    work_.reset();
   }
 
  private:
