@@ -95,8 +95,7 @@ int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) 
     std::fflush(stdout);
     if (metrics) metrics->write(m);
     if (!o.checkpoint.empty()) {
-      const RunRecord record{epoch + 1, o.epochs, o.model, o.optimizer, o.lr, o.momentum, o.schedule,
-                             o.batch_size, o.seed, o.limit, generator_state()};
+      const RunRecord record = run_record(o, epoch + 1);
       model.save_checkpoint(o.checkpoint, to_metadata(record));
     }
   }

@@ -86,6 +86,21 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
   return data::DataLoader(data::FashionMNIST(data::Split::test, dir), options);
 }
 
+RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
+  return {.epochs_done = epochs_done,
+          .epochs_planned = o.epochs,
+          .model = o.model,
+          .optimizer = o.optimizer,
+          .lr = o.lr,
+          .momentum = o.momentum,
+          .schedule = o.schedule,
+          .batch_size = o.batch_size,
+          .shard_size = o.shard_size,
+          .seed = o.seed,
+          .limit = o.limit,
+          .generator = generator_state()};
+}
+
 std::map<std::string, std::string> to_metadata(const RunRecord& r) {
   return {{"run_format", kFormat},
           {"epoch", std::to_string(r.epochs_done)},
@@ -96,6 +111,7 @@ std::map<std::string, std::string> to_metadata(const RunRecord& r) {
           {"lr", exact(r.lr)},
           {"momentum", exact(r.momentum)},
           {"batch_size", std::to_string(r.batch_size)},
+          {"shard_size", std::to_string(r.shard_size)},
           {"seed", std::to_string(r.seed)},
           {"limit", std::to_string(r.limit)},
           {"generator_seed", std::to_string(r.generator.seed)},
@@ -115,11 +131,12 @@ RunRecord from_metadata(const std::map<std::string, std::string>& md, const std:
   r.lr = parse_number<double>(md, "lr", path);
   r.momentum = parse_number<double>(md, "momentum", path);
   r.batch_size = parse_number<std::int64_t>(md, "batch_size", path);
+  r.shard_size = parse_number<std::int64_t>(md, "shard_size", path);
   r.seed = parse_number<std::uint64_t>(md, "seed", path);
   r.limit = parse_number<std::int64_t>(md, "limit", path);
   r.generator.seed = parse_number<std::uint64_t>(md, "generator_seed", path);
   r.generator.offset = parse_number<std::uint64_t>(md, "generator_offset", path);
-  if (r.epochs_done < 0 || r.epochs_planned < 0 || r.batch_size < 1 || r.limit < 0 ||
+  if (r.epochs_done < 0 || r.epochs_planned < 0 || r.batch_size < 1 || r.shard_size < 1 || r.limit < 0 ||
       (r.schedule != "cosine" && r.schedule != "constant"))
     throw FormatError("[dm] checkpoint '" + path + "' records impossible values (epoch " + std::to_string(r.epochs_done) +
                       ", batch size " + std::to_string(r.batch_size) + ")");

@@ -9,6 +9,7 @@
 
 #include "democratising/data/dataloader.hpp"
 #include "democratising/model.hpp"
+#include "commands.hpp"
 #include "democratising/random.hpp"
 
 namespace dm::cli {
@@ -37,11 +38,14 @@ struct RunRecord {
   double momentum = 0.0;
   std::string schedule;
   std::int64_t batch_size = 0;
+  std::int64_t shard_size = 0;  // the data-parallel split: part of what decides the result
   std::uint64_t seed = 0;
   std::int64_t limit = 0;
   GeneratorState generator{0, 0};
 };
 
+/// The record of a run with these options after `epochs_done` epochs, with the generator's state now.
+RunRecord run_record(const TrainOptions& options, std::int64_t epochs_done);
 std::map<std::string, std::string> to_metadata(const RunRecord& record);
 /// FormatError naming `path` and the entry when the metadata lacks one or holds a malformed value.
 RunRecord from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);

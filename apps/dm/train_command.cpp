@@ -34,6 +34,7 @@ void fill_from_checkpoint(const CLI::App& command, const RunRecord& record, Trai
   if (command.count("--momentum") == 0) o.momentum = record.momentum;
   if (command.count("--schedule") == 0) o.schedule = record.schedule;
   if (command.count("--batch-size") == 0) o.batch_size = record.batch_size;
+  if (command.count("--shard-size") == 0) o.shard_size = record.shard_size;
   if (command.count("--seed") == 0) o.seed = record.seed;
   if (command.count("--limit") == 0) o.limit = record.limit;
 }
@@ -49,8 +50,8 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std:
 /// Each step is synchronous and data-parallel (DataParallel: shards of a fixed size on the
 /// pool, gradients reduced in shard order), so --threads changes the speed, never the result.
 std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
-                                            int epoch, int epochs) {
-  DataParallel trainer(model);
+                                            std::int64_t shard_size, int epoch, int epochs) {
+  DataParallel trainer(model, {.shard_size = shard_size});
   ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
   double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
   std::int64_t seen = 0;
@@ -89,6 +90,10 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
       ->check(CLI::IsMember({"cosine", "constant"}))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--shard-size", o.shard_size,
+                  "Samples per data-parallel shard: each batch is cut into shards of this size, whatever --threads")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
   cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");
@@ -128,7 +133,7 @@ int run_train(const CLI::App& command, TrainOptions o) {
     const auto start = Clock::now();
     train.set_epoch(static_cast<std::uint64_t>(epoch));
     model.module().train();
-    const auto [train_loss, seen] = train_epoch(model, train, *schedule, static_cast<int>(epoch), o.epochs);
+    const auto [train_loss, seen] = train_epoch(model, train, *schedule, o.shard_size, static_cast<int>(epoch), o.epochs);
     const double train_seconds = seconds_since(start);
     last = model.evaluate(test);
 
@@ -143,9 +148,7 @@ int run_train(const CLI::App& command, TrainOptions o) {
     std::fflush(stdout);
     if (metrics) metrics->write(m);
     if (!o.checkpoint.empty()) {
-      const RunRecord record{epoch + 1,  o.epochs,    o.model, o.optimizer, o.lr,
-                             o.momentum, o.schedule,  o.batch_size, o.seed,  o.limit,
-                             generator_state()};
+      const RunRecord record = run_record(o, epoch + 1);
       model.save_checkpoint(o.checkpoint, to_metadata(record));
     }
   }

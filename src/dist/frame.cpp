@@ -83,8 +83,10 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
 
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload) {
   const auto header = encode_header(type, payload.size());
-  std::vector<std::byte> out(header.begin(), header.end());
-  out.insert(out.end(), payload.begin(), payload.end());
+  // One allocation, then plain copies (GCC 12 warns falsely on insert() after a 16-byte range).
+  std::vector<std::byte> out(header.size() + payload.size());
+  std::memcpy(out.data(), header.data(), header.size());
+  if (!payload.empty()) std::memcpy(out.data() + header.size(), payload.data(), payload.size());
   return out;
 }
 
