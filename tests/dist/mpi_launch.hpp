@@ -2,6 +2,7 @@
 // Runs this very test binary under `mpirun -np N`, restricted to the tests that only make
 // sense inside an MPI job (they skip themselves elsewhere), and reports how it went. This keeps
 // the MPI tests in the ordinary test binary: CTest needs no MPI-specific entries.
+#include <algorithm>
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -47,11 +48,14 @@ inline MpiRunResult mpi_run(int ranks, const std::string& filter, std::chrono::s
   // OpenMPI refuses to run as root unless told it is meant (containers, CI).
   env.emplace_back("OMPI_ALLOW_RUN_AS_ROOT=1");
   env.emplace_back("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1");
-#ifdef DM_TEST_DATA_DIR
-  // Under LeakSanitizer, OpenMPI's process-lifetime allocations are not ours to report.
-  if (std::getenv("LSAN_OPTIONS") == nullptr)
-    env.push_back(std::string("LSAN_OPTIONS=suppressions=") + DM_TEST_DATA_DIR + "/../lsan.supp");
-#endif
+  // The ranks run without LeakSanitizer: OpenMPI unloads its plugins at MPI_Finalize, before
+  // LSan looks, so their process-lifetime allocations come from unknown modules and no
+  // suppression can name them. Our own code in these ranks is leak-checked by the in-process
+  // backend's tests, which run the same collectives and training. Other ASan checks stay on.
+  for (auto& e : env)
+    if (e.rfind("ASAN_OPTIONS=", 0) == 0) e += ":detect_leaks=0";
+  if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("ASAN_OPTIONS=", 0) == 0; }))
+    env.emplace_back("ASAN_OPTIONS=detect_leaks=0");
   std::vector<char*> argv, envp;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
