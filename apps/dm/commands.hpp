@@ -26,7 +26,7 @@ struct TrainOptions {
   double momentum = 0.9;
   std::string schedule = "cosine";  // or "constant"
   int threads = 0;  // 0: the pool's default (all cores, or DM_NUM_THREADS)
-  std::int64_t shard_size = 32;
+  std::int64_t shard_size = 0;  // 0: max(32, half the batch), a function of the batch size only
   std::uint64_t seed = 0;
   std::string checkpoint;
   std::string resume;

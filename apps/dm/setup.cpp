@@ -1,5 +1,6 @@
 #include "setup.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <utility>
@@ -86,6 +87,10 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
   return data::DataLoader(data::FashionMNIST(data::Split::test, dir), options);
 }
 
+std::int64_t effective_shard_size(const TrainOptions& o) {
+  return o.shard_size > 0 ? o.shard_size : std::max<std::int64_t>(32, (o.batch_size + 1) / 2);
+}
+
 RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
   return {.epochs_done = epochs_done,
           .epochs_planned = o.epochs,
@@ -95,7 +100,7 @@ RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
           .momentum = o.momentum,
           .schedule = o.schedule,
           .batch_size = o.batch_size,
-          .shard_size = o.shard_size,
+          .shard_size = effective_shard_size(o),
           .seed = o.seed,
           .limit = o.limit,
           .generator = generator_state()};

@@ -44,6 +44,10 @@ struct RunRecord {
   GeneratorState generator{0, 0};
 };
 
+/// --shard-size, or when it is 0: max(32, half the batch). Two shards per batch keep each
+/// shard's matrix products large (small shards cost more in per-shard graphs than a second core
+/// gains); 32 samples keep small batches splittable. A function of the batch size only.
+std::int64_t effective_shard_size(const TrainOptions& options);
 /// The record of a run with these options after `epochs_done` epochs, with the generator's state now.
 RunRecord run_record(const TrainOptions& options, std::int64_t epochs_done);
 std::map<std::string, std::string> to_metadata(const RunRecord& record);

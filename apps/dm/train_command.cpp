@@ -91,9 +91,9 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--shard-size", o.shard_size,
-                  "Samples per data-parallel shard: each batch is cut into shards of this size, whatever --threads")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
+                  "Samples per data-parallel shard: each batch is cut into shards of this size, whatever "
+                  "--threads (default: max(32, half the batch))")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
   cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");
@@ -112,6 +112,7 @@ int run_train(const CLI::App& command, TrainOptions o) {
     fill_from_checkpoint(command, *resumed, o);
   }
 
+  o.shard_size = effective_shard_size(o);
   manual_seed(o.seed);
   Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
   data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
