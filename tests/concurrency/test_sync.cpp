@@ -30,6 +30,9 @@ TEST(RwLock, ReadersSeeWholeWritesWhileOneThreadWrites) {
       }
     });
   }
+  // The lock prefers writers: without this wait, a busy machine may let all the writes finish
+  // before a reader is even scheduled, and the test would check nothing.
+  while (reads.load() == 0) std::this_thread::yield();
   const int writes = 2000;
   for (int k = 1; k <= writes; ++k) {
     auto guard = params.write();
