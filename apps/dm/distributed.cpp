@@ -83,21 +83,8 @@ int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) 
     }
     const double train_seconds = seconds_since(start);
     if (!leader) continue;
-    last = model.evaluate(test);
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0;
-    m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
-    m.test_loss = last->loss;
-    m.test_accuracy = last->accuracy;
-    m.seconds = seconds_since(start);
-    std::printf("%s\n", summary_line(m, o.epochs).c_str());
-    std::fflush(stdout);
-    if (metrics) metrics->write(m);
-    if (!o.checkpoint.empty()) {
-      const RunRecord record = run_record(o, epoch + 1);
-      model.save_checkpoint(o.checkpoint, to_metadata(record));
-    }
+    last = finish_epoch(o, model, test, epoch, seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0, seen,
+                        train_seconds, start, metrics ? &*metrics : nullptr);
   }
   world.barrier();  // the others wait for rank 0's last evaluation and checkpoint
   if (leader) {

@@ -1,6 +1,7 @@
 #include "setup.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <charconv>
 #include <cstdio>
 #include <utility>
@@ -85,6 +86,24 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
   options.batch_size = batch_size;
   options.normalize = data::Normalize{kPixelMean, kPixelStd};
   return data::DataLoader(data::FashionMNIST(data::Split::test, dir), options);
+}
+
+EvalResult finish_epoch(const TrainOptions& o, const Model& model, const data::DataLoader& test, std::int64_t epoch,
+                        double train_loss, std::int64_t seen, double train_seconds, std::chrono::steady_clock::time_point started,
+                        MetricsFile* metrics) {
+  const EvalResult result = model.evaluate(test);
+  EpochMetrics m;
+  m.epoch = epoch + 1;
+  m.train_loss = train_loss;
+  m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
+  m.test_loss = result.loss;
+  m.test_accuracy = result.accuracy;
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::printf("%s\n", summary_line(m, o.epochs).c_str());
+  std::fflush(stdout);
+  if (metrics) metrics->write(m);
+  if (!o.checkpoint.empty()) model.save_checkpoint(o.checkpoint, to_metadata(run_record(o, epoch + 1)));
+  return result;
 }
 
 std::int64_t effective_shard_size(const TrainOptions& o) {

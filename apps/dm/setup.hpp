@@ -1,6 +1,7 @@
 #pragma once
 // What `dm train` and `dm eval` share: the model from its spec, the Fashion-MNIST loaders with
 // their normalisation, and the metadata a checkpoint carries.
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "democratising/data/dataloader.hpp"
 #include "democratising/model.hpp"
 #include "commands.hpp"
+#include "metrics.hpp"
 #include "democratising/random.hpp"
 
 namespace dm::cli {
@@ -43,6 +45,12 @@ struct RunRecord {
   std::int64_t limit = 0;
   GeneratorState generator{0, 0};
 };
+
+/// The end of a training epoch on the reporting process: evaluates on `test`, prints the summary
+/// line, appends to the metrics file (when given) and writes the checkpoint (when asked for).
+EvalResult finish_epoch(const TrainOptions& options, const Model& model, const data::DataLoader& test,
+                        std::int64_t epoch, double train_loss, std::int64_t seen, double train_seconds,
+                        std::chrono::steady_clock::time_point started, MetricsFile* metrics);
 
 /// --shard-size, or when it is 0: max(32, half the batch). Two shards per batch keep each
 /// shard's matrix products large (small shards cost more in per-shard graphs than a second core

@@ -136,22 +136,7 @@ int run_train(const CLI::App& command, TrainOptions o) {
     model.module().train();
     const auto [train_loss, seen] = train_epoch(model, train, *schedule, o.shard_size, static_cast<int>(epoch), o.epochs);
     const double train_seconds = seconds_since(start);
-    last = model.evaluate(test);
-
-    EpochMetrics m;
-    m.epoch = epoch + 1;
-    m.train_loss = train_loss;
-    m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
-    m.test_loss = last->loss;
-    m.test_accuracy = last->accuracy;
-    m.seconds = seconds_since(start);
-    std::printf("%s\n", summary_line(m, o.epochs).c_str());
-    std::fflush(stdout);
-    if (metrics) metrics->write(m);
-    if (!o.checkpoint.empty()) {
-      const RunRecord record = run_record(o, epoch + 1);
-      model.save_checkpoint(o.checkpoint, to_metadata(record));
-    }
+    last = finish_epoch(o, model, test, epoch, train_loss, seen, train_seconds, start, metrics ? &*metrics : nullptr);
   }
   if (!last) last = model.evaluate(test);  // nothing left to train: report the model as it is
   std::printf("test accuracy: %.4f\n", last->accuracy);
