@@ -6,25 +6,12 @@ Run with Debian's interpreter (it has torch):  /usr/bin/python3 benchmarks/torch
 Prints the median of 5 repeats, each the mean of a timed loop, with the same logical bytes/s
 as bench_elementwise (add 3*4*N, relu 2*4*N), for 1 and 2 threads (torch's default here is 1).
 """
-import statistics
-import time
 
 import torch
+from reference_timing import median_of
 
 
-def seconds_per_call(fn, min_seconds=0.5):
-    fn()  # warm-up: first-touch allocations and thread start-up
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / calls
-
-
-def median_of(fn, repeats=5):
-    return statistics.median(seconds_per_call(fn) for _ in range(repeats))
+MIN_SECONDS = 0.5
 
 
 def main():
@@ -33,13 +20,13 @@ def main():
         torch.set_num_threads(threads)
         for n in (1 << 24, 1 << 26):
             a, b = torch.rand(n) - 0.5, torch.rand(n) - 0.5
-            t = median_of(lambda: torch.add(a, b))
+            t = median_of(lambda: torch.add(a, b), MIN_SECONDS)
             print(f"torch add  n={n:>9} threads={threads}: {t * 1e3:8.3f} ms {3 * 4 * n / t / 1e9:6.2f} GB/s")
-            t = median_of(lambda: torch.relu(a))
+            t = median_of(lambda: torch.relu(a), MIN_SECONDS)
             print(f"torch relu n={n:>9} threads={threads}: {t * 1e3:8.3f} ms {2 * 4 * n / t / 1e9:6.2f} GB/s")
             del a, b
         a, b = torch.rand(1, 10), torch.rand(1, 10)
-        t = median_of(lambda: torch.add(a, b))
+        t = median_of(lambda: torch.add(a, b), MIN_SECONDS)
         print(f"torch add 1x10 threads={threads}: {t * 1e9:8.1f} ns")
 
 

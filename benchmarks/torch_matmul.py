@@ -4,28 +4,15 @@
 Run with Debian's interpreter (it has torch):  /usr/bin/python3 benchmarks/torch_matmul.py
 Prints the median of 5 repeats, each the best of a short timed loop, for 1 and 2 threads.
 """
-import statistics
-import time
 
 import torch
+from reference_timing import median_of
 
 GEMM_SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
                (256, 784, 128), (256, 1024, 1024)]
 
 
-def seconds_per_call(fn, min_seconds=0.3):
-    fn()  # warm-up: first-touch allocations and thread start-up
-    calls, start = 0, time.perf_counter()
-    while True:
-        fn()
-        calls += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / calls
-
-
-def median_of(fn, repeats=5):
-    return statistics.median(seconds_per_call(fn) for _ in range(repeats))
+MIN_SECONDS = 0.3
 
 
 def main():
@@ -34,10 +21,10 @@ def main():
         torch.set_num_threads(threads)
         for m, k, n in GEMM_SHAPES:
             a, b = torch.rand(m, k), torch.rand(k, n)
-            t = median_of(lambda: torch.matmul(a, b))
+            t = median_of(lambda: torch.matmul(a, b), MIN_SECONDS)
             print(f"torch.matmul {m}x{k}x{n} threads={threads}: {t * 1e3:9.3f} ms {2 * m * n * k / t / 1e9:7.1f} GFLOPS")
         pairs = [(torch.rand(256, 256), torch.rand(256, 256)) for _ in range(64)]
-        t = median_of(lambda: [torch.matmul(x, y) for x, y in pairs])
+        t = median_of(lambda: [torch.matmul(x, y) for x, y in pairs], MIN_SECONDS)
         print(f"torch.matmul loop of 64 x 256^3 threads={threads}: {t * 1e3:9.3f} ms")
 
 
