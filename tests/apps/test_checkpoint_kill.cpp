@@ -72,12 +72,19 @@ pid_t start_saver(const std::string& path, int* read_fd) {
 
 /// Reads the helper's output until it reports `saves` completed saves (false if it died first).
 bool wait_for_saves(int fd, int saves) {
+  // Only the helper's own "saved N" lines count: gtest prints its banner on the same stdout.
   int seen = 0;
+  std::string line;
   char c;
   while (seen < saves) {
     const ssize_t n = ::read(fd, &c, 1);
     if (n <= 0) return false;
-    if (c == '\n') ++seen;
+    if (c != '\n') {
+      line += c;
+      continue;
+    }
+    if (line.rfind("saved ", 0) == 0) ++seen;
+    line.clear();
   }
   return true;
 }
