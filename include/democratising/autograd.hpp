@@ -19,16 +19,29 @@ namespace dm {
 bool is_grad_enabled();
 void set_grad_enabled(bool enabled);
 
-/// Turns recording off on this thread for its lifetime (evaluation, optimizer updates).
-class NoGradGuard {
+/// Sets recording on this thread for its lifetime, and restores the previous mode after.
+class GradModeGuard {
  public:
-  NoGradGuard() : previous_(is_grad_enabled()) { set_grad_enabled(false); }
-  ~NoGradGuard() { set_grad_enabled(previous_); }
-  NoGradGuard(const NoGradGuard&) = delete;
-  NoGradGuard& operator=(const NoGradGuard&) = delete;
+  explicit GradModeGuard(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }
+  ~GradModeGuard() { set_grad_enabled(previous_); }
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
 
  private:
   bool previous_;
+};
+
+/// Turns recording off on this thread for its lifetime (evaluation, optimizer updates).
+class NoGradGuard : public GradModeGuard {
+ public:
+  NoGradGuard() : GradModeGuard(false) {}
+};
+
+/// Turns recording on for its lifetime, whatever the caller's mode: computing gradients
+/// inside a NoGradGuard (a trainer called from evaluation code, say) still needs the graph.
+class EnableGradGuard : public GradModeGuard {
+ public:
+  EnableGradGuard() : GradModeGuard(true) {}
 };
 
 namespace autograd {

@@ -17,9 +17,10 @@ Tensor fit(const Tensor& g, const Tensor& input) {
 
 bool wants(const Tensor& t) { return t.requires_grad(); }
 
-// dy = g * f'(x) over contiguous buffers; f' given as a function of (x, y).
-template <class Deriv>
-Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, Deriv deriv) {
+// The input's gradient over contiguous buffers, element by element: grad_of(g, x, y) with g
+// the output's gradient, x the input and y the output (usually g * f'(x)).
+template <class GradOf>
+Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, GradOf grad_of) {
   const Tensor gc = g.contiguous(), xc = x.contiguous(), yc = y.contiguous();
   Tensor out = Tensor::empty(gc.shape(), gc.dtype(), gc.device());
   dispatch_float(gc.dtype(), "backward", [&]<class T>(TypeTag<T>) {
@@ -27,8 +28,15 @@ Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, Der
     const T* xp = xc.data<T>();
     const T* yp = yc.data<T>();
     T* op = out.data<T>();
-    par_for(gc.numel(), 1 << 15, [&](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) op[i] = gp[i] * deriv(xp[i], yp[i]);
+    // Captured by value and restrict-qualified: a store through op could otherwise be a store
+    // to the captured pointers themselves, and the compiler would reload them every element
+    // instead of vectorising (out is fresh storage, so nothing aliases it).
+    par_for(gc.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
+      const T* __restrict g = gp;
+      const T* __restrict x = xp;
+      const T* __restrict y = yp;
+      T* __restrict o = op;
+      for (std::int64_t i = b; i < e; ++i) o[i] = grad_of(g[i], x[i], y[i]);
     });
   });
   return out;
@@ -110,21 +118,23 @@ BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, Unar
       case UnaryOp::log: ga = g / a; break;
       case UnaryOp::sqrt: ga = g * 0.5 / out; break;
       case UnaryOp::relu:
-        ga = pointwise_backward(g, out, out, [](auto, auto y) { return y > 0 ? decltype(y)(1) : decltype(y)(0); });
+        // A select (torch's threshold_backward: 0 where inactive, even for an infinite g), which
+        // vectorises; which units are active is a coin toss a branch would keep mispredicting.
+        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return y > 0 ? gi : decltype(y)(0); });
         break;
       case UnaryOp::sigmoid:
-        ga = pointwise_backward(g, out, out, [](auto, auto y) { return y * (decltype(y)(1) - y); });
+        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return gi * (y * (decltype(y)(1) - y)); });
         break;
       case UnaryOp::tanh:
-        ga = pointwise_backward(g, out, out, [](auto, auto y) { return decltype(y)(1) - y * y; });
+        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return gi * (decltype(y)(1) - y * y); });
         break;
       case UnaryOp::gelu:
         // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-        ga = pointwise_backward(g, a, out, [](auto x, auto) {
+        ga = pointwise_backward(g, a, out, [](auto gi, auto x, auto) {
           using T = decltype(x);
           const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
           const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
-          return cdf + x * pdf;
+          return gi * (cdf + x * pdf);
         });
         break;
       case UnaryOp::clamp: ga = g * (a.ge(p.lo) * a.le(p.hi)); break;

@@ -2,6 +2,7 @@
 // algorithm on dependency counts), each node's gradient summed from all its consumers before
 // the node runs. Runs with recording off, on the calling thread; the ops it calls are
 // themselves parallel on the pool.
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -9,10 +10,31 @@
 #include "core/tensor_impl.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
+#include "grad_into.hpp"
 #include "record.hpp"
 
 namespace dm::autograd {
 namespace {
+
+// The destinations offered to the backward function running on this thread, by input index.
+thread_local const std::vector<Tensor>* current_destinations = nullptr;
+
+class DestinationScope {
+ public:
+  explicit DestinationScope(const std::vector<Tensor>* offered) : previous_(current_destinations) {
+    current_destinations = offered;
+  }
+  ~DestinationScope() { current_destinations = previous_; }
+  DestinationScope(const DestinationScope&) = delete;
+  DestinationScope& operator=(const DestinationScope&) = delete;
+
+ private:
+  const std::vector<Tensor>* previous_;
+};
+
+// Where the gradient of a leaf may be written in place: from the caller's buffers, for a leaf
+// reached by one edge only (a second edge's gradient would have to be added to it).
+using LeafDestinationFn = std::function<Tensor(AutogradMeta* leaf)>;
 
 Tensor accumulate(const Tensor& sum, const Tensor& g) { return sum.defined() ? sum + g : g; }
 
@@ -32,7 +54,8 @@ Tensor seed_gradient(const Tensor& output, const Tensor& grad_output, const char
 // Runs the graph below `root` with gradient `seed`; leaf gradients go to `on_leaf`, and
 // `on_leaf_final` hears of a leaf once the last edge that reaches it has been processed.
 template <class OnLeaf, class OnLeafFinal>
-void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&& on_leaf, OnLeafFinal&& on_leaf_final) {
+void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&& on_leaf, OnLeafFinal&& on_leaf_final,
+                  const LeafDestinationFn& destination_of = LeafDestinationFn()) {
   // Count, for each reachable node and leaf, how many reachable edges point at it.
   std::unordered_map<Node*, int> pending;
   std::unordered_map<AutogradMeta*, int> pending_leaf;
@@ -53,12 +76,29 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
   }
   std::unordered_map<Node*, Tensor> grads{{root.get(), seed}};
   std::vector<Node*> ready{root.get()};
+  std::vector<Tensor> offered;
+  // A leaf's total edge count, before processing counts them down.
+  const std::unordered_map<AutogradMeta*, int> edges_to_leaf = destination_of ? pending_leaf : decltype(pending_leaf)();
   while (!ready.empty()) {
     Node* n = ready.back();
     ready.pop_back();
     Tensor g = std::move(grads[n]);
     grads.erase(n);
-    std::vector<Tensor> in_grads = n->backward(g);
+    offered.assign(n->inputs.size(), Tensor());
+    bool any_offered = false;
+    if (destination_of) {
+      for (std::size_t i = 0; i < n->inputs.size(); ++i) {
+        const Edge& e = n->inputs[i];
+        if (e.fn || !e.leaf || edges_to_leaf.at(e.leaf.get()) != 1) continue;
+        offered[i] = destination_of(e.leaf.get());
+        any_offered = any_offered || offered[i].defined();
+      }
+    }
+    std::vector<Tensor> in_grads;
+    {
+      DestinationScope scope(any_offered ? &offered : nullptr);
+      in_grads = n->backward(g);
+    }
     if (in_grads.size() != n->inputs.size())
       throw Error(std::string("[backward] ") + n->name + " returned " + std::to_string(in_grads.size()) +
                   " gradients for " + std::to_string(n->inputs.size()) + " inputs");
@@ -88,12 +128,12 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
 
 }  // namespace
 
-std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output) {
-  return grad(output, inputs, GradReadyFn(), grad_output);
-}
+namespace {
 
-std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradReadyFn& on_ready,
-                         const Tensor& grad_output) {
+// grad() and grad_into(): `destinations` is empty, or holds one buffer per input.
+std::vector<Tensor> grad_impl(const Tensor& output, const std::vector<Tensor>& inputs,
+                              const std::vector<Tensor>& destinations, const GradReadyFn& on_ready,
+                              const Tensor& grad_output) {
   const auto& out_meta = impl_of(output, "autograd::grad").autograd;
   std::unordered_map<AutogradMeta*, std::size_t> index;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
@@ -102,11 +142,30 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
       throw ValueError("[autograd::grad] input " + std::to_string(i) + " is not a leaf that requires grad");
     index[meta.get()] = i;
   }
+  const bool into = !destinations.empty();
   std::vector<Tensor> result(inputs.size());
   std::vector<bool> reported(inputs.size(), false);
   NoGradGuard no_grad;
+  // With destinations, every gradient reported or returned lives in its destination.
+  auto settle = [&](std::size_t i) {
+    if (!into) return;
+    const Tensor& dst = destinations[i];
+    if (!result[i].defined()) {
+      dst.detach().zero_();
+    } else if (result[i].impl() != dst.impl()) {  // the node did not write it in place
+      dst.detach().copy_(result[i]);
+    }
+    result[i] = dst;
+  };
   const Tensor seed = seed_gradient(output, grad_output, "autograd::grad");
   if (out_meta && out_meta->grad_fn) {
+    LeafDestinationFn destination_of;
+    if (into) {
+      destination_of = [&](AutogradMeta* leaf) {
+        auto it = index.find(leaf);
+        return it == index.end() ? Tensor() : destinations[it->second];
+      };
+    }
     run_backward(
         out_meta->grad_fn, seed,
         [&](const std::shared_ptr<AutogradMeta>& leaf, const Tensor& g) {
@@ -116,18 +175,55 @@ std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs
         [&](const std::shared_ptr<AutogradMeta>& leaf) {
           auto it = index.find(leaf.get());
           if (!on_ready || it == index.end() || !result[it->second].defined()) return;
+          settle(it->second);
           reported[it->second] = true;
           on_ready(it->second, result[it->second]);
-        });
+        },
+        destination_of);
   } else if (out_meta && out_meta->requires_grad) {
     auto it = index.find(out_meta.get());  // the output is itself one of the leaves
     if (it != index.end()) result[it->second] = seed;
   }
   for (std::size_t i = 0; i < inputs.size(); ++i) {
-    if (!result[i].defined()) result[i] = Tensor::zeros(inputs[i].shape(), inputs[i].dtype(), inputs[i].device());
-    if (on_ready && !reported[i]) on_ready(i, result[i]);
+    if (reported[i]) continue;
+    if (into) {
+      settle(i);
+    } else if (!result[i].defined()) {
+      result[i] = Tensor::zeros(inputs[i].shape(), inputs[i].dtype(), inputs[i].device());
+    }
+    if (on_ready) on_ready(i, result[i]);
   }
   return result;
+}
+
+}  // namespace
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const Tensor& grad_output) {
+  return grad_impl(output, inputs, {}, GradReadyFn(), grad_output);
+}
+
+std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradReadyFn& on_ready,
+                         const Tensor& grad_output) {
+  return grad_impl(output, inputs, {}, on_ready, grad_output);
+}
+
+void grad_into(const Tensor& output, const std::vector<Tensor>& inputs, const std::vector<Tensor>& destinations,
+               const GradReadyFn& on_ready) {
+  if (destinations.size() != inputs.size())
+    throw ValueError("[autograd::grad_into] " + std::to_string(destinations.size()) + " destinations for " +
+                     std::to_string(inputs.size()) + " inputs");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& d = destinations[i];
+    if (!d.defined() || d.shape() != inputs[i].shape() || d.device() != inputs[i].device() || !d.is_contiguous())
+      throw ValueError("[autograd::grad_into] destination " + std::to_string(i) +
+                       " must be contiguous, with the input's shape " + inputs[i].shape().str() + " and device");
+  }
+  grad_impl(output, inputs, destinations, on_ready, Tensor());
+}
+
+Tensor gradient_destination(std::size_t input) {
+  const std::vector<Tensor>* offered = current_destinations;
+  return offered && input < offered->size() ? (*offered)[input] : Tensor();
 }
 
 }  // namespace dm::autograd

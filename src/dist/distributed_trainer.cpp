@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/grad_into.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 
@@ -16,18 +17,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
-
-// Recording on for a scope, whatever the caller's mode: gradients need the graph.
-class GradEnabledScope {
- public:
-  GradEnabledScope() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
-  ~GradEnabledScope() { set_grad_enabled(previous_); }
-  GradEnabledScope(const GradEnabledScope&) = delete;
-  GradEnabledScope& operator=(const GradEnabledScope&) = delete;
-
- private:
-  bool previous_;
-};
 
 // A span of the flat gradient buffer: parameters [first_param, last_param] in model order.
 struct Bucket {
@@ -147,7 +136,7 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
   const auto start = Clock::now();
   Tensor value;
   {
-    GradEnabledScope recording;
+    EnableGradGuard recording;
     value = s.model.loss_fn()(s.model.module().forward(x), y);
   }
   if (!value.requires_grad())
@@ -157,8 +146,11 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
     b.pending.reset();
   }
   s.next_to_start = 0;
-  autograd::grad(value, s.params, [&](std::size_t i, const Tensor& g) {
-    s.grads.tensors[i].second.copy_(g);
+  std::vector<Tensor> destinations;
+  destinations.reserve(s.grads.tensors.size());
+  for (const auto& named : s.grads.tensors) destinations.push_back(named.second);
+  // Each gradient is in its bucket's slice of the flat buffer by the time it is reported.
+  autograd::grad_into(value, s.params, destinations, [&](std::size_t i, const Tensor&) {
     --s.buckets[s.bucket_of[i]].waiting;
     if (s.options.overlap) {
       s.start_ready_buckets();

@@ -74,6 +74,8 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   // Shard 0's buffer (its views by name included) receives the sum, so apply_gradients and
   // the optimizers see an ordinary Gradients; each element is read before it is overwritten.
   Gradients out = std::move(results.front().grads);
+  if (loss) *loss = Tensor::scalar(loss_sum, results.front().loss.dtype());
+  if (shards == 1) return out;  // weight 1: the shard's mean is the batch's, no pass needed
   float* dst = out.flat.data<float>();
   par_for(out.flat.numel(), kReduceBlock, [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t i = b; i < e; ++i) dst[i] = weights[0] * dst[i];
@@ -83,7 +85,6 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
       for (std::int64_t i = b; i < e; ++i) dst[i] += w * src[i];
     }
   });
-  if (loss) *loss = Tensor::scalar(loss_sum, results.front().loss.dtype());
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/grad_into.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
@@ -16,18 +17,6 @@
 
 namespace dm {
 namespace {
-
-// Recording on for a scope, whatever the caller's mode: gradients need the graph.
-class GradEnabledScope {
- public:
-  GradEnabledScope() : previous_(is_grad_enabled()) { set_grad_enabled(true); }
-  ~GradEnabledScope() { set_grad_enabled(previous_); }
-  GradEnabledScope(const GradEnabledScope&) = delete;
-  GradEnabledScope& operator=(const GradEnabledScope&) = delete;
-
- private:
-  bool previous_;
-};
 
 // Correct predictions: argmax over dim 1 of output (B, C) equal to integer labels (B).
 std::int64_t count_correct(const Tensor& output, const Tensor& labels) {
@@ -79,32 +68,31 @@ void Model::set_optimizer(std::shared_ptr<optim::Optimizer> optimizer) {
 Gradients Model::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
   const State& s = *state_;
   std::shared_lock lock(s.mutex);
-  Tensor value;
-  std::vector<Tensor> per_param;
-  {
-    GradEnabledScope recording;
-    const Tensor output = s.module->forward(x);
-    value = s.loss(output, y);
-    if (!value.requires_grad())
-      throw ValueError("[compute_gradients] the loss " + value.shape().str() + " does not depend on any parameter");
-    per_param = autograd::grad(value, s.param_tensors);
-  }
   // One flat buffer in the parameters' layout, so an update, an all-reduce or a push is a
-  // single pass over one block.
-  NoGradGuard no_grad;
+  // single pass over one block; backward writes each gradient straight into its view.
   std::int64_t total = 0;
   for (const Tensor& p : s.param_tensors) total += p.numel();
   const DType dtype = s.param_tensors.empty() ? DType::f32 : s.param_tensors.front().dtype();
   Gradients grads;
   grads.flat = make_tensor(Shape{total}, dtype, Device::cpu());
   grads.tensors.reserve(s.params.size());
+  std::vector<Tensor> views;
+  views.reserve(s.params.size());
   std::int64_t offset = 0;
   for (std::size_t i = 0; i < s.params.size(); ++i) {
     const Shape& shape = s.params[i].second.shape();
-    Tensor view = make_view(grads.flat, shape, contiguous_strides(shape), offset);
-    view.copy_(per_param[i]);
-    grads.tensors.emplace_back(s.params[i].first, std::move(view));
+    views.push_back(make_view(grads.flat, shape, contiguous_strides(shape), offset));
+    grads.tensors.emplace_back(s.params[i].first, views.back());
     offset += shape.numel();
+  }
+  Tensor value;
+  {
+    EnableGradGuard recording;
+    const Tensor output = s.module->forward(x);
+    value = s.loss(output, y);
+    if (!value.requires_grad())
+      throw ValueError("[compute_gradients] the loss " + value.shape().str() + " does not depend on any parameter");
+    autograd::grad_into(value, s.param_tensors, views);
   }
   if (loss) *loss = value.detach();
   return grads;

@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "autograd/grad_into.hpp"
 #include "autograd/record.hpp"
 #include "core/dispatch.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/runtime.hpp"
 #include "op_checks.hpp"
+#include "ops/matmul_into.hpp"
 
 namespace dm::nn {
 namespace {
@@ -96,14 +98,23 @@ struct LinearBackward {
     const Tensor wc = w.to(detail::compute_dtype(dtype));
     std::vector<Tensor> grads(3);
     if (need_x) grads[0] = g.matmul(wc).reshape(x.shape()).to(dtype);  // (rows, in)
+    // The weight's and bias's gradients go straight into the caller's buffers where the engine
+    // offers them (and the compute dtype is theirs), saving a copy of the largest gradient.
     if (need_w) {
       const Tensor x2 = x.to(detail::compute_dtype(dtype)).reshape({-1, in});  // (rows, in)
-      grads[1] = g.t().matmul(x2).to(dtype);                                   // (out, in)
+      const Tensor dst = autograd::gradient_destination(1);
+      if (dst.defined() && dst.dtype() == g.dtype()) {
+        matmul_into(g.t(), x2, dst);
+        grads[1] = dst;
+      } else {
+        grads[1] = g.t().matmul(x2).to(dtype);  // (out, in)
+      }
     }
     if (need_b && has_bias) {
-      Tensor db = Tensor::empty({out}, g.dtype(), g.device());
+      const Tensor dst = autograd::gradient_destination(2);
+      Tensor db = dst.defined() && dst.dtype() == g.dtype() ? dst : Tensor::empty({out}, g.dtype(), g.device());
       dispatch_float(g.dtype(), kOp, [&]<class T>(TypeTag<T>) { sum_rows(g.data<T>(), db.data<T>(), g.size(0), out); });
-      grads[2] = db.to(dtype);
+      grads[2] = db.impl() == dst.impl() ? db : db.to(dtype);
     }
     return grads;
   }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "backend/cpu/gemm.hpp"
+#include "ops/matmul_into.hpp"
 #include "autograd/differentiable.hpp"
 #include "core/dispatch.hpp"
 #include "core/tensor_impl.hpp"
@@ -165,7 +166,9 @@ void check_blas_extent(std::int64_t v, const TensorImpl& a, const TensorImpl& b)
     throw ShapeError(operands_str(a, b) + ": extent " + std::to_string(v) + " exceeds the 32-bit BLAS interface");
 }
 
-Tensor matmul_float(const Tensor& lhs, const Tensor& rhs) {
+// The product into `given` when it is defined (contiguous, of the result's shape and dtype,
+// checked by the caller), else into fresh storage.
+Tensor matmul_float(const Tensor& lhs, const Tensor& rhs, const Tensor& given = Tensor()) {
   const TensorImpl& ai = *lhs.impl();
   const TensorImpl& bi = *rhs.impl();
   MatrixOperand a = describe(lhs, true);
@@ -178,7 +181,8 @@ Tensor matmul_float(const Tensor& lhs, const Tensor& rhs) {
   Shape out_shape = batch;
   if (ai.shape.size() > 1) out_shape.push_back(m);
   if (bi.shape.size() > 1) out_shape.push_back(n);
-  Tensor out = make_tensor(out_shape, ai.dtype, ai.storage->device());  // a logical CPU device stays
+  // A logical CPU device stays.
+  Tensor out = given.defined() ? given : make_tensor(out_shape, ai.dtype, ai.storage->device());
   if (out_shape.numel() == 0) return out;
   if (k == 0) return out.zero_();
 
@@ -236,5 +240,23 @@ Tensor matmul(const Tensor& lhs, const Tensor& rhs) {
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return dm::matmul(*this, other); }
+
+void matmul_into(const Tensor& lhs, const Tensor& rhs, const Tensor& out) {
+  const TensorImpl& ai = impl_of(lhs, kOp);
+  const TensorImpl& bi = impl_of(rhs, kOp);
+  const TensorImpl& oi = impl_of(out, kOp);
+  common_device({&lhs, &rhs, &out}, kOp);
+  if (!out.device().is_cpu()) throw DeviceError("[matmul] is not available on " + out.device().str() + " yet");
+  if (ai.shape.size() != 2 || bi.shape.size() != 2)
+    throw ShapeError(operands_str(ai, bi) + ": matmul_into takes 2-d operands");
+  if (ai.dtype != bi.dtype || ai.dtype != oi.dtype || (ai.dtype != DType::f32 && ai.dtype != DType::f64))
+    throw DTypeError("[matmul] matmul_into needs f32 or f64 operands and output of one dtype");
+  if (oi.shape != Shape{ai.shape[0], bi.shape[1]} || !out.is_contiguous())
+    throw ShapeError(operands_str(ai, bi) + ": output " + oi.shape.str() + " must be contiguous with shape " +
+                     Shape{ai.shape[0], bi.shape[1]}.str());
+  if (out.shares_storage_with(lhs) || out.shares_storage_with(rhs))
+    throw ValueError("[matmul] matmul_into's output must not share storage with an operand");
+  matmul_float(lhs, rhs, out);
+}
 
 }  // namespace dm
