@@ -1,7 +1,7 @@
 // Data-parallel steps with gradient buckets all-reduced while backward runs (see
-// distributed_trainer.hpp). The hook is autograd::grad's per-input "gradient ready" callback:
-// it copies each finished gradient into its place in one flat buffer, and once a bucket's
-// last gradient has arrived, the bucket's non-blocking all-reduce starts.
+// distributed_trainer.hpp). The hook is autograd::grad_into's per-input "gradient ready"
+// callback: each gradient is by then in its place in one flat buffer, and once a bucket's last
+// gradient has arrived, the bucket's all-reduce is started.
 #include "democratising/dist/distributed_trainer.hpp"
 
 #include <chrono>

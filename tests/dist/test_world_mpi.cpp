@@ -176,5 +176,56 @@ TEST(MpiRank, TimeoutWhenTheOtherProcessStaysSilent) {
   mpi_world().barrier();  // rank 1 waits here, silent on `world`, until rank 0 is done
 }
 
+TEST(MpiRank, TimeoutOfAStartedAllReduceWhoseMatchComesLate) {
+  SKIP_OUTSIDE_MPIRUN();
+  mpi_world().barrier();
+  WorldOptions options;
+  options.timeout = std::chrono::milliseconds(300);
+  World world = World::mpi(options);
+  Tensor t = rank_input<float>(world.rank(), 1000);
+  if (world.rank() == 0) {
+    // Rank 1 starts its matching all-reduce only after rank 0 gave up on it.
+    auto pending = world.start_all_reduce(t, Reduction::Sum);
+    try {
+      pending->wait();
+      FAIL() << "no timeout";
+    } catch (const TimeoutError& e) {
+      EXPECT_NE(std::string(e.what()).find("all_reduce"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(world.barrier(), DistributedError);  // broken from then on
+    mpi_world().barrier();
+  } else {
+    mpi_world().barrier();
+    world.start_all_reduce(t, Reduction::Sum)->wait();  // lets rank 0's call return at last
+    EXPECT_EQ(t.to_vector<float>(), naive_reduce<float>(2, 1000, Reduction::Sum));
+  }
+  mpi_world().barrier();
+}
+
+TEST(MpiRank, CollectiveStartedAllReducesKeepTheirOrderBesideOtherCollectives) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  // Started all-reduces run on the backend's own thread; a collective issued before waiting
+  // for them must still meet its match on the other rank, not one of theirs.
+  for (int round = 0; round < 20; ++round) {
+    std::vector<Tensor> inputs;
+    std::vector<std::unique_ptr<PendingCollective>> started;
+    for (int k = 0; k < 4; ++k) {
+      inputs.push_back(rank_input<float>(world.rank() + k, 3000 + 1000 * k));
+      started.push_back(world.start_all_reduce(inputs.back(), Reduction::Sum));
+    }
+    Tensor broadcast = rank_input<double>(world.rank(), 10);
+    world.broadcast(broadcast, round % 2);
+    EXPECT_EQ(broadcast.to_vector<double>(), rank_input<double>(round % 2, 10).to_vector<double>());
+    for (int k = 0; k < 4; ++k) {
+      started[static_cast<std::size_t>(k)]->wait();
+      std::vector<float> expected = rank_input<float>(k, 3000 + 1000 * k).to_vector<float>();
+      const std::vector<float> other = rank_input<float>(1 + k, 3000 + 1000 * k).to_vector<float>();
+      for (std::size_t i = 0; i < expected.size(); ++i) expected[i] += other[i];
+      ASSERT_EQ(inputs[static_cast<std::size_t>(k)].to_vector<float>(), expected) << "round " << round << " k " << k;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace dm::dist
