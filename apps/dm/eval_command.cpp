@@ -1,7 +1,10 @@
 // dm eval: the test-split loss and accuracy of a checkpoint.
 #include <cstdio>
+#include <exception>
+#include <string>
 
 #include "commands.hpp"
+#include "democratising/error.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "democratising/runtime.hpp"
 #include "setup.hpp"
@@ -28,7 +31,16 @@ int run_eval(const EvalOptions& o) {
     return it != metadata.end() ? it->second : fallback;
   };
   const std::string spec = o.model.empty() ? recorded("model", "mlp:784-128-10") : o.model;
-  Model model = build_model(spec, recorded("optimizer", "sgd"), 0.05, 0.9);
+  // The optimizer only has to hold the state the file carries: SGD keeps momentum buffers
+  // only with a momentum, so that is read back too (lr plays no part in evaluation).
+  const std::string momentum = recorded("momentum", "0.9");
+  double momentum_value = 0.9;
+  try {
+    momentum_value = std::stod(momentum);
+  } catch (const std::exception&) {
+    throw FormatError("[dm eval] " + o.checkpoint + ": metadata momentum '" + momentum + "' is not a number");
+  }
+  Model model = build_model(spec, recorded("optimizer", "sgd"), 0.05, momentum_value);
   model.load_checkpoint(o.checkpoint);
   const EvalResult r = model.evaluate(test_loader(o.data, o.batch_size));
   std::printf("loss %.6f accuracy %.4f\n", r.loss, r.accuracy);

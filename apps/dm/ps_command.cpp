@@ -83,7 +83,8 @@ int run_serve(const PsOptions& o) {
   options.checkpoint = o.checkpoint;
   options.checkpoint_every = o.checkpoint_every;
   options.resume = o.resume;
-  options.checkpoint_metadata = {{"model", o.model}};
+  // What dm eval needs to rebuild the model and its optimizer's state from the file.
+  options.checkpoint_metadata = {{"model", o.model}, {"optimizer", o.optimizer}, {"momentum", exact(o.momentum)}};
   options.worker_timeout = std::chrono::milliseconds(o.worker_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(std::max(60000, 3 * o.worker_timeout_ms));
   asio::io_context io;

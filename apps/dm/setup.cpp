@@ -19,13 +19,6 @@ namespace {
 
 constexpr const char* kFormat = "dm-train-1";
 
-/// Shortest text that reads back to the same double.
-std::string exact(double v) {
-  char buf[64];
-  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
-}
-
 template <class T>
 T parse_number(const std::map<std::string, std::string>& md, const std::string& key, const std::string& path) {
   const auto it = md.find(key);
@@ -49,6 +42,12 @@ std::string parse_text(const std::map<std::string, std::string>& md, const std::
 }
 
 }  // namespace
+
+std::string exact(double v) {
+  char buf[64];
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::to_string(v);
+}
 
 Model build_model(const std::string& spec, const std::string& optimizer, double lr, double momentum) {
   // A spec or optimizer the library refuses is a bad command line, not a failed run.

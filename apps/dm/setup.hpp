@@ -24,6 +24,9 @@ inline constexpr double kPixelStd = 0.3530;
 /// UsageError for a spec or optimizer name the library refuses.
 Model build_model(const std::string& spec, const std::string& optimizer, double lr, double momentum);
 
+/// The shortest text that reads back to the same double (for checkpoint metadata).
+std::string exact(double v);
+
 /// The training split (only its first `limit` samples when limit > 0), shuffled by `seed`.
 data::DataLoader train_loader(const std::string& dir, std::int64_t limit, std::int64_t batch_size, std::uint64_t seed);
 /// The test split, in order.

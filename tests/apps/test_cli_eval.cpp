@@ -46,6 +46,20 @@ TEST_F(CliEval, ReportsLossAndAccuracy) {
   expect_one_line_error(run_dm({"eval", "--checkpoint", checkpoint_, "--model", "mlp:784-32-10"}, dir_), 1);
 }
 
+TEST(CliEvalOptimizerState, ACheckpointWithoutMomentumBuffersLoads) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  // Plain SGD keeps no momentum buffers; eval must not expect any.
+  const std::string checkpoint = (dir.path() / "plain.safetensors").string();
+  const Result t = run_dm({"train", "--limit", "500", "--epochs", "1", "--model", "mlp:784-8-10", "--momentum", "0",
+                           "--checkpoint", checkpoint},
+                          dir);
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  const Result e = run_dm({"eval", "--checkpoint", checkpoint}, dir);
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_EQ(Result::lines(e.out).size(), 1u) << e.out;
+}
+
 TEST_F(CliEval, CorruptFilesFailWithOneLine) {
   const std::string good = read_file(checkpoint_);
   ASSERT_GT(good.size(), 64u);
