@@ -2,10 +2,11 @@
 //
 //   bench_data_parallel --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 //
-//   updates/update_batch/threads:2   two threads, each applying 64 updates to 1M parameters
-//                                    with one update_batch call (one lock, one fused pass)
-//   updates/update_each/threads:2    the reference: the same 64 updates as 64 update() calls,
+//   updates_N/update_batch/threads:2 two threads, each applying 64 updates to N (1M or 8M)
+//                                    parameters with one update_batch call (one lock, one pass)
+//   updates_N/update_each/threads:2  the reference: the same 64 updates as 64 update() calls,
 //                                    each taking the write lock and walking the parameters
+//   updates_N/read_floor/threads:2   the memory floor: each thread reading the 64 updates once
 //   train/data_parallel/T            784-128-10 MLP, batch 64, DataParallel (shards of 16) on T threads
 //   train/train_step/T               the reference: Model::train_step on the whole batch, where
 //                                    only the operations inside are parallel (T threads)
@@ -25,34 +26,49 @@
 
 namespace {
 
-constexpr std::int64_t kParams = 1 << 20;
 constexpr int kUpdates = 64;
 
-// Shared by the benchmark threads: one parameter vector both of them update.
+// Shared by the benchmark threads: one parameter vector both of them update. Two sizes: 1M
+// parameters (4 MB, which stay in a large last-level cache between single updates) and 8M
+// (32 MB, which do not, so each single update also streams the parameters through memory).
+template <std::int64_t Params>
 struct UpdateProblem {
-  dm::Parameters params{dm::Tensor::zeros({kParams})};
+  dm::Parameters params{dm::Tensor::zeros({Params})};
   std::vector<dm::Tensor> updates;
   UpdateProblem() {
-    dm::manual_seed(3);
-    for (int k = 0; k < kUpdates; ++k) updates.push_back(dm::Tensor::randn({kParams}) * 1e-6);
+    for (int k = 0; k < kUpdates; ++k) updates.push_back(dm::Tensor::full({Params}, 1e-6 * (k + 1)));
+  }
+  static UpdateProblem& get() {
+    static UpdateProblem problem;  // initialised once, thread-safely, by whichever thread comes first
+    return problem;
   }
 };
 
-UpdateProblem& update_problem() {
-  static UpdateProblem problem;  // initialised once, thread-safely, by whichever thread comes first
-  return problem;
-}
-
+template <std::int64_t Params>
 void bench_update_batch(benchmark::State& state) {
-  UpdateProblem& p = update_problem();
+  auto& p = UpdateProblem<Params>::get();
   for (auto _ : state) p.params.update_batch(p.updates);
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kUpdates);
 }
 
+template <std::int64_t Params>
 void bench_update_each(benchmark::State& state) {
-  UpdateProblem& p = update_problem();
+  auto& p = UpdateProblem<Params>::get();
   for (auto _ : state)
     for (const dm::Tensor& u : p.updates) p.params.update(u);
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kUpdates);
+}
+
+// The floor any way of applying the updates must pay: reading every update once (a sum of all
+// their elements on the pool), with no parameters and no lock at all.
+template <std::int64_t Params>
+void bench_read_floor(benchmark::State& state) {
+  auto& p = UpdateProblem<Params>::get();
+  for (auto _ : state) {
+    double total = 0.0;
+    for (const dm::Tensor& u : p.updates) total += u.sum().template item<double>();
+    benchmark::DoNotOptimize(total);
+  }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * kUpdates);
 }
 
@@ -92,8 +108,12 @@ void bench_train(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(bench_update_batch)->Name("updates/update_batch")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(bench_update_each)->Name("updates/update_each")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_update_batch<1 << 20>)->Name("updates_1M/update_batch")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_update_each<1 << 20>)->Name("updates_1M/update_each")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_read_floor<1 << 20>)->Name("updates_1M/read_floor")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_update_batch<8 << 20>)->Name("updates_8M/update_batch")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_update_each<8 << 20>)->Name("updates_8M/update_each")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(bench_read_floor<8 << 20>)->Name("updates_8M/read_floor")->Threads(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(bench_train<true>)->Name("train/data_parallel")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(bench_train<false>)->Name("train/train_step")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
