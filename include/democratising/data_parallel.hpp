@@ -14,8 +14,9 @@
 // after N steps are bitwise the same for 1, 2 or 64 threads. Weighting each shard's gradient by
 // its share of the samples makes the sum the gradient of the full-batch mean loss (up to
 // rounding), for any loss that is a mean over the samples, such as cross_entropy and mse_loss.
-// Layers that draw random numbers in training mode (dropout) draw them in whatever order the
-// shards run, so a model with them is reproducible only for one thread.
+// Layers that draw random numbers in training mode (dropout) draw them from a stream of each
+// shard's own, derived from the global generator (which moves on by one counter per step) and
+// the shard's index, so their masks do not depend on the thread count either.
 #include <cstdint>
 
 #include "democratising/model.hpp"

@@ -16,4 +16,30 @@ struct GeneratorState {
 GeneratorState generator_state();
 void set_generator_state(GeneratorState s);
 
+/// Claims `counters` counters of the global generator, as a draw would; returns its state
+/// before the claim.
+GeneratorState advance_generator(std::uint64_t counters);
+
+/// A seed for stream `index` derived from `state`: a different, well-mixed seed for every
+/// (state, index), so streams made from one state do not overlap.
+std::uint64_t derive_seed(GeneratorState state, std::uint64_t index);
+
+/// While it lives, the draws made on this thread come from a stream of its own that starts at
+/// `state`, and leave the global generator alone. Work split into fixed pieces gives each
+/// piece one (data-parallel shards do), so what a piece draws does not depend on which thread
+/// runs it, or in which order.
+class ThreadGeneratorScope {
+ public:
+  explicit ThreadGeneratorScope(GeneratorState state);
+  ~ThreadGeneratorScope();
+  ThreadGeneratorScope(const ThreadGeneratorScope&) = delete;
+  ThreadGeneratorScope& operator=(const ThreadGeneratorScope&) = delete;
+  /// Where the stream is now.
+  GeneratorState state() const { return state_; }
+
+ private:
+  GeneratorState state_;
+  GeneratorState* previous_;
+};
+
 }  // namespace dm

@@ -42,6 +42,26 @@ Generator& generator() {
   return g;
 }
 
+// This thread's own stream, while a ThreadGeneratorScope lives on it.
+thread_local GeneratorState* thread_stream = nullptr;
+
+/// Claims `blocks` counters from this thread's stream, else from the global generator.
+std::pair<std::uint64_t, std::uint64_t> claim(std::uint64_t blocks) {
+  if (GeneratorState* s = thread_stream) {
+    const std::uint64_t start = s->offset;
+    s->offset += blocks;
+    return {s->seed, start};
+  }
+  return generator().claim(blocks);
+}
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
 constexpr float kTwoPi = 6.283185307179586f;
 
 inline float uniform_f32(std::uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24f; }
@@ -91,13 +111,28 @@ void set_generator_state(GeneratorState s) {
   generator().offset = s.offset;
 }
 
+GeneratorState advance_generator(std::uint64_t counters) {
+  const auto [seed, start] = generator().claim(counters);
+  return {seed, start};
+}
+
+std::uint64_t derive_seed(GeneratorState state, std::uint64_t index) {
+  return splitmix64(splitmix64(splitmix64(state.seed) ^ state.offset) ^ index);
+}
+
+ThreadGeneratorScope::ThreadGeneratorScope(GeneratorState state) : state_(state), previous_(thread_stream) {
+  thread_stream = &state_;
+}
+
+ThreadGeneratorScope::~ThreadGeneratorScope() { thread_stream = previous_; }
+
 Tensor Tensor::randn(const Shape& shape, DType dtype, Device device) {
   require_float(dtype, "randn");
   require_cpu(device, "randn");
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
   if (t.dtype() == DType::f64) {
-    auto [seed, start] = generator().claim(static_cast<std::uint64_t>((n + 1) / 2));
+    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
     fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
       const double u1 = 1.0 - uniform_f64(r[0], r[1]);  // (0, 1]: log stays finite
       const double u2 = uniform_f64(r[2], r[3]);
@@ -106,7 +141,7 @@ Tensor Tensor::randn(const Shape& shape, DType dtype, Device device) {
       v[1] = rad * std::sin(2.0 * M_PI * u2);
     });
   } else {
-    auto [seed, start] = generator().claim(static_cast<std::uint64_t>((n + 3) / 4));
+    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
     fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
       for (int p = 0; p < 2; ++p) {
         const float u1 = 1.0f - uniform_f32(r[2 * p]);
@@ -126,13 +161,13 @@ Tensor Tensor::rand(const Shape& shape, DType dtype, Device device) {
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
   if (t.dtype() == DType::f64) {
-    auto [seed, start] = generator().claim(static_cast<std::uint64_t>((n + 1) / 2));
+    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
     fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
       v[0] = uniform_f64(r[0], r[1]);
       v[1] = uniform_f64(r[2], r[3]);
     });
   } else {
-    auto [seed, start] = generator().claim(static_cast<std::uint64_t>((n + 3) / 4));
+    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
     fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
       for (int k = 0; k < 4; ++k) v[k] = uniform_f32(r[k]);
     });
@@ -146,7 +181,7 @@ Tensor Tensor::randint(std::int64_t low, std::int64_t high, const Shape& shape, 
   const std::int64_t n = shape.numel();
   const auto range = static_cast<u128>(static_cast<std::uint64_t>(high - low));
   Tensor t = make_tensor(shape, DType::i64, Device::cpu());
-  auto [seed, start] = generator().claim(static_cast<std::uint64_t>((n + 1) / 2));
+  auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
   fill_blocks<std::int64_t, 2>(t.data<std::int64_t>(), n, seed, start, [&](const philox::Block& r, std::int64_t* v) {
     for (int k = 0; k < 2; ++k) {
       const std::uint64_t bits = (std::uint64_t{r[2 * k]} << 32) | r[2 * k + 1];

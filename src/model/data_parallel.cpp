@@ -8,6 +8,7 @@
 
 #include "democratising/data/par_chunks.hpp"
 #include "democratising/error.hpp"
+#include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm {
@@ -46,9 +47,14 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   for (std::int64_t k = 0; k < shards; ++k) shard_ids[static_cast<std::size_t>(k)] = k;
   const std::int64_t size = options_.shard_size;
   const Model& model = *model_;
+  // Each shard draws (dropout masks) from a stream of its own, derived from the global
+  // generator and the shard's index, so the masks do not depend on which thread runs which
+  // shard; the global generator moves on by one counter per step.
+  const GeneratorState step = advance_generator(1);
   std::vector<ShardResult> results = par_map(shard_ids, [&](std::int64_t k) {
     const std::int64_t start = k * size;
     const std::int64_t n = std::min(size, batch - start);
+    ThreadGeneratorScope stream({derive_seed(step, static_cast<std::uint64_t>(k)), 0});
     ShardResult r;
     // Isolated: a worker waiting inside this shard's matmuls must not start another shard and
     // take the read lock a second time (a waiting writer would then block both).

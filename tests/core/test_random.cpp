@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "democratising/democratising.hpp"
 
@@ -66,6 +67,43 @@ TEST(Random, GeneratorStateReplaysADraw) {
   const Tensor first = Tensor::rand({100});
   dm::set_generator_state(s);
   EXPECT_TRUE(bitwise_equal(first, Tensor::rand({100})));
+}
+
+TEST(Random, AThreadStreamLeavesTheGlobalGeneratorAlone) {
+  dm::manual_seed(11);
+  const dm::GeneratorState before = dm::generator_state();
+  Tensor inside, again;
+  {
+    dm::ThreadGeneratorScope stream({dm::derive_seed(before, 3), 0});
+    inside = Tensor::rand({50});
+    EXPECT_EQ(stream.state().offset, 50u / 4 + 1);  // rand claims one counter per 4 values
+    {
+      dm::ThreadGeneratorScope nested({99, 0});
+      (void)Tensor::randn({8});
+    }
+    EXPECT_EQ(stream.state().offset, 50u / 4 + 1) << "the nested stream drew from the outer one";
+  }
+  EXPECT_EQ(dm::generator_state().offset, before.offset);
+  {
+    dm::ThreadGeneratorScope stream({dm::derive_seed(before, 3), 0});
+    again = Tensor::rand({50});
+  }
+  EXPECT_TRUE(bitwise_equal(inside, again));
+  // Another thread's draws meanwhile go to the global generator, not to this thread's stream.
+  dm::ThreadGeneratorScope stream({dm::derive_seed(before, 4), 0});
+  std::thread other([] { (void)Tensor::rand({40}); });
+  other.join();
+  EXPECT_EQ(stream.state().offset, 0u);
+  EXPECT_EQ(dm::generator_state().offset, before.offset + 10);
+}
+
+TEST(Random, DerivedSeedsDifferPerIndexAndState) {
+  std::set<std::uint64_t> seeds;
+  for (std::uint64_t offset : {0u, 1u, 2u})
+    for (std::uint64_t index = 0; index < 100; ++index) seeds.insert(dm::derive_seed({7, offset}, index));
+  EXPECT_EQ(seeds.size(), 300u);
+  const dm::GeneratorState claimed = dm::advance_generator(5);
+  EXPECT_EQ(dm::generator_state().offset, claimed.offset + 5);
 }
 
 TEST(Random, RandnIsStandardNormal) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "democratising/data_parallel.hpp"
@@ -18,14 +19,13 @@ namespace {
 
 constexpr std::int64_t kDims = 12, kClasses = 5, kBatch = 50;  // 50 = shards of 16, 16, 16, 2
 
-dm::Model make_model(std::uint64_t seed) {
+dm::Model make_model(std::uint64_t seed, double dropout = 0.0) {
   dm::manual_seed(seed);
-  return dm::nn::Sequential()
-      .add(dm::nn::Dense(kDims, 32))
-      .add(dm::nn::ReLU())
-      .add(dm::nn::LayerNorm({32}))
-      .add(dm::nn::Dense(32, kClasses))
-      .build({.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 0.05, .momentum = 0.9})});
+  dm::nn::Sequential layers;
+  layers.add(dm::nn::Dense(kDims, 32)).add(dm::nn::ReLU());
+  if (dropout > 0.0) layers.add(dm::nn::Dropout(dropout));
+  layers.add(dm::nn::LayerNorm({32})).add(dm::nn::Dense(32, kClasses));
+  return std::move(layers).build({.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 0.05, .momentum = 0.9})});
 }
 
 std::vector<float> all_parameters(const dm::Model& model) {
@@ -43,10 +43,10 @@ struct TrainingRun {
   std::vector<float> losses;
 };
 
-TrainingRun train_data_parallel(int threads, int steps, const model_test::Problem& data) {
+TrainingRun train_data_parallel(int threads, int steps, const model_test::Problem& data, double dropout = 0.0) {
   const int previous = dm::num_threads();
   dm::set_num_threads(threads);
-  dm::Model model = make_model(7);
+  dm::Model model = make_model(7, dropout);
   dm::DataParallel trainer(model, {.shard_size = 16});
   TrainingRun run;
   const std::int64_t batches = data.x.size(0) / kBatch;
@@ -71,6 +71,21 @@ TEST(DataParallel, BitwiseIdenticalParametersForOneTwoAndFourThreads) {
   }
   // And it trained: a guard against a test that compares two untouched models.
   EXPECT_LT(one.losses.back(), 0.5f * one.losses.front());
+}
+
+TEST(DataParallel, DropoutMasksDoNotDependOnTheThreadCount) {
+  // Each shard draws from a stream of its own: which thread runs it, and when, cannot matter.
+  const auto data = model_test::blobs(kBatch * 4, kDims, kClasses, 5);
+  const TrainingRun one = train_data_parallel(1, 20, data, 0.3);
+  for (int threads : {2, 4}) {
+    for (int repeat = 0; repeat < 3; ++repeat) {
+      const TrainingRun other = train_data_parallel(threads, 20, data, 0.3);
+      ASSERT_EQ(one.params, other.params) << threads << " threads, repeat " << repeat;
+      ASSERT_EQ(one.losses, other.losses) << threads << " threads, repeat " << repeat;
+    }
+  }
+  // Dropout was really on: without it the same run ends elsewhere.
+  EXPECT_NE(one.params, train_data_parallel(1, 20, data).params);
 }
 
 TEST(DataParallel, ReducedGradientIsTheFullBatchGradient) {
