@@ -105,8 +105,11 @@ EvalResult finish_epoch(const TrainOptions& o, const Model& model, const data::D
   return result;
 }
 
-std::int64_t effective_shard_size(const TrainOptions& o) {
-  return o.shard_size > 0 ? o.shard_size : std::max<std::int64_t>(32, (o.batch_size + 1) / 2);
+std::int64_t effective_shard_size(const TrainOptions& o, std::int64_t parameters) {
+  constexpr std::int64_t kLargeModel = 1'000'000;
+  if (o.shard_size > 0) return o.shard_size;
+  if (parameters >= kLargeModel) return o.batch_size;
+  return std::max<std::int64_t>(32, (o.batch_size + 1) / 2);
 }
 
 RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
@@ -118,7 +121,7 @@ RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
           .momentum = o.momentum,
           .schedule = o.schedule,
           .batch_size = o.batch_size,
-          .shard_size = effective_shard_size(o),
+          .shard_size = o.shard_size,  // made effective before training starts
           .seed = o.seed,
           .limit = o.limit,
           .generator = generator_state()};

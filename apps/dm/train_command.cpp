@@ -92,7 +92,8 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--shard-size", o.shard_size,
                   "Samples per data-parallel shard: each batch is cut into shards of this size, whatever "
-                  "--threads (default: max(32, half the batch))")
+                  "--threads (default: the whole batch for models of 1M parameters or more, else max(32, half "
+                  "the batch))")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
@@ -112,9 +113,11 @@ int run_train(const CLI::App& command, TrainOptions o) {
     fill_from_checkpoint(command, *resumed, o);
   }
 
-  o.shard_size = effective_shard_size(o);
   manual_seed(o.seed);
   Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
+  std::int64_t parameters = 0;
+  for (const auto& named : model.module().named_parameters()) parameters += named.second.numel();
+  o.shard_size = effective_shard_size(o, parameters);
   data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
   const data::DataLoader test = test_loader(o.data, 1000);
 

@@ -91,6 +91,29 @@ TEST(CliTrain, SameSeedSameLossesForOneAndTwoThreads) {
   EXPECT_NE(metrics_of(dir / "t3.jsonl")[0].at("train_loss").dump(), m1[0].at("train_loss").dump());
 }
 
+TEST(CliTrain, DefaultShardSizeFollowsTheModelNotTheThreads) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  // 784-1300-10 has 1,033,510 parameters: one shard per batch. 784-16-10: shards of max(32, 64/2).
+  const struct {
+    const char* model;
+    const char* shard_size;
+  } cases[] = {{"mlp:784-1300-10", "64"}, {"mlp:784-16-10", "32"}};
+  for (const auto& c : cases) {
+    std::vector<std::string> checkpoints;
+    for (const char* threads : {"1", "2"}) {
+      const std::string ckpt = (dir / (std::string("shard") + threads + ".safetensors")).string();
+      const Result r = run_dm({"train", "--model", c.model, "--limit", "256", "--epochs", "1", "--batch-size", "64",
+                               "--threads", threads, "--checkpoint", ckpt},
+                              dir);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_EQ(dm::io::load_safetensors_metadata(ckpt).at("shard_size"), c.shard_size) << c.model;
+      checkpoints.push_back(ckpt);
+    }
+    expect_same_tensors(checkpoints[0], checkpoints[1]);
+  }
+}
+
 TEST(CliTrain, ResumeContinuesBitwise) {
   DM_REQUIRE_CLI_AND_DATA();
   ScratchDir dir;
