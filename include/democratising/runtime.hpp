@@ -15,7 +15,8 @@
 namespace dm {
 
 /// Sets the pool size (>= 1). Reads of num_threads() see it at once; in-flight work finishes
-/// on the old pool. The default is DM_NUM_THREADS, else the cores this process may use.
+/// on the old pool. The default is DM_NUM_THREADS, else the cores this process may use (its
+/// equal share of them when mpirun started several unbound ranks on the machine).
 void set_num_threads(int n);
 /// Current pool size.
 int num_threads();
