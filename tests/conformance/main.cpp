@@ -155,6 +155,9 @@ int main(int argc, char** argv) {
   add_unary_cases(cases);
   add_binary_cases(cases);
   add_compare_cases(cases);
+  add_reduce_cases(cases);
+  add_linalg_cases(cases);
+  add_copy_cases(cases);
 
   const std::vector<dm::Device> gpus = dm::Device::cuda_all();
   if (list) {
