@@ -158,6 +158,8 @@ int main(int argc, char** argv) {
   add_reduce_cases(cases);
   add_linalg_cases(cases);
   add_copy_cases(cases);
+  add_nn_cases(cases);
+  add_optim_cases(cases);
 
   const std::vector<dm::Device> gpus = dm::Device::cuda_all();
   if (list) {
