@@ -1,8 +1,8 @@
 // Backward formulas of the elementwise ops.
 #include <cmath>
+#include <cstddef>
 
-#include "core/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "backend/backend.hpp"
 #include "democratising/tensor.hpp"
 #include "op_grads.hpp"
 
@@ -17,28 +17,13 @@ Tensor fit(const Tensor& g, const Tensor& input) {
 
 bool wants(const Tensor& t) { return t.requires_grad(); }
 
-// The input's gradient over contiguous buffers, element by element: grad_of(g, x, y) with g
-// the output's gradient, x the input and y the output (usually g * f'(x)).
-template <class GradOf>
-Tensor pointwise_backward(const Tensor& g, const Tensor& x, const Tensor& y, GradOf grad_of) {
+// The input's gradient from one fused backend pass over (g, x, y): dx = g * f'(x).
+Tensor pointwise_backward(UnaryGradOp op, const Tensor& g, const Tensor& x, const Tensor& y) {
   const Tensor gc = g.contiguous(), xc = x.contiguous(), yc = y.contiguous();
   Tensor out = Tensor::empty(gc.shape(), gc.dtype(), gc.device());
-  dispatch_float(gc.dtype(), "backward", [&]<class T>(TypeTag<T>) {
-    const T* gp = gc.data<T>();
-    const T* xp = xc.data<T>();
-    const T* yp = yc.data<T>();
-    T* op = out.data<T>();
-    // Captured by value and restrict-qualified: a store through op could otherwise be a store
-    // to the captured pointers themselves, and the compiler would reload them every element
-    // instead of vectorising (out is fresh storage, so nothing aliases it).
-    par_for(gc.numel(), 1 << 15, [=](std::int64_t b, std::int64_t e) {
-      const T* __restrict g = gp;
-      const T* __restrict x = xp;
-      const T* __restrict y = yp;
-      T* __restrict o = op;
-      for (std::int64_t i = b; i < e; ++i) o[i] = grad_of(g[i], x[i], y[i]);
-    });
-  });
+  auto bytes = [](const Tensor& t) { return static_cast<std::byte*>(t.data_ptr()); };
+  backend::backend_for(gc.device()).unary_backward(op, gc.dtype(), bytes(gc), bytes(xc), bytes(yc), bytes(out),
+                                                   gc.numel());
   return out;
 }
 
@@ -117,26 +102,11 @@ BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, Unar
       case UnaryOp::exp: ga = g * out; break;
       case UnaryOp::log: ga = g / a; break;
       case UnaryOp::sqrt: ga = g * 0.5 / out; break;
-      case UnaryOp::relu:
-        // A select (torch's threshold_backward: 0 where inactive, even for an infinite g), which
-        // vectorises; which units are active is a coin toss a branch would keep mispredicting.
-        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return y > 0 ? gi : decltype(y)(0); });
-        break;
-      case UnaryOp::sigmoid:
-        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return gi * (y * (decltype(y)(1) - y)); });
-        break;
-      case UnaryOp::tanh:
-        ga = pointwise_backward(g, out, out, [](auto gi, auto, auto y) { return gi * (decltype(y)(1) - y * y); });
-        break;
-      case UnaryOp::gelu:
-        // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-        ga = pointwise_backward(g, a, out, [](auto gi, auto x, auto) {
-          using T = decltype(x);
-          const T cdf = T(0.5) * (T(1) + std::erf(x * T(M_SQRT1_2)));
-          const T pdf = std::exp(T(-0.5) * x * x) * T(0.3989422804014327);
-          return gi * (cdf + x * pdf);
-        });
-        break;
+      // relu selects (torch's threshold_backward: 0 where inactive, even for an infinite g).
+      case UnaryOp::relu: ga = pointwise_backward(UnaryGradOp::relu, g, out, out); break;
+      case UnaryOp::sigmoid: ga = pointwise_backward(UnaryGradOp::sigmoid, g, out, out); break;
+      case UnaryOp::tanh: ga = pointwise_backward(UnaryGradOp::tanh, g, out, out); break;
+      case UnaryOp::gelu: ga = pointwise_backward(UnaryGradOp::gelu, g, a, out); break;  // Phi(x) + x phi(x)
       case UnaryOp::clamp: ga = g * (a.ge(p.lo) * a.le(p.hi)); break;
     }
     return {fit(ga, a)};

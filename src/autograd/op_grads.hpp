@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ops/elementwise_op.hpp"
+#include "backend/op_kinds.hpp"
 #include "record.hpp"
 
 namespace dm::autograd {

@@ -3,7 +3,7 @@
 #include <ostream>
 
 #include "democratising/error.hpp"
-#include "../backend/cuda/cuda_backend.hpp"
+#include "backend/backend.hpp"
 
 namespace dm {
 
@@ -16,7 +16,7 @@ std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str
 
 Device Device::cuda(int index) {
   std::string reason;
-  const int n = cuda_backend::device_count(&reason);
+  const int n = backend::device_count(DeviceKind::cuda, &reason);
   if (n == 0) throw DeviceError("[Device::cuda] cuda:" + std::to_string(index) + " is unavailable: " + reason);
   if (index < 0 || index >= n)
     throw DeviceError("[Device::cuda] cuda:" + std::to_string(index) + " does not exist (" + std::to_string(n) +
@@ -26,17 +26,17 @@ Device Device::cuda(int index) {
 
 std::vector<Device> Device::cuda_all() {
   std::vector<Device> out;
-  const int n = cuda_backend::device_count(nullptr);
+  const int n = backend::device_count(DeviceKind::cuda, nullptr);
   for (int i = 0; i < n; ++i) out.push_back({DeviceKind::cuda, i});
   return out;
 }
 
 namespace cuda {
-int device_count() { return cuda_backend::device_count(nullptr); }
-bool is_built() { return cuda_backend::built(); }
+int device_count() { return backend::device_count(DeviceKind::cuda, nullptr); }
+bool is_built() { return backend::is_built(DeviceKind::cuda); }
 std::string unavailable_reason() {
   std::string reason;
-  return cuda_backend::device_count(&reason) > 0 ? std::string() : reason;
+  return backend::device_count(DeviceKind::cuda, &reason) > 0 ? std::string() : reason;
 }
 }  // namespace cuda
 

@@ -4,24 +4,18 @@
 #include "democratising/random.hpp"
 
 #include <atomic>
-#include <cmath>
 #include <mutex>
 #include <string>
 
 #include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
 #include "democratising/tensor.hpp"
-#include "dispatch.hpp"
-#include "philox.hpp"
+#include "backend/backend.hpp"
 #include "tensor_impl.hpp"
 
 namespace dm {
 namespace {
 
-__extension__ typedef unsigned __int128 u128;
-
 constexpr std::uint64_t kDefaultSeed = 0x853c49e6748fea9bULL;
-constexpr std::int64_t kRandomGrain = 1 << 16;
 
 struct Generator {
   std::mutex mutex;
@@ -62,35 +56,17 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
-constexpr float kTwoPi = 6.283185307179586f;
-
-inline float uniform_f32(std::uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24f; }
-inline double uniform_f64(std::uint32_t hi, std::uint32_t lo) {
-  return static_cast<double>(((std::uint64_t{hi} << 32) | lo) >> 11) * 0x1.0p-53;
-}
-
 void require_float(DType dtype, const char* op) {
   if (!is_floating(dtype))
     throw DTypeError(std::string("[") + op + "] needs a floating dtype, got " + std::string(dtype_name(dtype)));
 }
 
-void require_cpu(Device device, const char* op) {
-  if (!device.is_cpu()) throw DeviceError(std::string("[") + op + "] is not available on " + device.str() + " yet");
+/// Counters for n values drawn `per_block` to a block.
+std::uint64_t blocks_for(std::int64_t n, int per_block) {
+  return static_cast<std::uint64_t>((n + per_block - 1) / per_block);
 }
 
-// Fills n values: per(block, lanes, out) writes up to `per_block` values from one counter.
-template <class T, int PerBlock, class Gen>
-void fill_blocks(T* out, std::int64_t n, std::uint64_t seed, std::uint64_t start, Gen&& gen) {
-  const std::int64_t blocks = (n + PerBlock - 1) / PerBlock;
-  par_for(blocks, kRandomGrain / PerBlock, [&](std::int64_t b0, std::int64_t b1) {
-    for (std::int64_t b = b0; b < b1; ++b) {
-      T vals[PerBlock];
-      gen(philox::generate(start + static_cast<std::uint64_t>(b), seed), vals);
-      const std::int64_t base = b * PerBlock;
-      for (int k = 0; k < PerBlock && base + k < n; ++k) out[base + k] = vals[k];
-    }
-  });
-}
+std::byte* bytes_of(const Tensor& t) { return static_cast<std::byte*>(t.data_ptr()); }
 
 }  // namespace
 
@@ -128,50 +104,19 @@ ThreadGeneratorScope::~ThreadGeneratorScope() { thread_stream = previous_; }
 
 Tensor Tensor::randn(const Shape& shape, DType dtype, Device device) {
   require_float(dtype, "randn");
-  require_cpu(device, "randn");
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
-  if (t.dtype() == DType::f64) {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
-    fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
-      const double u1 = 1.0 - uniform_f64(r[0], r[1]);  // (0, 1]: log stays finite
-      const double u2 = uniform_f64(r[2], r[3]);
-      const double rad = std::sqrt(-2.0 * std::log(u1));
-      v[0] = rad * std::cos(2.0 * M_PI * u2);
-      v[1] = rad * std::sin(2.0 * M_PI * u2);
-    });
-  } else {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
-    fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
-      for (int p = 0; p < 2; ++p) {
-        const float u1 = 1.0f - uniform_f32(r[2 * p]);
-        const float u2 = uniform_f32(r[2 * p + 1]);
-        const float rad = std::sqrt(-2.0f * std::log(u1));
-        v[2 * p] = rad * std::cos(kTwoPi * u2);
-        v[2 * p + 1] = rad * std::sin(kTwoPi * u2);
-      }
-    });
-  }
+  auto [seed, start] = claim(blocks_for(n, t.dtype() == DType::f64 ? 2 : 4));
+  backend::backend_for(device).random_normal(bytes_of(t), t.dtype(), n, seed, start, 0.0, 1.0);
   return dtype == DType::bf16 ? t.to(DType::bf16) : t;
 }
 
 Tensor Tensor::rand(const Shape& shape, DType dtype, Device device) {
   require_float(dtype, "rand");
-  require_cpu(device, "rand");
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
-  if (t.dtype() == DType::f64) {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
-    fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
-      v[0] = uniform_f64(r[0], r[1]);
-      v[1] = uniform_f64(r[2], r[3]);
-    });
-  } else {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
-    fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
-      for (int k = 0; k < 4; ++k) v[k] = uniform_f32(r[k]);
-    });
-  }
+  auto [seed, start] = claim(blocks_for(n, t.dtype() == DType::f64 ? 2 : 4));
+  backend::backend_for(device).random_uniform(bytes_of(t), t.dtype(), n, seed, start, 0.0, 1.0);
   return dtype == DType::bf16 ? t.to(DType::bf16) : t;
 }
 
@@ -179,15 +124,9 @@ Tensor Tensor::randint(std::int64_t low, std::int64_t high, const Shape& shape, 
   if (high <= low)
     throw ValueError("[randint] needs low < high, got [" + std::to_string(low) + ", " + std::to_string(high) + ")");
   const std::int64_t n = shape.numel();
-  const auto range = static_cast<u128>(static_cast<std::uint64_t>(high - low));
   Tensor t = make_tensor(shape, DType::i64, Device::cpu());
-  auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
-  fill_blocks<std::int64_t, 2>(t.data<std::int64_t>(), n, seed, start, [&](const philox::Block& r, std::int64_t* v) {
-    for (int k = 0; k < 2; ++k) {
-      const std::uint64_t bits = (std::uint64_t{r[2 * k]} << 32) | r[2 * k + 1];
-      v[k] = low + static_cast<std::int64_t>((bits * range) >> 64);  // Lemire's multiply-shift
-    }
-  });
+  auto [seed, start] = claim(blocks_for(n, 2));
+  backend::backend_for(Device::cpu()).random_int(t.data<std::int64_t>(), n, seed, start, low, high);
   return dtype == DType::i64 ? t : t.to(dtype);
 }
 

@@ -4,8 +4,7 @@
 #include <cstring>
 #include <string>
 
-#include "../backend/cuda/cuda_backend.hpp"
-#include "allocator.hpp"
+#include "backend/backend.hpp"
 #include "democratising/error.hpp"
 #include "dispatch.hpp"
 #include "strided_loop.hpp"
@@ -14,16 +13,10 @@
 namespace dm {
 
 Storage::Storage(std::size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
-  data_ = device.is_cpu() ? cpu_allocator::allocate(nbytes) : cuda_backend::allocate(device.index, nbytes);
+  data_ = backend::backend_for(device).allocate(nbytes, device.index);
 }
 
-Storage::~Storage() {
-  if (device_.is_cpu()) {
-    cpu_allocator::release(data_, nbytes_);
-  } else {
-    cuda_backend::release(device_.index, data_, nbytes_);
-  }
-}
+Storage::~Storage() { backend::backend_for(device_).release(data_, nbytes_, device_.index); }
 
 Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
   for (auto d : shape)
@@ -94,7 +87,7 @@ T* Tensor::data() const {
 
 void Tensor::synchronize() const {
   const Device d = device();
-  if (d.is_cuda()) cuda_backend::synchronize(d.index);
+  backend::backend_for(d).synchronize(d.index);
 }
 
 namespace {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "core/dispatch.hpp"
-#include "core/philox.hpp"
+#include "backend/philox.hpp"
 #include "democratising/error.hpp"
 #include "democratising/runtime.hpp"
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/backend.hpp"
 #include "democratising/data/par_chunks.hpp"
 #include "democratising/error.hpp"
 #include "democratising/random.hpp"
@@ -13,10 +14,6 @@
 
 namespace dm {
 namespace {
-
-// Elements per block of the reduction. Each element is reduced over the shards in shard order
-// by one task, so the block size changes only the speed, never a bit of the result.
-constexpr std::int64_t kReduceBlock = 4096;
 
 struct ShardResult {
   Gradients grads;
@@ -63,17 +60,18 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   });
 
   // Weights n_k / n, so the weighted sum of per-shard mean gradients is the full-batch mean.
-  std::vector<float> weights(static_cast<std::size_t>(shards));
-  std::vector<const float*> sources(static_cast<std::size_t>(shards));
+  std::vector<double> weights(static_cast<std::size_t>(shards));
+  std::vector<const std::byte*> sources(static_cast<std::size_t>(shards));
   double loss_sum = 0.0;
   for (std::int64_t k = 0; k < shards; ++k) {
     const auto i = static_cast<std::size_t>(k);
     const std::int64_t n = std::min(size, batch - k * size);
+    // Rounded to f32 here so the loss below is weighted exactly as the gradients are.
     weights[i] = static_cast<float>(static_cast<double>(n) / static_cast<double>(batch));
     if (results[i].grads.flat.dtype() != DType::f32)
       throw DTypeError("[DataParallel] gradients are " + std::string(dtype_name(results[i].grads.flat.dtype())) +
                        ", only f32 parameters are supported");
-    sources[i] = results[i].grads.flat.data<float>();
+    sources[i] = static_cast<const std::byte*>(results[i].grads.flat.data_ptr());
     loss_sum += static_cast<double>(weights[i]) * results[i].loss.item<double>();
   }
 
@@ -82,15 +80,8 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   Gradients out = std::move(results.front().grads);
   if (loss) *loss = Tensor::scalar(loss_sum, results.front().loss.dtype());
   if (shards == 1) return out;  // weight 1: the shard's mean is the batch's, no pass needed
-  float* dst = out.flat.data<float>();
-  par_for(out.flat.numel(), kReduceBlock, [&](std::int64_t b, std::int64_t e) {
-    for (std::int64_t i = b; i < e; ++i) dst[i] = weights[0] * dst[i];
-    for (std::size_t k = 1; k < sources.size(); ++k) {
-      const float w = weights[k];
-      const float* src = sources[k];
-      for (std::int64_t i = b; i < e; ++i) dst[i] += w * src[i];
-    }
-  });
+  backend::backend_for(out.flat.device())
+      .weighted_sum(DType::f32, static_cast<std::byte*>(out.flat.data_ptr()), sources, weights, out.flat.numel());
   return out;
 }
 

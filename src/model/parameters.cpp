@@ -6,22 +6,10 @@
 #include <vector>
 
 #include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "backend/backend.hpp"
 
 namespace dm {
 namespace {
-
-// 16384 floats = 64 KiB: a block of the parameters stays in L2 while every update is added to
-// it, and each update is read in runs long enough for the hardware prefetcher to follow. The
-// boundaries depend only on the size (not on the pool), and each element sees the same
-// additions in the same order either way.
-constexpr std::int64_t kBlock = 16384;
-
-// The one kernel both update paths use, so a fused batch and a sequence of single updates
-// round identically. A plain loop the compiler vectorises.
-void add_scaled(float* __restrict params, const float* __restrict delta, float alpha, std::int64_t n) {
-  for (std::int64_t i = 0; i < n; ++i) params[i] += alpha * delta[i];
-}
 
 void check_cpu_f32(const Tensor& t, const char* op, const std::string& what) {
   if (!t.defined()) throw ValueError(std::string("[") + op + "] " + what + " is an undefined tensor");
@@ -55,10 +43,9 @@ Parameters::Parameters(const Tensor& initial) : mutex_(std::make_unique<WriterPr
 
 void Parameters::update(const Tensor& delta, float alpha) {
   const Tensor d = checked_delta(delta, values_, numel_, "Parameters::update", "the update");
+  const float* sources[] = {d.data<float>()};
   std::unique_lock lock(*mutex_);
-  float* p = values_.data<float>();
-  const float* src = d.data<float>();
-  par_for(numel_, kBlock * 16, [&](std::int64_t b, std::int64_t e) { add_scaled(p + b, src + b, alpha, e - b); });
+  backend::backend_for(values_.device()).add_scaled_many(values_.data<float>(), sources, alpha, numel_);
 }
 
 void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
@@ -75,10 +62,7 @@ void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
   for (const Tensor& d : checked) sources.push_back(d.data<float>());
 
   std::unique_lock lock(*mutex_);
-  float* p = values_.data<float>();
-  par_for(numel_, kBlock, [&](std::int64_t b, std::int64_t e) {
-    for (const float* src : sources) add_scaled(p + b, src + b, alpha, e - b);
-  });
+  backend::backend_for(values_.device()).add_scaled_many(values_.data<float>(), sources, alpha, numel_);
 }
 
 Tensor Parameters::snapshot() const {

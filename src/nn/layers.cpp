@@ -5,7 +5,6 @@
 #include <sstream>
 #include <string>
 
-#include "core/dispatch.hpp"
 #include "democratising/error.hpp"
 #include "democratising/nn/functional.hpp"
 
@@ -16,11 +15,7 @@ namespace {
 Tensor uniform_symmetric(const Shape& shape, double bound, DType dtype) {
   const DType draw_dtype = dtype == DType::bf16 ? DType::f32 : dtype;
   Tensor t = Tensor::rand(shape, draw_dtype);
-  dispatch_float(draw_dtype, "Dense", [&]<class T>(TypeTag<T>) {
-    T* v = t.data<T>();
-    const T scale = static_cast<T>(2.0 * bound), shift = static_cast<T>(bound);
-    for (std::int64_t i = 0; i < t.numel(); ++i) v[i] = v[i] * scale - shift;
-  });
+  t.mul_(2.0 * bound).sub_(bound);  // two roundings, as u * scale - shift in draw_dtype
   return t.to(dtype);
 }
 

@@ -10,10 +10,9 @@
 
 #include "autograd/grad_into.hpp"
 #include "autograd/record.hpp"
-#include "core/dispatch.hpp"
+#include "backend/backend.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/nn/functional.hpp"
-#include "democratising/runtime.hpp"
 #include "op_checks.hpp"
 #include "ops/matmul_into.hpp"
 
@@ -21,8 +20,6 @@ namespace dm::nn {
 namespace {
 
 constexpr const char* kOp = "linear";
-// Elements per parallel block of the row-wise passes: enough work to amortise a task.
-constexpr std::int64_t kElementsPerBlock = 1 << 15;
 
 std::string operands(const Tensor& x, const Tensor& w) {
   return std::string("[linear] x ") + x.shape().str() + " vs weight " + w.shape().str();
@@ -31,7 +28,7 @@ std::string operands(const Tensor& x, const Tensor& w) {
 void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b) {
   impl_of(x, kOp);
   impl_of(w, kOp);
-  detail::require_cpu({&x, &w, &b}, kOp);
+  detail::require_same_device({&x, &w, &b}, kOp);
   if (w.dim() != 2) throw ShapeError("[linear] weight must be 2-d (out, in), got shape " + w.shape().str());
   if (x.dim() < 1) throw ShapeError("[linear] x must have at least 1 dim (..., in), got shape " + x.shape().str());
   if (x.size(-1) != w.size(1))
@@ -48,41 +45,15 @@ void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b) {
                      ": dtypes must match");
 }
 
-// y (rows, cols) contiguous += b (cols) on every row.
-template <class T>
-void add_bias_rows(T* y, const T* b, std::int64_t rows, std::int64_t cols) {
-  const std::int64_t grain = std::max<std::int64_t>(1, kElementsPerBlock / std::max<std::int64_t>(cols, 1));
-  par_for(rows, grain, [&](std::int64_t r0, std::int64_t r1) {
-    for (std::int64_t r = r0; r < r1; ++r) {
-      T* row = y + r * cols;
-      for (std::int64_t j = 0; j < cols; ++j) row[j] += b[j];
-    }
-  });
-}
-
-// db (cols) = sum over rows of g (rows, cols) contiguous. Parallel over column blocks, each
-// summing its rows in order, so the result is the same for any thread count.
-template <class T>
-void sum_rows(const T* g, T* db, std::int64_t rows, std::int64_t cols) {
-  const std::int64_t grain = std::max<std::int64_t>(64, kElementsPerBlock / std::max<std::int64_t>(rows, 1));
-  par_for(cols, grain, [&](std::int64_t c0, std::int64_t c1) {
-    for (std::int64_t j = c0; j < c1; ++j) db[j] = T(0);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const T* row = g + r * cols;
-      for (std::int64_t j = c0; j < c1; ++j) db[j] += row[j];
-    }
-  });
-}
-
 // The forward pass in a compute dtype (f32 or f64), recording nothing.
 Tensor linear_forward(const Tensor& x, const Tensor& w, const Tensor& b) {
   Tensor y = x.matmul(w.t());
   if (!b.defined()) return y;
   const Tensor bc = b.contiguous();
   const std::int64_t cols = w.size(0);
-  dispatch_float(y.dtype(), kOp, [&]<class T>(TypeTag<T>) {
-    add_bias_rows(y.data<T>(), bc.data<T>(), y.numel() / std::max<std::int64_t>(cols, 1), cols);
-  });
+  backend::backend_for(y.device())
+      .bias_add_rows(y.dtype(), static_cast<std::byte*>(y.data_ptr()), static_cast<const std::byte*>(bc.data_ptr()),
+                     y.numel() / std::max<std::int64_t>(cols, 1), cols);
   return y;
 }
 
@@ -113,7 +84,9 @@ struct LinearBackward {
     if (need_b && has_bias) {
       const Tensor dst = autograd::gradient_destination(2);
       Tensor db = dst.defined() && dst.dtype() == g.dtype() ? dst : Tensor::empty({out}, g.dtype(), g.device());
-      dispatch_float(g.dtype(), kOp, [&]<class T>(TypeTag<T>) { sum_rows(g.data<T>(), db.data<T>(), g.size(0), out); });
+      backend::backend_for(g.device())
+          .sum_rows(g.dtype(), static_cast<const std::byte*>(g.data_ptr()), static_cast<std::byte*>(db.data_ptr()),
+                    g.size(0), out);
       grads[2] = db.impl() == dst.impl() ? db : db.to(dtype);
     }
     return grads;

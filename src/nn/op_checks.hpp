@@ -10,11 +10,20 @@
 
 namespace dm::nn::detail {
 
-/// Throws DeviceError unless every defined tensor is on the CPU.
-inline void require_cpu(std::initializer_list<const Tensor*> tensors, const char* op) {
-  for (const Tensor* t : tensors)
-    if (t->defined() && !t->device().is_cpu())
-      throw DeviceError(std::string("[") + op + "] is not available on " + t->device().str() + " yet");
+/// Throws DeviceError naming `op` and both devices unless every defined tensor is on one
+/// device (mixing devices is an error, never a silent copy); returns that device.
+inline Device require_same_device(std::initializer_list<const Tensor*> tensors, const char* op) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) {
+      first = t;
+    } else if (t->device() != first->device()) {
+      throw DeviceError(std::string("[") + op + "] tensors are on different devices: " + first->device().str() +
+                        " and " + t->device().str());
+    }
+  }
+  return first ? first->device() : Device::cpu();
 }
 
 /// Throws DTypeError unless `t` is f32, f64 or bf16; `what` names the argument.

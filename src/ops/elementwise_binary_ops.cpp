@@ -3,7 +3,7 @@
 // and the result dtype (PyTorch's promotion), allocates and hands over to the CPU kernel.
 #include <string>
 
-#include "backend/cpu/elementwise.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -15,9 +15,9 @@ namespace {
 
 using namespace elementwise;
 
-// torch: int / int is true division.
+// The op's ResultRule applied to the promoted dtype (torch: int / int is true division).
 DType arithmetic_result(BinaryOp op, DType promoted) {
-  return op == BinaryOp::div && !is_floating(promoted) ? DType::f32 : promoted;
+  return op_info(op).result == ResultRule::floating && !is_floating(promoted) ? DType::f32 : promoted;
 }
 
 void reject_bool_sub(BinaryOp op, DType a, DType b, const char* name) {
@@ -30,13 +30,12 @@ Tensor binary_op(BinaryOp op, const Tensor& a, const Tensor& b) {
   const TensorImpl& ia = impl_of(a, name);
   const TensorImpl& ib = impl_of(b, name);
   const Device device = common_device({&a, &b}, name);
-  require_cpu(ia, name);
   reject_bool_sub(op, ia.dtype, ib.dtype, name);
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, name);
   const DType result = arithmetic_result(op, result_type(ia, ib));
   Tensor out = make_tensor(shape, result, device);
-  cpu::binary(op, *out.impl(), {&ia, broadcast_strides(ia, shape, name)}, {&ib, broadcast_strides(ib, shape, name)},
-              compute_type(result));
+  backend::backend_for(device).binary(op, output_of(out), operand_of(ia, broadcast_strides(ia, shape, name)),
+                                      operand_of(ib, broadcast_strides(ib, shape, name)), compute_type(result));
   if (autograd::needs_grad({&a, &b})) autograd::record(out, name, {&a, &b}, autograd::binary_backward(op, a, b, out));
   return out;
 }
@@ -56,10 +55,9 @@ DType scalar_result(BinaryOp op, DType t, double scalar, ScalarSide side, const 
 Tensor binary_scalar_op(BinaryOp op, const Tensor& a, double scalar, ScalarSide side) {
   const char* name = op_name(op).data();
   const TensorImpl& ia = impl_of(a, name);
-  require_cpu(ia, name);
   const DType result = scalar_result(op, ia.dtype, scalar, side, name);
   Tensor out = make_tensor(ia.shape, result, ia.storage->device());
-  cpu::binary_scalar(op, *out.impl(), {&ia, ia.strides}, scalar, side, compute_type(result));
+  backend_of(ia).binary_scalar(op, output_of(out), operand_of(ia), scalar, side, compute_type(result));
   if (autograd::needs_grad({&a}))
     autograd::record(out, name, {&a}, autograd::binary_scalar_backward(op, a, scalar, side, out));
   return out;
@@ -74,7 +72,6 @@ void binary_inplace(BinaryOp op, Tensor& self, const Tensor& other, const char* 
   const TensorImpl& is = impl_of(self, name);
   const TensorImpl& io = impl_of(other, name);
   common_device({&self, &other}, name);
-  require_cpu(is, name);
   require_writable(is, name);
   reject_bool_sub(op, is.dtype, io.dtype, name);
   const DType result = arithmetic_result(op, result_type(is, io));
@@ -89,16 +86,16 @@ void binary_inplace(BinaryOp op, Tensor& self, const Tensor& other, const char* 
     src = copy.impl().get();
     other_strides = broadcast_strides(*src, is.shape, name);
   }
-  cpu::binary(op, is, {&is, is.strides}, {src, other_strides}, compute_type(result));
+  backend_of(is).binary(op, output_of(is, false), operand_of(is), operand_of(*src, other_strides), compute_type(result));
 }
 
 void binary_scalar_inplace(BinaryOp op, Tensor& self, double scalar, const char* name) {
   const TensorImpl& is = impl_of(self, name);
-  require_cpu(is, name);
   require_writable(is, name);
   const DType result = scalar_result(op, is.dtype, scalar, ScalarSide::right, name);
   check_can_store(result, is.dtype, name);
-  cpu::binary_scalar(op, is, {&is, is.strides}, scalar, ScalarSide::right, compute_type(result));
+  backend_of(is).binary_scalar(op, output_of(is, false), operand_of(is), scalar, ScalarSide::right,
+                               compute_type(result));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <cmath>
 #include <string>
 
-#include "backend/cpu/elementwise.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -19,11 +19,11 @@ Tensor compare_op(CompareOp op, const Tensor& a, const Tensor& b) {
   const TensorImpl& ia = impl_of(a, name);
   const TensorImpl& ib = impl_of(b, name);
   const Device device = common_device({&a, &b}, name);
-  require_cpu(ia, name);
   const Shape shape = broadcast_shapes(ia.shape, ib.shape, name);
   Tensor out = make_tensor(shape, DType::boolean, device);
-  cpu::compare(op, *out.impl(), {&ia, broadcast_strides(ia, shape, name)}, {&ib, broadcast_strides(ib, shape, name)},
-               compute_type(result_type(ia, ib)));
+  backend::backend_for(device).compare(op, output_of(out), operand_of(ia, broadcast_strides(ia, shape, name)),
+                                       operand_of(ib, broadcast_strides(ib, shape, name)),
+                                       compute_type(result_type(ia, ib)));
   return out;
 }
 
@@ -43,9 +43,8 @@ DType scalar_compare_type(DType t, double scalar) {
 Tensor compare_scalar_op(CompareOp op, const Tensor& a, double scalar) {
   const char* name = op_name(op).data();
   const TensorImpl& ia = impl_of(a, name);
-  require_cpu(ia, name);
   Tensor out = make_tensor(ia.shape, DType::boolean, ia.storage->device());
-  cpu::compare_scalar(op, *out.impl(), {&ia, ia.strides}, scalar, scalar_compare_type(ia.dtype, scalar));
+  backend_of(ia).compare_scalar(op, output_of(out), operand_of(ia), scalar, scalar_compare_type(ia.dtype, scalar));
   return out;
 }
 
@@ -69,13 +68,13 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   const TensorImpl& ia = impl_of(a, "where");
   const TensorImpl& ib = impl_of(b, "where");
   const Device device = common_device({&cond, &a, &b}, "where");
-  require_cpu(ic, "where");
   if (ic.dtype != DType::boolean)
     throw DTypeError("[where] the condition must be bool, got " + std::string(dtype_name(ic.dtype)));
   const Shape shape = broadcast_shapes(broadcast_shapes(ic.shape, ia.shape, "where"), ib.shape, "where");
   Tensor out = make_tensor(shape, result_type(ia, ib), device);
-  cpu::where(*out.impl(), {&ic, broadcast_strides(ic, shape, "where")}, {&ia, broadcast_strides(ia, shape, "where")},
-             {&ib, broadcast_strides(ib, shape, "where")});
+  backend::backend_for(device).where(output_of(out), operand_of(ic, broadcast_strides(ic, shape, "where")),
+                                     operand_of(ia, broadcast_strides(ia, shape, "where")),
+                                     operand_of(ib, broadcast_strides(ib, shape, "where")));
   if (autograd::needs_grad({&a, &b}))
     autograd::record(out, "where", {&cond, &a, &b}, autograd::where_backward(cond, a, b));
   return out;

@@ -1,47 +1,13 @@
 #pragma once
-// The closed list of elementwise operations, shared by the public ops (which validate and
-// type them) and the CPU kernels (which compute them). Each enum sits beside its name table
-// and a count check, so adding an op without naming it fails to compile.
-#include <array>
-#include <cstdint>
-#include <string_view>
-
+// Typing rules of the elementwise ops. The ops themselves (their enums, names and result
+// rules) are declared once, in backend/op_kinds.hpp, which the backends share.
+#include "backend/op_kinds.hpp"
 #include "democratising/dtype.hpp"
 
 namespace dm {
 
 class Tensor;
 struct TensorImpl;
-
-enum class BinaryOp : std::uint8_t { add, sub, mul, div, pow, maximum, minimum };
-inline constexpr int kNumBinaryOps = 7;
-inline constexpr std::array<std::string_view, kNumBinaryOps> kBinaryOpNames = {"add", "sub", "mul", "div",
-                                                                              "pow", "maximum", "minimum"};
-static_assert(static_cast<int>(BinaryOp::minimum) + 1 == kNumBinaryOps, "name every BinaryOp in kBinaryOpNames");
-
-enum class UnaryOp : std::uint8_t { neg, abs, exp, log, sqrt, relu, sigmoid, tanh, gelu, clamp };
-inline constexpr int kNumUnaryOps = 10;
-inline constexpr std::array<std::string_view, kNumUnaryOps> kUnaryOpNames = {
-    "neg", "abs", "exp", "log", "sqrt", "relu", "sigmoid", "tanh", "gelu", "clamp"};
-static_assert(static_cast<int>(UnaryOp::clamp) + 1 == kNumUnaryOps, "name every UnaryOp in kUnaryOpNames");
-
-enum class CompareOp : std::uint8_t { eq, ne, lt, le, gt, ge };
-inline constexpr int kNumCompareOps = 6;
-inline constexpr std::array<std::string_view, kNumCompareOps> kCompareOpNames = {"eq", "ne", "lt", "le", "gt", "ge"};
-static_assert(static_cast<int>(CompareOp::ge) + 1 == kNumCompareOps, "name every CompareOp in kCompareOpNames");
-
-constexpr std::string_view op_name(BinaryOp op) { return kBinaryOpNames[static_cast<int>(op)]; }
-constexpr std::string_view op_name(UnaryOp op) { return kUnaryOpNames[static_cast<int>(op)]; }
-constexpr std::string_view op_name(CompareOp op) { return kCompareOpNames[static_cast<int>(op)]; }
-
-/// Which side of a binary op a double scalar stands on: t - s is `right`, s - t is `left`.
-enum class ScalarSide : std::uint8_t { left, right };
-
-/// The extra arguments of a parameterised unary op (clamp's bounds).
-struct UnaryParams {
-  double lo = 0.0;
-  double hi = 0.0;
-};
 
 // ---- typing rules shared by the elementwise op files (defined in elementwise_typing.cpp) ----
 namespace elementwise {
@@ -59,9 +25,9 @@ DType compute_type(DType t);
 void check_can_store(DType result, DType target, const char* op);
 /// Throws ValueError naming `op` unless `scalar` is representable in the integer dtype `t`.
 void check_scalar_fits(double scalar, DType t, const char* op);
-/// Throws DeviceError naming `op` unless the tensor lives on the CPU (the only backend built
-/// for elementwise ops so far).
-void require_cpu(const TensorImpl& t, const char* op);
+/// The result dtype of a unary op on a `t` tensor, by the op's ResultRule (clamp's depends
+/// on its bounds); DTypeError naming the op where the rule rejects `t`.
+DType unary_result(UnaryOp op, DType t, UnaryParams params);
 /// Throws ValueError naming `op` when `t` is an expanded view (a stride-0 dim of size > 1):
 /// an in-place write would store several results into one element.
 void require_writable(const TensorImpl& t, const char* op);

@@ -63,9 +63,19 @@ void check_scalar_fits(double scalar, DType t, const char* op) {
                      " tensor's dtype");
 }
 
-void require_cpu(const TensorImpl& t, const char* op) {
-  if (!t.storage->device().is_cpu())
-    throw DeviceError(std::string("[") + op + "] is not available on " + t.storage->device().str() + " yet");
+DType unary_result(UnaryOp op, DType t, UnaryParams params) {
+  const OpInfo<UnaryOp>& info = op_info(op);
+  switch (info.result) {
+    case ResultRule::same: return t;
+    case ResultRule::same_not_bool:
+      if (t == DType::boolean)
+        throw DTypeError("[" + std::string(info.name) + "] is not supported for bool tensors");
+      return t;
+    case ResultRule::floating: return is_floating(t) ? t : DType::f32;
+    case ResultRule::bounds: return result_type(result_type(t, params.lo), params.hi);
+    case ResultRule::boolean: return DType::boolean;
+  }
+  return t;
 }
 
 void require_writable(const TensorImpl& t, const char* op) {

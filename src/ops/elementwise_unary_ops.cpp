@@ -2,7 +2,7 @@
 // forms. Transcendental functions of integer tensors give f32, as in PyTorch.
 #include <string>
 
-#include "backend/cpu/elementwise.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -14,45 +14,22 @@ namespace {
 
 using namespace elementwise;
 
-DType unary_result(UnaryOp op, DType t, UnaryParams params, const char* name) {
-  switch (op) {
-    case UnaryOp::neg:
-      if (t == DType::boolean) throw DTypeError(std::string("[") + name + "] negating a bool tensor is not supported");
-      return t;
-    case UnaryOp::abs:
-    case UnaryOp::relu:
-      return t;
-    case UnaryOp::clamp:
-      return result_type(result_type(t, params.lo), params.hi);
-    case UnaryOp::exp:
-    case UnaryOp::log:
-    case UnaryOp::sqrt:
-    case UnaryOp::sigmoid:
-    case UnaryOp::tanh:
-    case UnaryOp::gelu:
-      return is_floating(t) ? t : DType::f32;
-  }
-  return t;
-}
-
 Tensor unary_op(UnaryOp op, const Tensor& a, UnaryParams params = {}) {
   const char* name = op_name(op).data();  // the names are string literals, so null-terminated
   const TensorImpl& ia = impl_of(a, name);
-  require_cpu(ia, name);
-  const DType result = unary_result(op, ia.dtype, params, name);
+  const DType result = unary_result(op, ia.dtype, params);
   Tensor out = make_tensor(ia.shape, result, ia.storage->device());
-  cpu::unary(op, *out.impl(), {&ia, ia.strides}, params, compute_type(result));
+  backend_of(ia).unary(op, output_of(out), operand_of(ia), params, compute_type(result));
   if (autograd::needs_grad({&a})) autograd::record(out, name, {&a}, autograd::unary_backward(op, a, out, params));
   return out;
 }
 
 void unary_inplace(UnaryOp op, Tensor& self, const char* name, UnaryParams params = {}) {
   const TensorImpl& is = impl_of(self, name);
-  require_cpu(is, name);
   require_writable(is, name);
-  const DType result = unary_result(op, is.dtype, params, name);
+  const DType result = unary_result(op, is.dtype, params);
   check_can_store(result, is.dtype, name);
-  cpu::unary(op, is, {&is, is.strides}, params, compute_type(result));
+  backend_of(is).unary(op, output_of(is, false), operand_of(is), params, compute_type(result));
 }
 
 }  // namespace

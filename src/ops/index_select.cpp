@@ -5,10 +5,10 @@
 
 #include "autograd/differentiable.hpp"
 #include "core/dispatch.hpp"
-#include "core/strided_loop.hpp"
+#include "backend/backend.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm {
@@ -44,78 +44,15 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
   if (idx.shape.size() != 1)
     throw ShapeError("[index_select] index must be 1-d, got shape " + idx.shape.str());
   const Device device = common_device({this, &index}, "index_select");
-  if (!device.is_cpu()) throw DeviceError("[index_select] is not available on " + device.str() + " yet");
+  // The indices are checked on the host (a copy of them when they live on a device).
+  const Tensor host_index = index.device().is_cpu() ? index : index.to(Device::cpu());
 
-  const std::vector<std::int64_t> rows = checked_indices(idx, src.shape[d], d, src.shape);
+  const std::vector<std::int64_t> rows = checked_indices(*host_index.impl(), src.shape[d], d, src.shape);
   Shape out_shape = src.shape;
   out_shape[d] = static_cast<std::int64_t>(rows.size());
   Tensor out = make_tensor(out_shape, src.dtype, device);
-  const TensorImpl& dst = *out.impl();
-
-  // In its own row-major order the output is (outer, k, inner): out[o, r, i] = src[o, rows[r], i],
-  // with `outer` the dims before d and `inner` those after it. The loop walks the output in
-  // that order, in parallel blocks of elements, so reads stay close together whatever d is
-  // and both many short rows (embedding lookups) and a few long ones share out the pool.
-  const Shape outer_shape(src.shape.begin(), src.shape.begin() + d);
-  const Strides outer_strides(src.strides.begin(), src.strides.begin() + d);
-  const Shape inner_shape(src.shape.begin() + d + 1, src.shape.end());
-  const Strides inner_src_strides(src.strides.begin() + d + 1, src.strides.end());
-  const Strides inner_dst_strides = contiguous_strides(inner_shape);
-  const std::int64_t inner = inner_shape.numel();
-  const auto k = static_cast<std::int64_t>(rows.size());
-  const std::int64_t total = out_shape.numel();
-  if (total == 0) return out;
-  const StridedPlan<2> inner_plan(inner_shape, {&inner_dst_strides, &inner_src_strides});
-  const std::int64_t index_stride = src.strides[d];
-  // Offset in src of outer position o (row-major over outer_shape).
-  auto outer_offset = [&](std::int64_t o) {
-    std::int64_t off = 0;
-    for (int a = outer_shape.size() - 1; a >= 0; --a) {
-      off += (o % outer_shape[a]) * outer_strides[a];
-      o /= outer_shape[a];
-    }
-    return off;
-  };
-
-  const std::int64_t* row_index = rows.data();
-
-  dispatch_dtype(src.dtype, [&]<class T>(TypeTag<T>) {
-    T* out_data = reinterpret_cast<T*>(dst.data());
-    const T* in_data = reinterpret_cast<const T*>(src.data());
-    par_for(total, kElementwiseGrain, [&, k, inner, index_stride, row_index](std::int64_t begin, std::int64_t end) {
-      const std::int64_t first_pair = begin / inner;
-      std::int64_t i0 = begin - first_pair * inner;  // where the first row starts, inside it
-      std::int64_t o = first_pair / k, r = first_pair - o * k;
-      std::int64_t pos = begin;
-      while (pos < end) {
-        const T* src_outer = in_data + outer_offset(o);
-        if (inner == 1) {
-          // Single elements (selecting along the last dim): a tight gather over r.
-          const std::int64_t stop = std::min(end, pos + (k - r));
-          for (; pos < stop; ++pos, ++r) out_data[pos] = src_outer[row_index[r] * index_stride];
-        } else {
-          for (; r < k && pos < end; ++r) {
-            const T* src_row = src_outer + row_index[r] * index_stride;
-            T* dst_row = out_data + (pos - i0);
-            const std::int64_t i1 = std::min(inner, i0 + (end - pos));
-            inner_plan.for_each_run(i0, i1, [&](const auto& off, std::int64_t n, const auto& step) {
-              if (step[0] == 1 && step[1] == 1) {
-                std::copy_n(src_row + off[1], n, dst_row + off[0]);
-              } else {
-                for (std::int64_t i = 0; i < n; ++i) dst_row[off[0] + i * step[0]] = src_row[off[1] + i * step[1]];
-              }
-            });
-            pos += i1 - i0;
-            i0 = 0;
-          }
-        }
-        if (r == k) {
-          r = 0;
-          ++o;
-        }
-      }
-    });
-  });
+  if (out_shape.numel() > 0)
+    backend::backend_for(device).index_select(output_of(out), src.data(), src.strides, d, rows.data());
   return autograd::differentiable(out, *this, "index_select",
                                   [&] { return autograd::index_select_backward(*this, d, index); });
 }

@@ -1,16 +1,15 @@
 // matmul with torch.matmul semantics: 1-d operands become a row (lhs) or a column (rhs) and
 // lose that dim again in the result; operands of more than 2 dims are batches of matrices
 // whose batch dims broadcast. This file checks, works out shapes and layouts, and hands a
-// batched product to the CPU GEMM engine; it copies an operand only when no BLAS layout fits.
+// batched product to the backend's GEMM; it copies an operand only when no BLAS layout fits.
 #include <climits>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "backend/cpu/gemm.hpp"
+#include "core/kernel_args.hpp"
 #include "ops/matmul_into.hpp"
 #include "autograd/differentiable.hpp"
-#include "core/dispatch.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -150,11 +149,10 @@ std::optional<std::int64_t> folded_row_stride(const MatrixOperand& a, const Stri
   return inner_stride;
 }
 
-template <class T>
-cpu::GemmOperand<T> gemm_operand(const MatrixOperand& op, const BlasLayout& layout,
-                                 const std::vector<std::int64_t>& offsets) {
-  cpu::GemmOperand<T> g;
-  g.data = reinterpret_cast<const T*>(op.tensor.impl()->data());
+backend::GemmOperand gemm_operand(const MatrixOperand& op, const BlasLayout& layout,
+                                  const std::vector<std::int64_t>& offsets) {
+  backend::GemmOperand g;
+  g.data = op.tensor.impl()->data();
   g.batch_offsets = offsets;
   g.transposed = layout.transposed;
   g.ld = layout.ld;
@@ -196,13 +194,13 @@ Tensor matmul_float(const Tensor& lhs, const Tensor& rhs, const Tensor& given = 
 
   const Strides a_batch = expanded_batch_strides(a, batch);
   const Strides b_batch = expanded_batch_strides(b, batch);
-  cpu::GemmShape shape{batch.numel(), m, n, k};
+  GemmShape shape{batch.numel(), m, n, k};
   std::vector<std::int64_t> a_offsets, b_offsets;
   const std::optional<std::int64_t> fold = folded_row_stride(a, a_batch, b_batch, batch);
   const std::optional<BlasLayout> folded = fold ? blas_layout(shape.batch * m, k, *fold, a.col_stride) : std::nullopt;
   if (folded) {
     a_layout = *folded;
-    shape = cpu::GemmShape{1, shape.batch * m, n, k};
+    shape = GemmShape{1, shape.batch * m, n, k};
     a_offsets = {0};
     b_offsets = {0};
   } else {
@@ -210,10 +208,8 @@ Tensor matmul_float(const Tensor& lhs, const Tensor& rhs, const Tensor& given = 
     b_offsets = batch_offsets(batch, b_batch, 0);
   }
 
-  dispatch_float(ai.dtype, kOp, [&]<class T>(TypeTag<T>) {
-    cpu::gemm(shape, gemm_operand<T>(a, a_layout, a_offsets), gemm_operand<T>(b, b_layout, b_offsets),
-              reinterpret_cast<T*>(out.impl()->data()));
-  });
+  backend_of(ai).gemm(ai.dtype, shape, gemm_operand(a, a_layout, a_offsets), gemm_operand(b, b_layout, b_offsets),
+                      out.impl()->data(), 1.0, 0.0, Schedule::parallel);
   return out;
 }
 
@@ -222,8 +218,7 @@ Tensor matmul_float(const Tensor& lhs, const Tensor& rhs, const Tensor& given = 
 Tensor matmul(const Tensor& lhs, const Tensor& rhs) {
   const TensorImpl& ai = impl_of(lhs, kOp);
   const TensorImpl& bi = impl_of(rhs, kOp);
-  const Device device = common_device({&lhs, &rhs}, kOp);
-  if (!device.is_cpu()) throw DeviceError("[matmul] is not available on " + device.str() + " yet");
+  common_device({&lhs, &rhs}, kOp);
   if (ai.shape.size() == 0 || bi.shape.size() == 0)
     throw ShapeError(operands_str(ai, bi) + ": both operands need at least 1 dimension, got " +
                      std::to_string(ai.shape.size()) + "-d and " + std::to_string(bi.shape.size()) + "-d");
@@ -246,7 +241,6 @@ void matmul_into(const Tensor& lhs, const Tensor& rhs, const Tensor& out) {
   const TensorImpl& bi = impl_of(rhs, kOp);
   const TensorImpl& oi = impl_of(out, kOp);
   common_device({&lhs, &rhs, &out}, kOp);
-  if (!out.device().is_cpu()) throw DeviceError("[matmul] is not available on " + out.device().str() + " yet");
   if (ai.shape.size() != 2 || bi.shape.size() != 2)
     throw ShapeError(operands_str(ai, bi) + ": matmul_into takes 2-d operands");
   if (ai.dtype != bi.dtype || ai.dtype != oi.dtype || (ai.dtype != DType::f32 && ai.dtype != DType::f64))

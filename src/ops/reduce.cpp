@@ -1,22 +1,20 @@
-// sum, mean, var and std: dims checks, result dtype and shape; the CPU kernels do the rest.
+// sum, mean, var and std: dims checks, result dtype and shape; the backend does the rest.
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "autograd/op_grads.hpp"
-#include "backend/cpu/reduce.hpp"
-#include "backend/cpu/reduce_layout.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
+#include "ops/reduce_layout.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm {
 namespace {
 
-using cpu::DimMask;
-
-enum class SumKind { sum, mean, var, std };
+using reduction::DimMask;
 
 DimMask all_dims(int ndim) { return ndim == 0 ? 0u : static_cast<DimMask>((1u << ndim) - 1u); }
 
@@ -60,7 +58,7 @@ void record_reduction(Tensor& out, const Tensor& self, const std::vector<std::in
 // `dims` null: every dim.
 Tensor reduce_sum_family(const Tensor& self, const std::vector<std::int64_t>* dims, bool keepdim, SumKind kind,
                          std::int64_t correction, const char* op) {
-  const TensorImpl& im = cpu::cpu_reduction_input(self, op);
+  const TensorImpl& im = reduction::reduction_input(self, op);
   const DimMask mask = dims ? dims_to_mask(*dims, im.shape, op) : all_dims(im.shape.size());
   if (kind != SumKind::sum && !is_floating(im.dtype))
     throw DTypeError(std::string("[") + op + "] needs a floating dtype (f32, f64, bf16), got " +
@@ -69,20 +67,15 @@ Tensor reduce_sum_family(const Tensor& self, const std::vector<std::int64_t>* di
   const Device device = im.storage->device();
   if (im.shape.numel() == 0) {  // the sum of nothing is 0; its mean and spread are undefined
     const double empty_value = kind == SumKind::sum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    return Tensor::full(cpu::reduced_shape(im.shape, mask, keepdim), empty_value, out_dtype, device);
+    return Tensor::full(reduction::reduced_shape(im.shape, mask, keepdim), empty_value, out_dtype, device);
   }
-  const cpu::ReduceLayout layout = cpu::plan_reduce_layout(self, mask);
-  const cpu::ReduceGeometry g = layout.geometry;
+  const reduction::ReduceLayout layout = reduction::plan_reduce_layout(self, mask);
+  const ReduceGeometry g = layout.geometry;
   Tensor block = make_tensor(Shape{g.outer * g.inner}, out_dtype, device);
   const std::byte* in = layout.dense.impl()->data();
   std::byte* out = block.impl()->data();
-  switch (kind) {
-    case SumKind::sum: cpu::sum_kernel(in, im.dtype, g, out); break;
-    case SumKind::mean: cpu::mean_kernel(in, im.dtype, g, out); break;
-    case SumKind::var: cpu::var_kernel(in, im.dtype, g, correction, false, out); break;
-    case SumKind::std: cpu::var_kernel(in, im.dtype, g, correction, true, out); break;
-  }
-  Tensor result = cpu::arrange_reduced_output(block, im.shape, layout, mask, keepdim);
+  backend_of(im).reduce_sum(kind, in, im.dtype, g, correction, out);
+  Tensor result = reduction::arrange_reduced_output(block, im.shape, layout, mask, keepdim);
   if (autograd::needs_grad({&self})) record_reduction(result, self, dims, keepdim, kind, correction, op);
   return result;
 }

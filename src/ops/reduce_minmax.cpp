@@ -1,39 +1,38 @@
-// max, min, argmax, argmin: over everything or over one dim; the CPU kernel does the scan.
+// max, min, argmax, argmin: over everything or over one dim; the backend does the scan.
 // As torch, NaN wins (max and min of a slice holding NaN are NaN, arg* point at the first
 // NaN) and ties go to the first occurrence.
 #include <cstdint>
 #include <string>
 
 #include "autograd/op_grads.hpp"
-#include "backend/cpu/reduce.hpp"
-#include "backend/cpu/reduce_layout.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
+#include "ops/reduce_layout.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm {
 namespace {
 
-using cpu::DimMask;
-using cpu::Extreme;
+using reduction::DimMask;
 
 enum class Want { values, indices };
 
 Tensor run_extreme(const Tensor& x, DimMask mask, bool keepdim, Extreme kind, Want want) {
   const TensorImpl& im = *x.impl();
-  const cpu::ReduceLayout layout = cpu::plan_reduce_layout(x, mask);
-  const cpu::ReduceGeometry g = layout.geometry;
+  const reduction::ReduceLayout layout = reduction::plan_reduce_layout(x, mask);
+  const ReduceGeometry g = layout.geometry;
   const bool indices = want == Want::indices;
   Tensor block = make_tensor(Shape{g.outer * g.inner}, indices ? DType::i64 : im.dtype, im.storage->device());
   std::byte* out = block.impl()->data();
-  cpu::extreme_kernel(layout.dense.impl()->data(), im.dtype, g, kind, indices ? nullptr : out,
+  backend_of(im).reduce_extreme(kind, layout.dense.impl()->data(), im.dtype, g, indices ? nullptr : out,
                       indices ? reinterpret_cast<std::int64_t*>(out) : nullptr);
-  return cpu::arrange_reduced_output(block, im.shape, layout, mask, keepdim);
+  return reduction::arrange_reduced_output(block, im.shape, layout, mask, keepdim);
 }
 
 // Over the flattened tensor: a 0-d result; an index counts in row-major order.
 Tensor extreme_all(const Tensor& self, Extreme kind, Want want, const char* op) {
-  const TensorImpl& im = cpu::cpu_reduction_input(self, op);
+  const TensorImpl& im = reduction::reduction_input(self, op);
   if (im.shape.numel() == 0)
     throw ShapeError(std::string("[") + op + "] empty tensor of shape " + im.shape.str() +
                      " has no elements to reduce; reduce over a non-empty dim instead");
@@ -45,7 +44,7 @@ Tensor extreme_all(const Tensor& self, Extreme kind, Want want, const char* op) 
 }
 
 Tensor extreme_dim(const Tensor& self, std::int64_t dim, bool keepdim, Extreme kind, Want want, const char* op) {
-  const TensorImpl& im = cpu::cpu_reduction_input(self, op);
+  const TensorImpl& im = reduction::reduction_input(self, op);
   const int nd = im.shape.size();
   const int d = normalize_dim(dim, nd, op);
   const DimMask mask = nd == 0 ? 0u : (1u << d);
@@ -53,7 +52,7 @@ Tensor extreme_dim(const Tensor& self, std::int64_t dim, bool keepdim, Extreme k
     if (nd > 0 && im.shape[d] == 0)
       throw ShapeError(std::string("[") + op + "] cannot reduce dim " + std::to_string(d) + " of size 0 in shape " +
                        im.shape.str());
-    return make_tensor(cpu::reduced_shape(im.shape, mask, keepdim), want == Want::indices ? DType::i64 : im.dtype,
+    return make_tensor(reduction::reduced_shape(im.shape, mask, keepdim), want == Want::indices ? DType::i64 : im.dtype,
                        im.storage->device());
   }
   return run_extreme(self, mask, keepdim, kind, want);

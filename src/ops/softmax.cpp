@@ -1,20 +1,20 @@
 // softmax, log_softmax and logsumexp over one dim: checks and shapes; see
-// backend/cpu/softmax.cpp for the numerics (max subtracted, f64 sums).
+// the backends for the numerics (max subtracted, f64 sums).
 #include <cstdint>
 #include <limits>
 #include <string>
 
 #include "autograd/op_grads.hpp"
-#include "backend/cpu/reduce.hpp"
-#include "backend/cpu/reduce_layout.hpp"
+#include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
+#include "ops/reduce_layout.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm {
 namespace {
 
-using cpu::DimMask;
+using reduction::DimMask;
 
 struct SoftmaxInput {
   const TensorImpl* impl;
@@ -22,7 +22,7 @@ struct SoftmaxInput {
 };
 
 SoftmaxInput check_softmax_input(const Tensor& self, std::int64_t dim, const char* op) {
-  const TensorImpl& im = cpu::cpu_reduction_input(self, op);
+  const TensorImpl& im = reduction::reduction_input(self, op);
   if (!is_floating(im.dtype))
     throw DTypeError(std::string("[") + op + "] needs a floating dtype (f32, f64, bf16), got " +
                      std::string(dtype_name(im.dtype)) + "; convert with .to(DType::f32)");
@@ -31,27 +31,27 @@ SoftmaxInput check_softmax_input(const Tensor& self, std::int64_t dim, const cha
   return {&im, nd == 0 ? 0u : (1u << d)};
 }
 
-Tensor softmax_family(const Tensor& self, std::int64_t dim, cpu::SoftmaxKind kind, const char* op) {
+Tensor softmax_family(const Tensor& self, std::int64_t dim, SoftmaxKind kind, const char* op) {
   const auto [im, mask] = check_softmax_input(self, dim, op);
   const Device device = im->storage->device();
   if (im->shape.numel() == 0) return make_tensor(im->shape, im->dtype, device);
-  const cpu::ReduceLayout layout = cpu::plan_reduce_layout(self, mask);
+  const reduction::ReduceLayout layout = reduction::plan_reduce_layout(self, mask);
   // The kernel writes the output in the dense input's memory layout.
   Tensor block = make_tensor(Shape{im->shape.numel()}, im->dtype, device);
-  cpu::softmax_kernel(layout.dense.impl()->data(), im->dtype, layout.geometry, kind, block.impl()->data());
+  backend_of(*im).softmax(kind, layout.dense.impl()->data(), im->dtype, layout.geometry, block.impl()->data());
   return make_view(block, im->shape, layout.dense.impl()->strides, 0).contiguous();
 }
 
 }  // namespace
 
 Tensor Tensor::softmax(std::int64_t dim) const {
-  Tensor out = softmax_family(*this, dim, cpu::SoftmaxKind::softmax, "softmax");
+  Tensor out = softmax_family(*this, dim, SoftmaxKind::softmax, "softmax");
   if (autograd::needs_grad({this})) autograd::record(out, "softmax", {this}, autograd::softmax_backward(out, dim));
   return out;
 }
 
 Tensor Tensor::log_softmax(std::int64_t dim) const {
-  Tensor out = softmax_family(*this, dim, cpu::SoftmaxKind::log_softmax, "log_softmax");
+  Tensor out = softmax_family(*this, dim, SoftmaxKind::log_softmax, "log_softmax");
   if (autograd::needs_grad({this})) autograd::record(out, "log_softmax", {this}, autograd::log_softmax_backward(out, dim));
   return out;
 }
@@ -60,13 +60,13 @@ Tensor Tensor::logsumexp(std::int64_t dim, bool keepdim) const {
   const auto [im, mask] = check_softmax_input(*this, dim, "logsumexp");
   const Device device = im->storage->device();
   if (im->shape.numel() == 0)  // log of an empty sum is -inf
-    return Tensor::full(cpu::reduced_shape(im->shape, mask, keepdim), -std::numeric_limits<double>::infinity(),
+    return Tensor::full(reduction::reduced_shape(im->shape, mask, keepdim), -std::numeric_limits<double>::infinity(),
                         im->dtype, device);
-  const cpu::ReduceLayout layout = cpu::plan_reduce_layout(*this, mask);
-  const cpu::ReduceGeometry g = layout.geometry;
+  const reduction::ReduceLayout layout = reduction::plan_reduce_layout(*this, mask);
+  const ReduceGeometry g = layout.geometry;
   Tensor block = make_tensor(Shape{g.outer * g.inner}, im->dtype, device);
-  cpu::logsumexp_kernel(layout.dense.impl()->data(), im->dtype, g, block.impl()->data());
-  Tensor out = cpu::arrange_reduced_output(block, im->shape, layout, mask, keepdim);
+  backend_of(*im).logsumexp(layout.dense.impl()->data(), im->dtype, g, block.impl()->data());
+  Tensor out = reduction::arrange_reduced_output(block, im->shape, layout, mask, keepdim);
   if (autograd::needs_grad({this}))
     autograd::record(out, "logsumexp", {this}, autograd::logsumexp_backward(*this, out, dim, keepdim));
   return out;

@@ -7,62 +7,15 @@
 // The bias corrections are computed in double and rounded to the parameter's dtype, as torch
 // does with its Python-float scalars.
 #include <algorithm>
-#include <cmath>
 #include <string>
 
+#include "backend/backend.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim/update_plan.hpp"
 
 namespace dm::optim {
-namespace {
-
-template <class T>
-struct AdamScalars {
-  T beta1, one_minus_beta1, beta2, one_minus_beta2;
-  T weight_decay, decay_factor;
-  T neg_step_size, bias_correction2_sqrt, eps;
-  bool decoupled;
-};
-
-template <class T>
-AdamScalars<T> adam_scalars(const AdamOptions& o, bool decoupled, double lr, std::int64_t t) {
-  const double bias_correction1 = 1.0 - std::pow(o.beta1, static_cast<double>(t));
-  const double bias_correction2 = 1.0 - std::pow(o.beta2, static_cast<double>(t));
-  return {static_cast<T>(o.beta1),
-          static_cast<T>(1.0 - o.beta1),
-          static_cast<T>(o.beta2),
-          static_cast<T>(1.0 - o.beta2),
-          static_cast<T>(o.weight_decay),
-          static_cast<T>(1.0 - lr * o.weight_decay),
-          static_cast<T>(-(lr / bias_correction1)),
-          static_cast<T>(std::sqrt(bias_correction2)),
-          static_cast<T>(o.eps),
-          decoupled};
-}
-
-// p, g, m, v: (n) contiguous.
-template <class T>
-void adam_update(T* p, const T* g, T* m, T* v, std::int64_t n, const AdamScalars<T>& s) {
-  const bool l2 = !s.decoupled && s.weight_decay != T(0);
-  for (std::int64_t i = 0; i < n; ++i) {
-    T pi = p[i];
-    T gi = g[i];
-    if (s.decoupled) pi = pi * s.decay_factor;
-    if (l2) gi = gi + s.weight_decay * pi;
-    T mi = m[i] * s.beta1;
-    mi = mi + s.one_minus_beta1 * gi;
-    T vi = v[i] * s.beta2;
-    vi = vi + s.one_minus_beta2 * gi * gi;
-    const T denom = std::sqrt(vi) / s.bias_correction2_sqrt + s.eps;
-    m[i] = mi;
-    v[i] = vi;
-    p[i] = pi + s.neg_step_size * mi / denom;
-  }
-}
-
-}  // namespace
 
 Adam::Adam(AdamOptions options, bool decoupled_weight_decay)
     : Optimizer(options.lr), options_(options), decoupled_(decoupled_weight_decay) {
@@ -88,11 +41,11 @@ void Adam::step(const std::vector<Tensor>& grads) {
   detail::check_gradients(params_, grads, op);
   NoGradGuard no_grad;
   const double lr = lr_;
-  detail::run_update<2>(op, params_, grads, {&m_, &v_}, param_steps_,
-                        [&]<class T>(TypeTag<T>, std::int64_t step, const detail::UpdateView<T, 2>& u, std::int64_t n) {
-                          adam_update(u.param, u.grad, u.state[0], u.state[1], n,
-                                      adam_scalars<T>(options_, decoupled_, lr, step + 1));
-                        });
+  detail::run_update<2>(params_, grads, {&m_, &v_}, param_steps_, [&](std::int64_t step, const detail::UpdateView<2>& u) {
+    const backend::AdamStep scalars{lr,       options_.beta1, options_.beta2, options_.eps, options_.weight_decay,
+                                    decoupled_, step + 1};
+    backend::backend_for(u.device).adam_step(u.dtype, u.param, u.grad, u.state[0], u.state[1], u.numel, scalars);
+  });
   for (std::size_t i = 0; i < grads.size(); ++i)
     if (grads[i].defined()) ++param_steps_[i];
   ++steps_;

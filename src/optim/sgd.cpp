@@ -3,10 +3,12 @@
 //   buf = d on a parameter's first step, else buf * momentum + (1 - dampening) * d
 //   d = nesterov ? d + momentum * buf : buf
 //   p = p + (-lr) * d
-// Scalars are rounded to the parameter's dtype first, as torch does for a float tensor.
+// Scalars are rounded to the parameter's dtype first, as torch does for a float tensor; the
+// element loop is the backend's sgd_step.
 #include <algorithm>
 #include <string>
 
+#include "backend/backend.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/optim/optimizer.hpp"
@@ -15,45 +17,8 @@
 namespace dm::optim {
 namespace {
 
-template <class T>
-struct SgdScalars {
-  T neg_lr, momentum, one_minus_dampening, weight_decay;
-  bool nesterov;
-};
-
-template <class T>
-SgdScalars<T> sgd_scalars(const SGDOptions& o, double lr) {
-  return {static_cast<T>(-lr), static_cast<T>(o.momentum), static_cast<T>(1.0 - o.dampening),
-          static_cast<T>(o.weight_decay), o.nesterov};
-}
-
-// p, g: (n) contiguous.
-template <class T>
-void sgd_plain(T* p, const T* g, std::int64_t n, const SgdScalars<T>& s) {
-  const bool decay = s.weight_decay != T(0);
-  for (std::int64_t i = 0; i < n; ++i) {
-    T d = g[i];
-    if (decay) d = d + s.weight_decay * p[i];
-    p[i] = p[i] + s.neg_lr * d;
-  }
-}
-
-// p, g, buf: (n) contiguous; `first` = the parameter's first step (buf is then overwritten).
-template <class T>
-void sgd_momentum(T* p, const T* g, T* buf, std::int64_t n, const SgdScalars<T>& s, bool first) {
-  const bool decay = s.weight_decay != T(0);
-  for (std::int64_t i = 0; i < n; ++i) {
-    T d = g[i];
-    if (decay) d = d + s.weight_decay * p[i];
-    T b = d;
-    if (!first) {
-      b = buf[i] * s.momentum;
-      b = b + s.one_minus_dampening * d;
-    }
-    buf[i] = b;
-    d = s.nesterov ? d + s.momentum * b : b;
-    p[i] = p[i] + s.neg_lr * d;
-  }
+backend::SgdStep sgd_step_of(const SGDOptions& o, double lr, bool first) {
+  return {lr, o.momentum, o.dampening, o.weight_decay, o.nesterov, first};
 }
 
 }  // namespace
@@ -78,14 +43,15 @@ void SGD::step(const std::vector<Tensor>& grads) {
   NoGradGuard no_grad;
   const double lr = lr_;
   if (options_.momentum == 0.0) {
-    detail::run_update<0>("sgd", params_, grads, {}, param_steps_,
-                          [&]<class T>(TypeTag<T>, std::int64_t, const detail::UpdateView<T, 0>& v, std::int64_t n) {
-                            sgd_plain(v.param, v.grad, n, sgd_scalars<T>(options_, lr));
-                          });
+    detail::run_update<0>(params_, grads, {}, param_steps_, [&](std::int64_t, const detail::UpdateView<0>& v) {
+      backend::backend_for(v.device).sgd_step(v.dtype, v.param, v.grad, nullptr, v.numel, sgd_step_of(options_, lr, false));
+    });
   } else {
-    detail::run_update<1>("sgd", params_, grads, {&momentum_}, param_steps_,
-                          [&]<class T>(TypeTag<T>, std::int64_t step, const detail::UpdateView<T, 1>& v, std::int64_t n) {
-                            sgd_momentum(v.param, v.grad, v.state[0], n, sgd_scalars<T>(options_, lr), step == 0);
+    detail::run_update<1>(params_, grads, {&momentum_}, param_steps_,
+                          [&](std::int64_t step, const detail::UpdateView<1>& v) {
+                            backend::backend_for(v.device)
+                                .sgd_step(v.dtype, v.param, v.grad, v.state[0], v.numel,
+                                          sgd_step_of(options_, lr, step == 0));
                           });
   }
   for (std::size_t i = 0; i < grads.size(); ++i)

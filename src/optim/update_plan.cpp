@@ -11,7 +11,7 @@ std::optional<FlatSpan> flat_span(const std::vector<Tensor>& tensors) {
   const Tensor& first = tensors.front();
   std::int64_t numel = 0;
   for (const Tensor& t : tensors) {
-    if (!t.defined() || !t.device().is_cpu() || !t.is_contiguous() || t.dtype() != first.dtype() ||
+    if (!t.defined() || t.device() != first.device() || !t.is_contiguous() || t.dtype() != first.dtype() ||
         !t.shares_storage_with(first) || t.storage_offset() != first.storage_offset() + numel)
       return std::nullopt;
     numel += t.numel();
@@ -28,9 +28,6 @@ void check_parameters(const nn::NamedTensors& params, const char* op) {
     if (!is_floating(t.dtype()))
       throw DTypeError(std::string("[") + op + "] parameter '" + name + "' must be floating, got " +
                        std::string(dtype_name(t.dtype())));
-    if (!t.device().is_cpu())
-      throw DeviceError(std::string("[") + op + "] parameter '" + name + "' is on " + t.device().str() +
-                        "; optimizers run on the CPU");
     if (!names.insert(name).second) throw ValueError(std::string("[") + op + "] duplicate parameter name '" + name + "'");
   }
 }
@@ -49,9 +46,9 @@ void check_gradients(const nn::NamedTensors& params, const std::vector<Tensor>& 
     if (!is_floating(g.dtype()))
       throw DTypeError(std::string("[") + op + "] gradient for '" + name + "' must be floating, got " +
                        std::string(dtype_name(g.dtype())));
-    if (!g.device().is_cpu())
+    if (g.device() != p.device())
       throw DeviceError(std::string("[") + op + "] gradient for '" + name + "' is on " + g.device().str() +
-                        "; optimizers run on the CPU");
+                        ", the parameter on " + p.device().str());
   }
 }
 

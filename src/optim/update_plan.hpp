@@ -6,8 +6,7 @@
 // state (momentum, Adam's moments) is allocated the same way at bind(). When all of that
 // holds, a step is ONE loop over the whole block. Otherwise each parameter is updated on its
 // own. Both paths call the same kernel on the same values element by element, so they give
-// bitwise identical results; the fixed block size keeps the work split independent of the
-// thread count.
+// bitwise identical results.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -16,14 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "core/dispatch.hpp"
+#include "democratising/tensor.hpp"
 #include "democratising/nn/module.hpp"
-#include "democratising/runtime.hpp"
 
 namespace dm::optim::detail {
-
-/// Elements per parallel block of an update (a few L1-sized chunks of every operand).
-inline constexpr std::int64_t kUpdateBlock = std::int64_t{1} << 14;
 
 /// A contiguous run of memory that a list of tensors tiles in order.
 struct FlatSpan {
@@ -32,18 +27,20 @@ struct FlatSpan {
   DType dtype = DType::f32;
 };
 
-/// The span covered by `tensors` when they are contiguous CPU pieces of one storage, of one
+/// The span covered by `tensors` when they are contiguous pieces of one storage, of one
 /// dtype, each starting where the previous one ends; nullopt otherwise.
 std::optional<FlatSpan> flat_span(const std::vector<Tensor>& tensors);
 
 /// f32 for bf16 (computed in f32, stored back), else the dtype itself.
 DType compute_dtype(DType dtype);
 
-/// Throws (naming `op`) unless every parameter is a defined floating CPU tensor with a unique name.
+/// Throws (naming `op`) unless every parameter is a defined floating tensor with a unique name.
+/// Parameters may live on several devices (pipeline stages): each is updated by its device's
+/// backend, and only parameters of one device are fused into one pass.
 void check_parameters(const nn::NamedTensors& params, const char* op);
 
 /// Throws unless there is one gradient per parameter, each undefined or of its parameter's
-/// shape, floating and on the CPU.
+/// shape, floating and on its parameter's device.
 void check_gradients(const nn::NamedTensors& params, const std::vector<Tensor>& grads, const char* op);
 
 /// Zero state tensors shaped like the parameters in their compute dtype: views of one flat
@@ -70,23 +67,26 @@ const Tensor& require_state(const std::map<std::string, Tensor>& state, const st
 
 // ---- the two paths --------------------------------------------------------------------------
 
-/// Pointers of one contiguous piece: the parameter, its gradient and S state buffers.
-template <class T, std::size_t S>
+/// The memory of one contiguous piece: the parameter, its gradient and S state buffers, all
+/// of one compute dtype (f32 or f64) and `numel` elements.
+template <std::size_t S>
 struct UpdateView {
-  T* param;
-  const T* grad;
-  std::array<T*, S> state;
+  Device device;
+  DType dtype;
+  std::byte* param;
+  const std::byte* grad;
+  std::array<std::byte*, S> state;
+  std::int64_t numel;
 };
 
-/// Runs kernel(TypeTag<T>, step, UpdateView<T, S>, n) over every parameter that has a
-/// gradient, where `step` is that parameter's step count before this update. One fused call
-/// sequence over the whole block when params, grads and every state list tile flat spans of
-/// one f32/f64 dtype and every parameter is at the same step; one per parameter otherwise
+/// Runs kernel(step, UpdateView<S>) over every parameter that has a gradient, where `step` is
+/// that parameter's step count before this update; the kernel makes one backend call. One call
+/// over the whole block when params, grads and every state list tile flat spans of one
+/// f32/f64 dtype and every parameter is at the same step; one per parameter otherwise
 /// (non-contiguous or bf16 parameters are updated on a contiguous compute-dtype copy that is
-/// written back). Either way the work is split with par_for in blocks of kUpdateBlock.
-/// Returns whether the fused path ran.
+/// written back). Returns whether the fused path ran.
 template <std::size_t S, class Kernel>
-bool run_update(const char* op, const nn::NamedTensors& params, const std::vector<Tensor>& grads,
+bool run_update(const nn::NamedTensors& params, const std::vector<Tensor>& grads,
                 const std::array<const std::vector<Tensor>*, S>& states, const std::vector<std::int64_t>& steps,
                 Kernel&& kernel);
 
@@ -118,27 +118,18 @@ std::optional<std::array<FlatSpan, S + 2>> fused_spans(const nn::NamedTensors& p
   return spans;
 }
 
-template <class T, std::size_t S, class Kernel>
-void run_blocks(Kernel& kernel, std::int64_t step, const UpdateView<T, S>& whole, std::int64_t n) {
-  par_for(n, kUpdateBlock, [&](std::int64_t begin, std::int64_t end) {
-    UpdateView<T, S> piece{whole.param + begin, whole.grad + begin, {}};
-    if constexpr (S > 0)
-      for (std::size_t s = 0; s < S; ++s) piece.state[s] = whole.state[s] + begin;
-    kernel(TypeTag<T>{}, step, piece, end - begin);
-  });
-}
+inline std::byte* bytes_of(void* p) { return static_cast<std::byte*>(p); }
 
 template <std::size_t S, class Kernel>
-bool run_update(const char* op, const nn::NamedTensors& params, const std::vector<Tensor>& grads,
+bool run_update(const nn::NamedTensors& params, const std::vector<Tensor>& grads,
                 const std::array<const std::vector<Tensor>*, S>& states, const std::vector<std::int64_t>& steps,
                 Kernel&& kernel) {
   if (const auto spans = fused_spans(params, grads, states, steps)) {
-    dispatch_float((*spans)[0].dtype, op, [&]<class T>(TypeTag<T>) {
-      UpdateView<T, S> whole{static_cast<T*>((*spans)[0].data), static_cast<const T*>((*spans)[1].data), {}};
-      if constexpr (S > 0)
-        for (std::size_t s = 0; s < S; ++s) whole.state[s] = static_cast<T*>((*spans)[s + 2].data);
-      run_blocks(kernel, steps[0], whole, (*spans)[0].numel);
-    });
+    UpdateView<S> whole{params[0].second.device(), (*spans)[0].dtype, bytes_of((*spans)[0].data), bytes_of((*spans)[1].data), {},
+                        (*spans)[0].numel};
+    if constexpr (S > 0)
+      for (std::size_t s = 0; s < S; ++s) whole.state[s] = bytes_of((*spans)[s + 2].data);
+    kernel(steps[0], whole);
     return true;
   }
   for (std::size_t i = 0; i < params.size(); ++i) {
@@ -149,12 +140,10 @@ bool run_update(const char* op, const nn::NamedTensors& params, const std::vecto
     Tensor work = param.to(cd).contiguous();
     const bool write_back = work.data_ptr() != param.data_ptr() || work.dtype() != param.dtype();
     const Tensor grad = grads[i].to(cd).contiguous();
-    dispatch_float(cd, op, [&]<class T>(TypeTag<T>) {
-      UpdateView<T, S> whole{work.data<T>(), grad.data<T>(), {}};
-      if constexpr (S > 0)
-        for (std::size_t s = 0; s < S; ++s) whole.state[s] = (*states[s])[i].template data<T>();
-      run_blocks(kernel, steps[i], whole, work.numel());
-    });
+    UpdateView<S> whole{param.device(), cd, bytes_of(work.data_ptr()), bytes_of(grad.data_ptr()), {}, work.numel()};
+    if constexpr (S > 0)
+      for (std::size_t s = 0; s < S; ++s) whole.state[s] = bytes_of((*states[s])[i].data_ptr());
+    kernel(steps[i], whole);
     if (write_back) {
       Tensor target = param;  // a handle to the same storage: the update lands in the model's buffer
       target.copy_(work);

@@ -1,5 +1,9 @@
 // CPU kernels: binary arithmetic (tensor op tensor, tensor op scalar).
+//
+// BinaryKernel<op, T> names each op's functor; the kernel tables are built from it for every
+// enumerator, so an op without a specialisation fails to compile.
 #include <string>
+#include <utility>
 
 #include "backend/cpu/elementwise.hpp"
 #include "backend/cpu/elementwise_functors.hpp"
@@ -11,29 +15,34 @@
 namespace dm::cpu {
 namespace {
 
+template <BinaryOp Op, class T>
+struct BinaryKernel;  // one specialisation per op, below
+
+template <class T, template <class> class F>
+struct AnyType {
+  static constexpr bool available = true;
+  using Functor = F<T>;
+};
+
+template <class T> struct BinaryKernel<BinaryOp::add, T> : AnyType<T, fn::Add> {};
+template <class T> struct BinaryKernel<BinaryOp::sub, T> : AnyType<T, fn::Sub> {};
+template <class T> struct BinaryKernel<BinaryOp::mul, T> : AnyType<T, fn::Mul> {};
+template <class T> struct BinaryKernel<BinaryOp::div, T> {  // integers divide in f32 (ops layer)
+  static constexpr bool available = fn::Floating<T>;
+  using Functor = fn::Div<std::conditional_t<fn::Floating<T>, T, float>>;  // only used when available
+};
+template <class T> struct BinaryKernel<BinaryOp::pow, T> : AnyType<T, fn::Pow> {};
+template <class T> struct BinaryKernel<BinaryOp::maximum, T> : AnyType<T, fn::Maximum> {};
+template <class T> struct BinaryKernel<BinaryOp::minimum, T> : AnyType<T, fn::Minimum> {};
+
 [[noreturn]] void no_kernel(BinaryOp op, DType compute) {
   throw DTypeError("[" + std::string(op_name(op)) + "] has no CPU kernel for " + std::string(dtype_name(compute)));
-}
-
-// out = op(a, b); out has T's dtype or gets converted to its own.
-template <class T, class Op>
-void tensor_tensor(const TensorImpl& out, const Operand& a, const Operand& b, const Op& op) {
-  run_elementwise<T, T, true, 2>(out, {&a, &b}, op);
-}
-
-template <class T, class Op>
-void tensor_scalar(const TensorImpl& out, const Operand& a, T s, ScalarSide side, const Op& op) {
-  if (side == ScalarSide::right) {
-    run_elementwise<T, T, true, 1>(out, {&a}, fn::BindRight<Op, T>{op, s});
-  } else {
-    run_elementwise<T, T, true, 1>(out, {&a}, fn::BindLeft<Op, T>{op, s});
-  }
 }
 
 // x^e for a fixed exponent: the common exponents get their own loops (x^2 is the guide's
 // example) instead of a libm pow call per element.
 template <class T>
-void pow_scalar(const TensorImpl& out, const Operand& a, double e) {
+void pow_scalar(const Output& out, const Operand& a, double e) {
   if (e == 1.0) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Identity<T>{});
   if (e == 2.0) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Square<T>{});
   if (e == 3.0) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Cube<T>{});
@@ -44,44 +53,61 @@ void pow_scalar(const TensorImpl& out, const Operand& a, double e) {
   run_elementwise<T, T, true, 1>(out, {&a}, fn::BindRight<fn::Pow<T>, T>{{}, fn::saturate<T>(e)});
 }
 
-}  // namespace
-
-void binary(BinaryOp op, const TensorImpl& out, const Operand& a, const Operand& b, DType compute) {
-  dispatch_compute(compute, op_name(op), [&]<class T>(TypeTag<T>) {
-    switch (op) {
-      case BinaryOp::add: return tensor_tensor<T>(out, a, b, fn::Add<T>{});
-      case BinaryOp::sub: return tensor_tensor<T>(out, a, b, fn::Sub<T>{});
-      case BinaryOp::mul: return tensor_tensor<T>(out, a, b, fn::Mul<T>{});
-      case BinaryOp::div:
-        if constexpr (fn::Floating<T>) return tensor_tensor<T>(out, a, b, fn::Div<T>{});
-        break;
-      case BinaryOp::pow: return tensor_tensor<T>(out, a, b, fn::Pow<T>{});
-      case BinaryOp::maximum: return tensor_tensor<T>(out, a, b, fn::Maximum<T>{});
-      case BinaryOp::minimum: return tensor_tensor<T>(out, a, b, fn::Minimum<T>{});
+template <BinaryOp Op>
+void run_binary(const Output& out, const Operand& a, const Operand& b, DType compute) {
+  dispatch_compute(compute, op_name(Op), [&]<class T>(TypeTag<T>) {
+    using Kernel = BinaryKernel<Op, T>;
+    if constexpr (Kernel::available) {
+      run_elementwise<T, T, true, 2>(out, {&a, &b}, typename Kernel::Functor{});
+    } else {
+      no_kernel(Op, compute);
     }
-    no_kernel(op, compute);
   });
 }
 
-void binary_scalar(BinaryOp op, const TensorImpl& out, const Operand& a, double scalar, ScalarSide side,
-                   DType compute) {
-  dispatch_compute(compute, op_name(op), [&]<class T>(TypeTag<T>) {
-    const T s = fn::saturate<T>(scalar);
-    switch (op) {
-      case BinaryOp::add: return tensor_scalar<T>(out, a, s, side, fn::Add<T>{});
-      case BinaryOp::sub: return tensor_scalar<T>(out, a, s, side, fn::Sub<T>{});
-      case BinaryOp::mul: return tensor_scalar<T>(out, a, s, side, fn::Mul<T>{});
-      case BinaryOp::div:
-        if constexpr (fn::Floating<T>) return tensor_scalar<T>(out, a, s, side, fn::Div<T>{});
-        break;
-      case BinaryOp::pow:
+template <BinaryOp Op>
+void run_binary_scalar(const Output& out, const Operand& a, double scalar, ScalarSide side, DType compute) {
+  dispatch_compute(compute, op_name(Op), [&]<class T>(TypeTag<T>) {
+    using Kernel = BinaryKernel<Op, T>;
+    if constexpr (Kernel::available) {
+      if constexpr (Op == BinaryOp::pow) {
         if (side == ScalarSide::right) return pow_scalar<T>(out, a, scalar);
-        return tensor_scalar<T>(out, a, s, side, fn::Pow<T>{});
-      case BinaryOp::maximum: return tensor_scalar<T>(out, a, s, side, fn::Maximum<T>{});
-      case BinaryOp::minimum: return tensor_scalar<T>(out, a, s, side, fn::Minimum<T>{});
+      }
+      using F = typename Kernel::Functor;
+      const T s = fn::saturate<T>(scalar);
+      if (side == ScalarSide::right) {
+        run_elementwise<T, T, true, 1>(out, {&a}, fn::BindRight<F, T>{F{}, s});
+      } else {
+        run_elementwise<T, T, true, 1>(out, {&a}, fn::BindLeft<F, T>{F{}, s});
+      }
+    } else {
+      no_kernel(Op, compute);
     }
-    no_kernel(op, compute);
   });
+}
+
+using BinaryFn = void (*)(const Output&, const Operand&, const Operand&, DType);
+using BinaryScalarFn = void (*)(const Output&, const Operand&, double, ScalarSide, DType);
+
+template <std::size_t... I>
+constexpr std::array<BinaryFn, sizeof...(I)> binary_table(std::index_sequence<I...>) {
+  return {&run_binary<static_cast<BinaryOp>(I)>...};
+}
+template <std::size_t... I>
+constexpr std::array<BinaryScalarFn, sizeof...(I)> binary_scalar_table(std::index_sequence<I...>) {
+  return {&run_binary_scalar<static_cast<BinaryOp>(I)>...};
+}
+constexpr auto kBinaryKernels = binary_table(std::make_index_sequence<kNumBinaryOps>{});
+constexpr auto kBinaryScalarKernels = binary_scalar_table(std::make_index_sequence<kNumBinaryOps>{});
+
+}  // namespace
+
+void binary(BinaryOp op, const Output& out, const Operand& a, const Operand& b, DType compute) {
+  kBinaryKernels[static_cast<std::size_t>(op)](out, a, b, compute);
+}
+
+void binary_scalar(BinaryOp op, const Output& out, const Operand& a, double scalar, ScalarSide side, DType compute) {
+  kBinaryScalarKernels[static_cast<std::size_t>(op)](out, a, scalar, side, compute);
 }
 
 }  // namespace dm::cpu

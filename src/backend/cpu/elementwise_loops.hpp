@@ -26,7 +26,6 @@
 #include "backend/cpu/elementwise_stream.hpp"
 #include "core/dispatch.hpp"
 #include "core/strided_loop.hpp"
-#include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 
 // The vector types below are only ever passed between always-inlined functions, so the
@@ -161,7 +160,7 @@ void scatter(std::byte* dst, std::int64_t stride, const T* src, std::int64_t m, 
 }
 
 /// Whether t's elements fill one dense block in row-major order.
-inline bool is_dense(const TensorImpl& t) {
+inline bool is_dense(const Output& t) {
   std::int64_t expected = 1;
   for (int d = t.shape.size() - 1; d >= 0; --d) {
     if (t.shape[d] != 1 && t.strides[d] != expected) return false;
@@ -198,27 +197,24 @@ template <class T, std::size_t K, std::size_t N, bool kScalars, class F, class..
 /// innermost dim. tiles[k] holds m <= kTile values of in[k] converted to T, contiguous;
 /// out_tile holds m contiguous Out results on their way to out's dtype, stride or stream.
 template <class T, class Out, bool kScalars, std::size_t N, class Op>
-void run_elementwise(const TensorImpl& out, const std::array<const Operand*, N>& in, const Op& op) {
+void run_elementwise(const Output& out, const std::array<const Operand*, N>& in, const Op& op) {
   std::array<const Strides*, N + 1> strides{&out.strides};
   for (std::size_t k = 0; k < N; ++k) strides[k + 1] = &in[k]->strides;
   const StridedPlan<static_cast<int>(N + 1)> plan(out.shape, strides);
 
-  std::byte* const out_base = out.data();
+  std::byte* const out_base = out.data;
   const std::int64_t out_item = static_cast<std::int64_t>(itemsize(out.dtype));
   const bool out_direct = out.dtype == dtype_of_v<Out>;
   std::array<const std::byte*, N> in_base{};
   std::array<std::int64_t, N> in_item{};
   std::array<bool, N> in_direct{};
-  bool fresh = true;
   for (std::size_t k = 0; k < N; ++k) {
-    const TensorImpl& t = *in[k]->tensor;
-    in_base[k] = t.data();
-    in_item[k] = static_cast<std::int64_t>(itemsize(t.dtype));
-    in_direct[k] = t.dtype == dtype_of_v<T>;
-    fresh = fresh && t.storage != out.storage;
+    in_base[k] = in[k]->data;
+    in_item[k] = static_cast<std::int64_t>(itemsize(in[k]->dtype));
+    in_direct[k] = in[k]->dtype == dtype_of_v<T>;
   }
   const std::int64_t out_bytes = out.shape.numel() * out_item;
-  const bool stream = out_direct && fresh && out_bytes >= static_cast<std::int64_t>(kStreamingThreshold) && is_dense(out);
+  const bool stream = out_direct && out.fresh && out_bytes >= static_cast<std::int64_t>(kStreamingThreshold) && is_dense(out);
 
   auto run = [&](const auto& off, std::int64_t count, const auto& inner) {
     std::byte* o = out_base + off[0] * out_item;
@@ -238,12 +234,12 @@ void run_elementwise(const TensorImpl& out, const std::array<const Operand*, N>&
         const std::int64_t s = inner[k + 1];
         const std::byte* p = in_base[k] + (off[k + 1] + c * s) * in_item[k];
         if (s == 0 && kScalars) {
-          gather(&views[k].scalar, p, 0, 1, in[k]->tensor->dtype);
+          gather(&views[k].scalar, p, 0, 1, in[k]->dtype);
           views[k].is_scalar = true;
         } else if (s == 1 && in_direct[k]) {
           views[k].ptr = reinterpret_cast<const T*>(p);
         } else {
-          gather(tiles[k], p, s, m, in[k]->tensor->dtype);
+          gather(tiles[k], p, s, m, in[k]->dtype);
           views[k].ptr = tiles[k];
         }
       }

@@ -5,15 +5,11 @@
 #include <cstdint>
 #include <span>
 
+#include "backend/op_kinds.hpp"
+
 namespace dm::cpu {
 
-/// Problem extents: `batch` independent products of an (m x k) by a (k x n) matrix.
-struct GemmShape {
-  std::int64_t batch = 1;
-  std::int64_t m = 0;
-  std::int64_t n = 0;
-  std::int64_t k = 0;
-};
+using GemmShape = dm::GemmShape;
 
 /// One input operand. Batch item `b` is the matrix starting at data + batch_offsets[b]
 /// (elements). Not transposed: stored row-major with leading dimension `ld` (rows are ld
@@ -28,14 +24,14 @@ struct GemmOperand {
 };
 
 /// Whether the engine may spread the tiles over the pool or must run them on the caller.
-enum class GemmSchedule { parallel, sequential };
+using GemmSchedule = Schedule;
 
-/// c (batch x m x n, contiguous row-major) = a (m x k) * b (k x n) per batch item.
-/// k == 0 writes zeros. The tiling, and so every bit of the result, depends only on the
-/// shape: never on the pool size or the schedule.
+/// c (batch x m x n, contiguous row-major) = alpha * a (m x k) * b (k x n) + beta * c per
+/// batch item; with beta == 0, c is only written. k == 0 gives beta * c. The tiling, and so
+/// every bit of the result, depends only on the shape: never on the pool size or the schedule.
 void gemm(const GemmShape& shape, const GemmOperand<float>& a, const GemmOperand<float>& b, float* c,
-          GemmSchedule schedule = GemmSchedule::parallel);
+          GemmSchedule schedule = GemmSchedule::parallel, float alpha = 1.0f, float beta = 0.0f);
 void gemm(const GemmShape& shape, const GemmOperand<double>& a, const GemmOperand<double>& b, double* c,
-          GemmSchedule schedule = GemmSchedule::parallel);
+          GemmSchedule schedule = GemmSchedule::parallel, double alpha = 1.0, double beta = 0.0);
 
 }  // namespace dm::cpu

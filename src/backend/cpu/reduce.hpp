@@ -1,24 +1,17 @@
 #pragma once
 // CPU reduction kernels. They only compute: the ops layer has already validated dims and
-// dtypes and has laid the input out (see reduce_layout.hpp) as one dense row-major block
-//
-//   in  : (outer, reduce, inner)      element [o, k, i] at in[(o * reduce + k) * inner + i]
-//   out : (outer, inner)              element [o, i]    at out[o * inner + i]
+// dtypes and has laid the input out as one dense (outer, reduce, inner) block (see
+// ReduceGeometry in backend/op_kinds.hpp).
 //
 // Every output element is reduced in an order fixed by (outer, reduce, inner) alone, never by
 // how the work lands on threads, so results are bitwise identical for any pool size.
 #include <cstddef>
 #include <cstdint>
 
+#include "backend/op_kinds.hpp"
 #include "democratising/dtype.hpp"
 
 namespace dm::cpu {
-
-struct ReduceGeometry {
-  std::int64_t outer = 1;
-  std::int64_t reduce = 1;
-  std::int64_t inner = 1;
-};
 
 /// out = sum over k. f32/f64/bf16 inputs give the same dtype (accumulated in f64); integer
 /// and bool inputs give i64.
@@ -32,16 +25,12 @@ void mean_kernel(const std::byte* in, DType dtype, ReduceGeometry g, std::byte* 
 void var_kernel(const std::byte* in, DType dtype, ReduceGeometry g, std::int64_t correction, bool take_sqrt,
                 std::byte* out);
 
-enum class Extreme { max, min };
-
 /// The first largest (or smallest) element over k; NaN counts as larger (and smaller) than
 /// every number, so a slice holding NaN gives NaN and the index of its first NaN.
 /// `values` (input dtype) and `indices` (i64, position along k) may each be null.
 /// Requires reduce >= 1.
 void extreme_kernel(const std::byte* in, DType dtype, ReduceGeometry g, Extreme kind, std::byte* values,
                     std::int64_t* indices);
-
-enum class SoftmaxKind { softmax, log_softmax };
 
 /// out has the input's (floating) dtype and its (outer, reduce, inner) layout:
 /// softmax = exp(x - max) / sum exp(x - max); log_softmax = x - max - log(sum exp(x - max)).

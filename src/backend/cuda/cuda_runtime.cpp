@@ -1,15 +1,61 @@
-// CUDA runtime entry points: device discovery, memory and copies. Kernels live beside this
-// file, one per op family.
+// The CUDA backend's memory and copies over the CUDA runtime; entries without a CUDA kernel
+// yet throw a DeviceError naming them (see UnavailableBackend).
 #include <cuda_runtime_api.h>
 
+#include "backend/cuda/cuda_backend.hpp"
+#include "backend/unavailable_backend.hpp"
 #include "democratising/error.hpp"
-#include "cuda_backend.hpp"
 
 namespace dm::cuda_backend {
 namespace {
+
 void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw DeviceError(std::string("[") + what + "] " + cudaGetErrorString(err));
+  if (err != cudaSuccess) throw DeviceError(std::string("[cuda: ") + what + "] " + cudaGetErrorString(err));
 }
+
+cudaStream_t stream_of(backend::Stream s) { return reinterpret_cast<cudaStream_t>(s.handle); }
+
+class CudaBackend final : public backend::UnavailableBackend {
+ public:
+  CudaBackend() : UnavailableBackend("cuda", "has no CUDA kernel in this build yet") {}
+
+  void* allocate(std::size_t nbytes, int index) override {
+    check(cudaSetDevice(index), "allocate");
+    void* p = nullptr;
+    const cudaError_t err = cudaMalloc(&p, nbytes == 0 ? 1 : nbytes);
+    if (err == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      throw DeviceError("[cuda: allocate] out of device memory allocating " + std::to_string(nbytes) + " bytes on cuda:" +
+                        std::to_string(index));
+    }
+    check(err, "allocate");
+    return p;
+  }
+  void release(void* ptr, std::size_t, int index) override {
+    if (!ptr) return;
+    cudaSetDevice(index);
+    cudaFree(ptr);
+  }
+  void copy_from_host(void* dst, const void* src, std::size_t nbytes, int index, backend::Stream s) override {
+    check(cudaSetDevice(index), "copy_from_host");
+    check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice, stream_of(s)), "copy_from_host");
+    check(cudaStreamSynchronize(stream_of(s)), "copy_from_host");
+  }
+  void copy_to_host(void* dst, const void* src, std::size_t nbytes, int index, backend::Stream s) override {
+    check(cudaSetDevice(index), "copy_to_host");
+    check(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyDeviceToHost, stream_of(s)), "copy_to_host");
+    check(cudaStreamSynchronize(stream_of(s)), "copy_to_host");
+  }
+  void copy_on_device(void* dst, int dst_index, const void* src, int src_index, std::size_t nbytes,
+                      backend::Stream s) override {
+    check(cudaMemcpyPeerAsync(dst, dst_index, src, src_index, nbytes, stream_of(s)), "copy_on_device");
+  }
+  void synchronize(int index) override {
+    check(cudaSetDevice(index), "synchronize");
+    check(cudaDeviceSynchronize(), "synchronize");
+  }
+};
+
 }  // namespace
 
 bool built() { return true; }
@@ -26,31 +72,9 @@ int device_count(std::string* reason) {
   return n;
 }
 
-void* allocate(int device, std::size_t nbytes) {
-  check(cudaSetDevice(device), "cuda allocate");
-  void* p = nullptr;
-  check(cudaMalloc(&p, nbytes == 0 ? 1 : nbytes), "cuda allocate");
-  return p;
+backend::Backend& instance() {
+  static CudaBackend cuda;
+  return cuda;
 }
 
-void release(int device, void* ptr, std::size_t) {
-  if (!ptr) return;
-  cudaSetDevice(device);
-  cudaFree(ptr);
-}
-
-void copy_to_host(void* dst, const void* src, std::size_t nbytes, int device) {
-  check(cudaSetDevice(device), "cuda copy");
-  check(cudaMemcpy(dst, src, nbytes, cudaMemcpyDeviceToHost), "cuda copy");
-}
-
-void copy_from_host(void* dst, const void* src, std::size_t nbytes, int device) {
-  check(cudaSetDevice(device), "cuda copy");
-  check(cudaMemcpy(dst, src, nbytes, cudaMemcpyHostToDevice), "cuda copy");
-}
-
-void synchronize(int device) {
-  check(cudaSetDevice(device), "cuda synchronize");
-  check(cudaDeviceSynchronize(), "cuda synchronize");
-}
 }  // namespace dm::cuda_backend

@@ -2,7 +2,7 @@
 // two, so at most 25% is wasted); a freed block goes onto its class's free list and serves
 // the next request of that class without a system call or fresh page faults. The cache is
 // bounded; past the bound, blocks go back to the system.
-#include "allocator.hpp"
+#include "backend/cpu/caching_allocator.hpp"
 
 #include <cstdlib>
 #include <mutex>

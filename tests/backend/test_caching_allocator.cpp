@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "core/allocator.hpp"
+#include "backend/cpu/caching_allocator.hpp"
 #include "democratising/democratising.hpp"
 
 using dm::DType;

@@ -1,14 +1,14 @@
 #pragma once
 // Turns a strided tensor and a set of reduced dims into the dense (outer, reduce, inner)
-// block that the CPU reduction kernels read (see reduce.hpp), copying only when the
+// block that the backends' reduction kernels read (see ReduceGeometry in backend/op_kinds.hpp), copying only when the
 // reduced elements cannot be reached that way in place.
 #include <cstdint>
 
 #include "democratising/shape.hpp"
 #include "democratising/tensor.hpp"
-#include "reduce.hpp"
+#include "backend/op_kinds.hpp"
 
-namespace dm::cpu {
+namespace dm::reduction {
 
 /// Bit d set: dim d is reduced.
 using DimMask = std::uint32_t;
@@ -24,11 +24,10 @@ struct ReduceLayout {
   Strides kept_strides;
 };
 
-/// The impl of `x`, after checking it is defined and on the CPU (a DeviceError naming `op`
-/// otherwise: these kernels have no CUDA twin yet).
-const TensorImpl& cpu_reduction_input(const Tensor& x, const char* op);
+/// The impl of `x`, after checking it is defined (a ValueError naming `op` otherwise).
+const TensorImpl& reduction_input(const Tensor& x, const char* op);
 
-/// Plans a reduction of `x` (CPU, numel > 0) over the dims in `reduced`. The reduce axis
+/// Plans a reduction of `x` (numel > 0) over the dims in `reduced`. The reduce axis
 /// visits elements in memory order, which is the logical order when `x` is contiguous or
 /// when a single dim is reduced.
 ReduceLayout plan_reduce_layout(const Tensor& x, DimMask reduced);
@@ -41,4 +40,4 @@ Shape reduced_shape(const Shape& shape, DimMask reduced, bool keepdim);
 Tensor arrange_reduced_output(const Tensor& block, const Shape& input_shape, const ReduceLayout& layout,
                               DimMask reduced, bool keepdim);
 
-}  // namespace dm::cpu
+}  // namespace dm::reduction

@@ -15,7 +15,7 @@
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 
-namespace dm::cpu {
+namespace dm::reduction {
 namespace {
 
 bool is_reduced(DimMask mask, int d) { return ((mask >> d) & 1u) != 0; }
@@ -61,12 +61,7 @@ bool plan_in_place(const TensorImpl& t, DimMask reduced, ReduceLayout& out) {
 
 }  // namespace
 
-const TensorImpl& cpu_reduction_input(const Tensor& x, const char* op) {
-  const TensorImpl& im = impl_of(x, op);
-  if (!im.storage->device().is_cpu())
-    throw DeviceError(std::string("[") + op + "] is not available on " + im.storage->device().str() + " yet");
-  return im;
-}
+const TensorImpl& reduction_input(const Tensor& x, const char* op) { return impl_of(x, op); }
 
 ReduceLayout plan_reduce_layout(const Tensor& x, DimMask reduced) {
   ReduceLayout layout;
@@ -121,4 +116,4 @@ Tensor arrange_reduced_output(const Tensor& block, const Shape& input_shape, con
   return make_view(ordered, squeezed, contiguous_strides(squeezed), ordered.storage_offset());
 }
 
-}  // namespace dm::cpu
+}  // namespace dm::reduction

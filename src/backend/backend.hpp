@@ -1,0 +1,216 @@
+#pragma once
+// The device seam. A Backend owns one kind of device's memory and computes every kernel on
+// it; the ops layer above validates arguments (shapes, dtypes, one device per op), works out
+// result shapes, dtypes and layouts, allocates outputs and then makes exactly one call here.
+// Backends never validate user input and never see a Tensor: they take raw buffers with
+// their layouts, so the core layer (which owns Tensor) sits above this one.
+//
+// Layout conventions used by the entries below:
+//   Output / Operand  strided arrays; element [i...] at data + sum_d(i_d * strides[d]) items.
+//                     An operand's strides are over the OUTPUT's shape (0 on broadcast dims).
+//   (rows, cols)      contiguous row-major blocks of the dtype named beside them.
+//   flat (n)          contiguous vectors of n elements.
+// Every floating kernel computes f32 data in f32 and f64 data in f64 unless it says otherwise;
+// a kernel's arithmetic, and so every bit of its result, does not depend on the thread count.
+//
+// A new device is one new folder under src/backend/ with a Backend subclass registered by
+// backend_for(), and a green run of the conformance program (tests/conformance/).
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "backend/op_kinds.hpp"
+#include "democratising/device.hpp"
+#include "democratising/dtype.hpp"
+#include "democratising/shape.hpp"
+
+namespace dm::backend {
+
+/// Memory a kernel writes, with its logical shape.
+struct Output {
+  std::byte* data = nullptr;
+  DType dtype = DType::f32;
+  Shape shape;
+  Strides strides;
+  /// No operand reads this memory (a freshly allocated result), so stores may bypass caches.
+  bool fresh = false;
+};
+
+/// Memory a kernel reads, seen through strides over the output's shape.
+struct Operand {
+  const std::byte* data = nullptr;
+  DType dtype = DType::f32;
+  Strides strides;
+};
+
+/// One input of a batched GEMM. Batch item b is the matrix starting at data + batch_offsets[b]
+/// elements. Not transposed: stored row-major with leading dimension ld. Transposed: its
+/// transpose is stored row-major with leading dimension ld (the matrix is column-major).
+struct GemmOperand {
+  const std::byte* data = nullptr;
+  std::span<const std::int64_t> batch_offsets;
+  bool transposed = false;
+  std::int64_t ld = 0;
+};
+
+/// A device's work queue. The CPU runs every kernel before returning and ignores it; a GPU
+/// backend orders work on it (0: the calling thread's default stream of that device).
+struct Stream {
+  std::uintptr_t handle = 0;
+};
+
+/// Scalars of one SGD step (torch.optim.SGD): d = g + weight_decay * p; with momentum,
+/// buf = first ? d : buf * momentum + (1 - dampening) * d, d = nesterov ? d + momentum * buf : buf;
+/// then p += -lr * d. Rounded to the parameter dtype before use, as torch does.
+struct SgdStep {
+  double lr = 0.0, momentum = 0.0, dampening = 0.0, weight_decay = 0.0;
+  bool nesterov = false;
+  bool first = false;  // the parameter's first step: buf is overwritten with d
+};
+
+/// Scalars of one Adam/AdamW step at step count t (torch.optim.Adam/AdamW, 1-based t).
+struct AdamStep {
+  double lr = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  bool decoupled = false;  // AdamW: p *= 1 - lr * weight_decay instead of g += weight_decay * p
+  std::int64_t t = 1;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// "cpu", "cuda": used in error messages.
+  virtual std::string_view name() const = 0;
+
+  // ---- memory --------------------------------------------------------------------------------
+  /// 64-byte aligned memory of at least nbytes on device `index`; throws when there is none.
+  virtual void* allocate(std::size_t nbytes, int index) = 0;
+  /// Returns a block from allocate(nbytes, index).
+  virtual void release(void* ptr, std::size_t nbytes, int index) = 0;
+  /// Contiguous byte copies. Each is ordered on `stream`; copies that involve host memory have
+  /// completed when they return.
+  virtual void copy_from_host(void* dst, const void* src, std::size_t nbytes, int index, Stream stream) = 0;
+  virtual void copy_to_host(void* dst, const void* src, std::size_t nbytes, int index, Stream stream) = 0;
+  virtual void copy_on_device(void* dst, int dst_index, const void* src, int src_index, std::size_t nbytes,
+                              Stream stream) = 0;
+  /// Waits for every queued kernel and copy on device `index`.
+  virtual void synchronize(int index) = 0;
+
+  // ---- elementwise (inputs converted to `compute`, results to out's dtype) ---------------------
+  virtual void unary(UnaryOp op, const Output& out, const Operand& a, UnaryParams params, DType compute) = 0;
+  virtual void binary(BinaryOp op, const Output& out, const Operand& a, const Operand& b, DType compute) = 0;
+  /// out = op(a, scalar) (side right) or op(scalar, a) (side left).
+  virtual void binary_scalar(BinaryOp op, const Output& out, const Operand& a, double scalar, ScalarSide side,
+                             DType compute) = 0;
+  /// out (bool) = a op b, compared in `compute`.
+  virtual void compare(CompareOp op, const Output& out, const Operand& a, const Operand& b, DType compute) = 0;
+  virtual void compare_scalar(CompareOp op, const Output& out, const Operand& a, double scalar, DType compute) = 0;
+  /// out = cond ? a : b; cond bool, values converted to out's dtype.
+  virtual void where(const Output& out, const Operand& cond, const Operand& a, const Operand& b) = 0;
+  /// out[i] = src[i] converted to out's dtype (a strided copy and cast in one pass).
+  virtual void copy(const Output& out, const Operand& src) = 0;
+  /// out[i] = value converted to out's dtype.
+  virtual void fill(const Output& out, double value) = 0;
+  /// The fused backward of an activation over flat (n) arrays of `dtype` (f32/f64):
+  /// dx = g * f'(x) written with y = f(x) where that is cheaper (relu selects on y > 0).
+  virtual void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
+                              std::byte* dx, std::int64_t n) = 0;
+
+  // ---- reductions over a dense (outer, reduce, inner) block, see ReduceGeometry -----------------
+  /// sum: f32/f64/bf16 keep their dtype (accumulated in f64), integers and bool give i64.
+  /// mean, var, std: floating only; var/std divide by max(0, reduce - correction).
+  virtual void reduce_sum(SumKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::int64_t correction,
+                          std::byte* out) = 0;
+  /// The first largest (smallest) element; NaN wins. values (input dtype) and indices (i64) may be null.
+  virtual void reduce_extreme(Extreme kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* values,
+                              std::int64_t* indices) = 0;
+  /// out has the input's layout and (floating) dtype.
+  virtual void softmax(SoftmaxKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) = 0;
+  /// out (outer, inner) = log(sum_k exp(in)), stable.
+  virtual void logsumexp(const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) = 0;
+
+  // ---- matrix products -----------------------------------------------------------------------
+  /// c (batch x m x n, contiguous) = alpha * a * b + beta * c per batch item, f32 or f64.
+  /// k == 0 gives beta * c. With beta == 0, c is never read (it may hold NaN).
+  virtual void gemm(DType dtype, const GemmShape& shape, const GemmOperand& a, const GemmOperand& b, std::byte* c,
+                    double alpha, double beta, Schedule schedule) = 0;
+
+  // ---- gathers --------------------------------------------------------------------------------
+  /// out (contiguous, out.shape[dim] = count) = src at index[0..count) along `dim`; src is read
+  /// through src_strides over its own shape, which is out's with src_size at `dim`. Indices are
+  /// already checked to lie in [0, src_size).
+  virtual void index_select(const Output& out, const std::byte* src, const Strides& src_strides, int dim,
+                            const std::int64_t* index) = 0;
+
+  // ---- random numbers (Philox 4x32-10, counter based: block b of a draw is generate(start + b, seed)) --
+  /// flat (n) uniform in [low, high) of dtype f32 or f64 (4 f32 or 2 f64 values per block).
+  virtual void random_uniform(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start,
+                              double low, double high) = 0;
+  /// flat (n) normal(mean, std) of dtype f32 or f64 by Box-Muller (4 f32 or 2 f64 values per block).
+  virtual void random_normal(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start,
+                             double mean, double std) = 0;
+  /// flat (n) i64 uniform in [low, high) (2 values per block).
+  virtual void random_int(std::int64_t* out, std::int64_t n, std::uint64_t seed, std::uint64_t start,
+                          std::int64_t low, std::int64_t high) = 0;
+
+  // ---- fused training kernels (dtype f32 or f64 unless stated) ----------------------------------
+  /// y (rows, cols) += b (cols) on every row.
+  virtual void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) = 0;
+  /// out (cols) = sum over rows of g (rows, cols), rows added in order.
+  virtual void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) = 0;
+  /// x (rows, d) -> y (rows, d), mean (rows), rstd (rows); w, b (d) may be null. Biased
+  /// variance in f64, rstd = 1 / sqrt(var + eps).
+  virtual void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b,
+                                  std::byte* y, std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d,
+                                  double eps) = 0;
+  /// dx (rows, d) (may be null), dw and db (d) (each may be null) from g, x, mean, rstd, w (may be null).
+  virtual void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
+                                   const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw,
+                                   std::byte* db, std::int64_t rows, std::int64_t d) = 0;
+  /// logits (rows, cols), labels (rows, checked) -> probs (rows, cols) = softmax, row_loss
+  /// (rows, f64 on the host) = logsumexp - logit of the label.
+  virtual void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels,
+                                     std::byte* probs, double* row_loss, std::int64_t rows, std::int64_t cols) = 0;
+  /// dlogits (rows, cols) = (probs - onehot(labels)) * scale.
+  virtual void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels,
+                                      std::byte* dlogits, double scale, std::int64_t rows, std::int64_t cols) = 0;
+  /// -sum over rows of log_probs (rows, cols) at each row's label, in f64, rows in order.
+  virtual double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
+                         std::int64_t cols) = 0;
+  /// out (rows, cols), already zero, gets `value` at each row's label.
+  virtual void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
+                            std::int64_t cols) = 0;
+  /// sum of (p - t)^2 over flat (n), in f64, in fixed blocks added in order.
+  virtual double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) = 0;
+  /// out (n) = (p - t) * scale.
+  virtual void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,
+                                 std::int64_t n) = 0;
+  /// mask (n) holds uniform [0, 1) draws on entry and (u < keep ? 1 / keep : 0) on return.
+  virtual void dropout_mask(DType dtype, std::byte* mask, double keep, std::int64_t n) = 0;
+  /// out (n) = a * b.
+  virtual void multiply(DType dtype, const std::byte* a, const std::byte* b, std::byte* out, std::int64_t n) = 0;
+  /// One SGD step over flat (n) p, g and (with momentum) buf; buf may be null without momentum.
+  virtual void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
+                        const SgdStep& step) = 0;
+  /// One Adam/AdamW step over flat (n) p, g, m, v.
+  virtual void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std::byte* v, std::int64_t n,
+                         const AdamStep& step) = 0;
+  /// f32 p (n) += alpha * delta_k (n) for each delta in order, in blocks sized for the cache:
+  /// each element sees the same additions in the same order as one update at a time.
+  virtual void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n) = 0;
+  /// out (n) = sum_k weights[k] * sources[k] (n), k in order; out may be sources[0].
+  virtual void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
+                            std::span<const double> weights, std::int64_t n) = 0;
+};
+
+/// The backend registered for `device`'s kind: the CPU backend always; for CUDA the CUDA
+/// backend when it was built, else one whose every entry throws a DeviceError naming the op.
+Backend& backend_for(Device device);
+
+/// Whether the backend of `kind` was built into this library (the CPU's always is).
+bool is_built(DeviceKind kind);
+/// Usable devices of `kind` (1 for the CPU); on 0, *reason (when given) says why.
+int device_count(DeviceKind kind, std::string* reason);
+
+}  // namespace dm::backend

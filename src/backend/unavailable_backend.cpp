@@ -1,0 +1,121 @@
+#include "backend/unavailable_backend.hpp"
+
+#include <utility>
+
+#include "democratising/error.hpp"
+
+namespace dm::backend {
+
+UnavailableBackend::UnavailableBackend(std::string device_name, std::string reason)
+    : device_name_(std::move(device_name)), reason_(std::move(reason)) {}
+
+// One definition per entry; each names itself, so an error says which kernel is missing.
+void UnavailableBackend::unavailable(const char* entry) const {
+  throw DeviceError("[" + device_name_ + ": " + entry + "] " + reason_);
+}
+
+void* UnavailableBackend::allocate(std::size_t, int) { unavailable("allocate"); }
+// Nothing was ever allocated, and a destructor must not throw.
+void UnavailableBackend::release(void*, std::size_t, int) {}
+void UnavailableBackend::copy_from_host(void*, const void*, std::size_t, int, Stream) {
+  unavailable("copy_from_host");
+}
+void UnavailableBackend::copy_to_host(void*, const void*, std::size_t, int, Stream) { unavailable("copy_to_host"); }
+void UnavailableBackend::copy_on_device(void*, int, const void*, int, std::size_t, Stream) {
+  unavailable("copy_on_device");
+}
+void UnavailableBackend::synchronize(int) { unavailable("synchronize"); }
+void UnavailableBackend::unary(UnaryOp, const Output&, const Operand&, UnaryParams, DType) { unavailable("unary"); }
+void UnavailableBackend::binary(BinaryOp, const Output&, const Operand&, const Operand&, DType) {
+  unavailable("binary");
+}
+void UnavailableBackend::binary_scalar(BinaryOp, const Output&, const Operand&, double, ScalarSide, DType) {
+  unavailable("binary_scalar");
+}
+void UnavailableBackend::compare(CompareOp, const Output&, const Operand&, const Operand&, DType) {
+  unavailable("compare");
+}
+void UnavailableBackend::compare_scalar(CompareOp, const Output&, const Operand&, double, DType) {
+  unavailable("compare_scalar");
+}
+void UnavailableBackend::where(const Output&, const Operand&, const Operand&, const Operand&) {
+  unavailable("where");
+}
+void UnavailableBackend::copy(const Output&, const Operand&) { unavailable("copy"); }
+void UnavailableBackend::fill(const Output&, double) { unavailable("fill"); }
+void UnavailableBackend::unary_backward(UnaryGradOp, DType, const std::byte*, const std::byte*, const std::byte*, std::byte*, std::int64_t) {
+  unavailable("unary_backward");
+}
+void UnavailableBackend::reduce_sum(SumKind, const std::byte*, DType, ReduceGeometry, std::int64_t, std::byte*) {
+  unavailable("reduce_sum");
+}
+void UnavailableBackend::reduce_extreme(Extreme, const std::byte*, DType, ReduceGeometry, std::byte*, std::int64_t*) {
+  unavailable("reduce_extreme");
+}
+void UnavailableBackend::softmax(SoftmaxKind, const std::byte*, DType, ReduceGeometry, std::byte*) {
+  unavailable("softmax");
+}
+void UnavailableBackend::logsumexp(const std::byte*, DType, ReduceGeometry, std::byte*) { unavailable("logsumexp"); }
+void UnavailableBackend::gemm(DType, const GemmShape&, const GemmOperand&, const GemmOperand&, std::byte*, double, double, Schedule) {
+  unavailable("gemm");
+}
+void UnavailableBackend::index_select(const Output&, const std::byte*, const Strides&, int, const std::int64_t*) {
+  unavailable("index_select");
+}
+void UnavailableBackend::random_uniform(std::byte*, DType, std::int64_t, std::uint64_t, std::uint64_t, double, double) {
+  unavailable("random_uniform");
+}
+void UnavailableBackend::random_normal(std::byte*, DType, std::int64_t, std::uint64_t, std::uint64_t, double, double) {
+  unavailable("random_normal");
+}
+void UnavailableBackend::random_int(std::int64_t*, std::int64_t, std::uint64_t, std::uint64_t, std::int64_t, std::int64_t) {
+  unavailable("random_int");
+}
+void UnavailableBackend::bias_add_rows(DType, std::byte*, const std::byte*, std::int64_t, std::int64_t) {
+  unavailable("bias_add_rows");
+}
+void UnavailableBackend::sum_rows(DType, const std::byte*, std::byte*, std::int64_t, std::int64_t) {
+  unavailable("sum_rows");
+}
+void UnavailableBackend::layer_norm_forward(DType, const std::byte*, const std::byte*, const std::byte*, std::byte*, std::byte*, std::byte*, std::int64_t, std::int64_t, double) {
+  unavailable("layer_norm_forward");
+}
+void UnavailableBackend::layer_norm_backward(DType, const std::byte*, const std::byte*, const std::byte*, const std::byte*, const std::byte*, std::byte*, std::byte*, std::byte*, std::int64_t, std::int64_t) {
+  unavailable("layer_norm_backward");
+}
+void UnavailableBackend::cross_entropy_forward(DType, const std::byte*, const std::int64_t*, std::byte*, double*, std::int64_t, std::int64_t) {
+  unavailable("cross_entropy_forward");
+}
+void UnavailableBackend::cross_entropy_backward(DType, const std::byte*, const std::int64_t*, std::byte*, double, std::int64_t, std::int64_t) {
+  unavailable("cross_entropy_backward");
+}
+double UnavailableBackend::nll_sum(DType, const std::byte*, const std::int64_t*, std::int64_t, std::int64_t) {
+  unavailable("nll_sum");
+}
+void UnavailableBackend::nll_backward(DType, std::byte*, const std::int64_t*, double, std::int64_t, std::int64_t) {
+  unavailable("nll_backward");
+}
+double UnavailableBackend::squared_error_sum(DType, const std::byte*, const std::byte*, std::int64_t) {
+  unavailable("squared_error_sum");
+}
+void UnavailableBackend::scaled_difference(DType, const std::byte*, const std::byte*, std::byte*, double, std::int64_t) {
+  unavailable("scaled_difference");
+}
+void UnavailableBackend::dropout_mask(DType, std::byte*, double, std::int64_t) { unavailable("dropout_mask"); }
+void UnavailableBackend::multiply(DType, const std::byte*, const std::byte*, std::byte*, std::int64_t) {
+  unavailable("multiply");
+}
+void UnavailableBackend::sgd_step(DType, std::byte*, const std::byte*, std::byte*, std::int64_t, const SgdStep&) {
+  unavailable("sgd_step");
+}
+void UnavailableBackend::adam_step(DType, std::byte*, const std::byte*, std::byte*, std::byte*, std::int64_t, const AdamStep&) {
+  unavailable("adam_step");
+}
+void UnavailableBackend::add_scaled_many(float*, std::span<const float* const>, float, std::int64_t) {
+  unavailable("add_scaled_many");
+}
+void UnavailableBackend::weighted_sum(DType, std::byte*, std::span<const std::byte* const>, std::span<const double>, std::int64_t) {
+  unavailable("weighted_sum");
+}
+
+}  // namespace dm::backend

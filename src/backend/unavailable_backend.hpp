@@ -1,0 +1,95 @@
+#pragma once
+// A Backend whose every entry throws a DeviceError naming the entry and a reason. The
+// no-CUDA build registers one for CUDA devices ("CUDA was not built"), so the rest of the code
+// needs no #ifdef; a device backend that does not have every kernel yet derives from it and
+// overrides what it has, so a missing kernel is a clear error, never a crash.
+#include <string>
+
+#include "backend/backend.hpp"
+
+namespace dm::backend {
+
+class UnavailableBackend : public Backend {
+ public:
+  /// `device_name` ("cuda") names the device in errors; `reason` says why an entry is missing.
+  UnavailableBackend(std::string device_name, std::string reason);
+
+  std::string_view name() const override { return device_name_; }
+
+  void* allocate(std::size_t nbytes, int index) override;
+  void release(void* ptr, std::size_t nbytes, int index) override;
+  void copy_from_host(void* dst, const void* src, std::size_t nbytes, int index, Stream stream) override;
+  void copy_to_host(void* dst, const void* src, std::size_t nbytes, int index, Stream stream) override;
+  void copy_on_device(void* dst, int dst_index, const void* src, int src_index, std::size_t nbytes,
+                      Stream stream) override;
+  void synchronize(int index) override;
+
+  void unary(UnaryOp op, const Output& out, const Operand& a, UnaryParams params, DType compute) override;
+  void binary(BinaryOp op, const Output& out, const Operand& a, const Operand& b, DType compute) override;
+  void binary_scalar(BinaryOp op, const Output& out, const Operand& a, double scalar, ScalarSide side,
+                     DType compute) override;
+  void compare(CompareOp op, const Output& out, const Operand& a, const Operand& b, DType compute) override;
+  void compare_scalar(CompareOp op, const Output& out, const Operand& a, double scalar, DType compute) override;
+  void where(const Output& out, const Operand& cond, const Operand& a, const Operand& b) override;
+  void copy(const Output& out, const Operand& src) override;
+  void fill(const Output& out, double value) override;
+  void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
+                      std::byte* dx, std::int64_t n) override;
+
+  void reduce_sum(SumKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::int64_t correction,
+                  std::byte* out) override;
+  void reduce_extreme(Extreme kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* values,
+                      std::int64_t* indices) override;
+  void softmax(SoftmaxKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) override;
+  void logsumexp(const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) override;
+
+  void gemm(DType dtype, const GemmShape& shape, const GemmOperand& a, const GemmOperand& b, std::byte* c, double alpha,
+            double beta, Schedule schedule) override;
+  void index_select(const Output& out, const std::byte* src, const Strides& src_strides, int dim,
+                    const std::int64_t* index) override;
+
+  void random_uniform(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start, double low,
+                      double high) override;
+  void random_normal(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start, double mean,
+                     double std) override;
+  void random_int(std::int64_t* out, std::int64_t n, std::uint64_t seed, std::uint64_t start, std::int64_t low,
+                  std::int64_t high) override;
+
+  void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) override;
+  void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) override;
+  void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
+                          std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override;
+  void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
+                           const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw, std::byte* db,
+                           std::int64_t rows, std::int64_t d) override;
+  void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels, std::byte* probs,
+                             double* row_loss, std::int64_t rows, std::int64_t cols) override;
+  void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels, std::byte* dlogits,
+                              double scale, std::int64_t rows, std::int64_t cols) override;
+  double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
+                 std::int64_t cols) override;
+  void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
+                    std::int64_t cols) override;
+  double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) override;
+  void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,
+                         std::int64_t n) override;
+  void dropout_mask(DType dtype, std::byte* mask, double keep, std::int64_t n) override;
+  void multiply(DType dtype, const std::byte* a, const std::byte* b, std::byte* out, std::int64_t n) override;
+  void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
+                const SgdStep& step) override;
+  void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std::byte* v, std::int64_t n,
+                 const AdamStep& step) override;
+  void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n) override;
+  void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
+                    std::span<const double> weights, std::int64_t n) override;
+
+ protected:
+  /// Throws DeviceError("[<device>: <entry>] <reason>").
+  [[noreturn]] void unavailable(const char* entry) const;
+
+ private:
+  std::string device_name_;
+  std::string reason_;
+};
+
+}  // namespace dm::backend
