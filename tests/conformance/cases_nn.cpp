@@ -1,5 +1,6 @@
 // The fused training kernels through their public entry points: nn::linear, layer_norm,
-// cross_entropy, nll_loss, mse_loss and dropout, forward and (through backward()) backward.
+// cross_entropy, nll_loss, mse_loss and dropout, forward and (through backward()) backward;
+// and the fused backward passes of the activations.
 #include <cmath>
 #include <string>
 
@@ -225,6 +226,45 @@ void dropout_case(Cases& cases, DType dtype, double p, bool training, std::uint6
                    }});
 }
 
+// The fused activation backward passes: dx = g * f'(x), from x (or y = f(x)) through backward().
+void activation_backward_case(Cases& cases, const std::string& act, DType dtype, bool transposed,
+                              std::uint64_t seed) {
+  const Host stored = make_values(dtype, transposed ? Dims{5, 3} : Dims{3, 5}, Values::general, seed);
+  const Host x = transposed ? transpose(stored, 0, 1) : stored;
+  const Host g = make_values(dtype, {3, 5}, Values::general, seed + 1);
+  cases.push_back({"backward of " + act + " " + dt(dtype) + (transposed ? " transposed" : " contiguous") + " (3,5)",
+                   tol::for_dtype(dtype, act != "relu"),
+                   [=](Device d) {
+                     Tensor ts = leaf(stored, d);
+                     Tensor tx = transposed ? ts.t() : ts;
+                     Tensor y = act == "relu"      ? tx.relu()
+                                : act == "sigmoid" ? tx.sigmoid()
+                                : act == "tanh"    ? tx.tanh()
+                                                   : tx.gelu();
+                     y.backward(to_tensor(g).to(d));
+                     return Outputs{capture("dx", transposed ? ts.grad().t() : ts.grad())};
+                   },
+                   [=](const Outputs&) {
+                     std::vector<double> dx(x.v.size());
+                     for (std::size_t i = 0; i < dx.size(); ++i) {
+                       const double v = x.v[i];
+                       double slope = 0.0;
+                       if (act == "relu") {
+                         slope = v > 0 ? 1.0 : 0.0;
+                       } else if (act == "sigmoid") {
+                         const double s = 1.0 / (1.0 + std::exp(-v));
+                         slope = s * (1.0 - s);
+                       } else if (act == "tanh") {
+                         slope = 1.0 - std::tanh(v) * std::tanh(v);
+                       } else {  // gelu: Phi(x) + x phi(x)
+                         slope = 0.5 * std::erfc(-v / std::sqrt(2.0)) + v * std::exp(-0.5 * v * v) / std::sqrt(2.0 * M_PI);
+                       }
+                       dx[i] = g.v[i] * slope;
+                     }
+                     return Outputs{expect("dx", {3, 5}, dtype, dx)};
+                   }});
+}
+
 }  // namespace
 
 void add_nn_cases(Cases& cases) {
@@ -246,6 +286,8 @@ void add_nn_cases(Cases& cases) {
     dropout_case(cases, t, 0.25, true, ++seed);
     dropout_case(cases, t, 0.5, true, ++seed);
     dropout_case(cases, t, 0.25, false, ++seed);
+    for (const char* act : {"relu", "sigmoid", "tanh", "gelu"})
+      for (bool transposed : {false, true}) activation_backward_case(cases, act, t, transposed, ++seed);
   }
   dropout_case(cases, DType::f32, 0.0, true, ++seed);
 }
