@@ -4,6 +4,7 @@
 
 #include "../backend/cuda/cuda_backend.hpp"
 #include "autograd/differentiable.hpp"
+#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "dispatch.hpp"
@@ -130,6 +131,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   common_device({this, &src}, "copy_");
   require_cpu(dst, "copy_");
   const Strides st = broadcast_strides(s, dst.shape, "copy_");
+  autograd::prepare_inplace(*this, "copy_", &src);
   if (dst.storage == s.storage) {  // overlapping source: read from a private copy
     Tensor tmp = src.clone();
     strided_copy(dst, *tmp.impl(), broadcast_strides(*tmp.impl(), dst.shape, "copy_"));
@@ -142,6 +144,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 Tensor& Tensor::fill_(double value) {
   const auto& im = impl_of(*this, "fill_");
   require_cpu(im, "fill_");
+  autograd::prepare_inplace(*this, "fill_");
   StridedPlan<1> plan(im.shape, {&im.strides});
   dispatch_dtype(im.dtype, [&]<class T>(TypeTag<T>) {
     const T v = convert<T>(value);
@@ -161,6 +164,7 @@ Tensor& Tensor::fill_(double value) {
 Tensor& Tensor::zero_() {
   const auto& im = impl_of(*this, "zero_");
   if (im.storage->device().is_cpu() && is_contiguous()) {
+    autograd::prepare_inplace(*this, "zero_");  // fill_ below does its own
     std::byte* p = im.data();
     const std::int64_t bytes = im.shape.numel() * static_cast<std::int64_t>(itemsize(im.dtype));
     par_for(bytes, std::int64_t{1} << 20, [&](std::int64_t b, std::int64_t e) { std::memset(p + b, 0, static_cast<std::size_t>(e - b)); });

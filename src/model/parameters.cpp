@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "democratising/runtime.hpp"
 
@@ -56,6 +57,7 @@ Parameters::Parameters(const Tensor& initial) : mutex_(std::make_unique<WriterPr
 void Parameters::update(const Tensor& delta, float alpha) {
   const Tensor d = checked_delta(delta, values_, numel_, "Parameters::update", "the update");
   std::unique_lock lock(*mutex_);
+  autograd::bump_version(values_);  // a raw write, counted like an in-place op
   float* p = values_.data<float>();
   const float* src = d.data<float>();
   par_for(numel_, kBlock * 16, [&](std::int64_t b, std::int64_t e) { add_scaled(p + b, src + b, alpha, e - b); });
@@ -75,6 +77,7 @@ void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
   for (const Tensor& d : checked) sources.push_back(d.data<float>());
 
   std::unique_lock lock(*mutex_);
+  autograd::bump_version(values_);
   float* p = values_.data<float>();
   par_for(numel_, kBlock, [&](std::int64_t b, std::int64_t e) {
     for (const float* src : sources) add_scaled(p + b, src + b, alpha, e - b);

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/version.hpp"
 #include "core/dispatch.hpp"
 #include "democratising/nn/module.hpp"
 #include "democratising/runtime.hpp"
@@ -132,6 +133,14 @@ template <std::size_t S, class Kernel>
 bool run_update(const char* op, const nn::NamedTensors& params, const std::vector<Tensor>& grads,
                 const std::array<const std::vector<Tensor>*, S>& states, const std::vector<std::int64_t>& steps,
                 Kernel&& kernel) {
+  // The kernels write through raw pointers, past the in-place ops: count the writes here, so
+  // a graph that saved a parameter cannot run its backward on the updated values unawares.
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    autograd::bump_version(params[i].second);
+    if constexpr (S > 0)
+      for (std::size_t s = 0; s < S; ++s) autograd::bump_version((*states[s])[i]);
+  }
   if (const auto spans = fused_spans(params, grads, states, steps)) {
     dispatch_float((*spans)[0].dtype, op, [&]<class T>(TypeTag<T>) {
       UpdateView<T, S> whole{static_cast<T*>((*spans)[0].data), static_cast<const T*>((*spans)[1].data), {}};
