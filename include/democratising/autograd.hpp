@@ -7,6 +7,19 @@
 // `w.set_requires_grad()`. `loss.backward()` accumulates into each leaf's `grad()`;
 // `dm::autograd::grad(loss, params)` returns the gradients instead, touching no shared state,
 // which is what several threads training one model at once use.
+//
+// In-place ops are not recorded. Instead every storage counts its in-place writes (its
+// version(), shared by all views), each node notes the versions of what its backward will
+// read, and a backward pass checks them before it starts: a value changed after the graph
+// read it makes the pass throw a ValueError naming the op, the shape and both versions, and
+// no grad() changes. While gradients are recorded, a leaf that requires grad (or a view of
+// one) cannot be written in place at all: parameters are updated under NoGradGuard. The rule
+// for an update between a graph's forward and its backward (Hogwild training) follows: each
+// read is differentiated at the values it saw, so a backward that reads no updated value
+// returns the stale gradient, and one that would read an updated value throws.
+//
+// backward() spends the graph it runs through (its saved values are freed as it goes); a
+// second pass throws unless the first was `backward({.retain_graph = true})`.
 #include <functional>
 #include <string>
 #include <vector>

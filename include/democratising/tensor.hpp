@@ -20,6 +20,14 @@ namespace dm {
 struct TensorImpl;
 class Storage;
 
+/// How Tensor::backward treats the graph it runs through.
+struct BackwardOptions {
+  /// Keep the graph for another backward() through it. Without it the graph's saved values
+  /// are freed as the pass goes, and a second pass through any part of it throws ValueError
+  /// (it would add the same gradients to grad() a second time).
+  bool retain_graph = false;
+};
+
 class Tensor {
  public:
   /// An undefined tensor; every operation on it throws ValueError.
@@ -82,6 +90,10 @@ class Tensor {
   std::vector<T> to_vector() const;
   /// Waits for pending device work on this tensor (no-op on the CPU).
   void synchronize() const;
+  /// How many in-place writes the storage under this tensor has had (shared by all its views;
+  /// torch's `_version`). backward() compares it with the value a node saw when it saved the
+  /// tensor, and refuses to run on values that changed since.
+  std::uint64_t version() const;
 
   // ---- views and shape ops -----------------------------------------------------------------
   /// Same data, new shape; one dim may be -1. A view when strides allow, else a copy.
@@ -152,7 +164,11 @@ class Tensor {
   Tensor gt(double other) const;
   Tensor ge(double other) const;
 
-  // In place: write into this tensor's storage (which must not be an expanded view).
+  // In place: write into this tensor's storage (which must not be an expanded view). Each one
+  // bumps the storage's version(). While gradients are recorded, a leaf that requires grad
+  // cannot be written (ValueError; write it under dm::NoGradGuard, as optimizers do), and
+  // neither can any tensor from an operand that requires grad (in-place ops are not recorded,
+  // so the operand's gradient would be lost).
   Tensor& add_(const Tensor& other);
   Tensor& sub_(const Tensor& other);
   Tensor& mul_(const Tensor& other);
@@ -218,8 +234,13 @@ class Tensor {
   /// Replaces (or with an undefined tensor, clears) the accumulated gradient.
   void set_grad(const Tensor& grad) const;
   /// Back-propagates from this one-element tensor (or with `grad_output` of its shape),
-  /// accumulating into the grad() of every leaf it depends on.
-  void backward(const Tensor& grad_output = Tensor()) const;
+  /// accumulating into the grad() of every leaf it depends on. Throws ValueError, before any
+  /// grad() changes, when the graph was already run through by a backward() without
+  /// retain_graph, or when a value the graph saved (or a tensor it was computed from) was
+  /// changed in place since the graph read it.
+  void backward(const Tensor& grad_output = Tensor(), BackwardOptions options = {}) const;
+  /// backward() of a one-element tensor with options: `loss.backward({.retain_graph = true})`.
+  void backward(BackwardOptions options) const { backward(Tensor(), options); }
   /// Same data and shape, cut off from the graph.
   Tensor detach() const;
   /// Name of the op that produced this tensor ("" for a leaf), for graph dumps and errors.

@@ -27,12 +27,38 @@ Tensor pointwise_backward(UnaryGradOp op, const Tensor& g, const Tensor& x, cons
   return out;
 }
 
+// What binary_backward's function reads, besides the gradient: only the operands and output
+// its formulas need for the gradients wanted (add reads none; a * b reads b for a's).
+std::vector<Tensor> binary_saves(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out, bool need_a,
+                                 bool need_b) {
+  std::vector<Tensor> saved;
+  switch (op) {
+    case BinaryOp::add:
+    case BinaryOp::sub: break;
+    case BinaryOp::mul:
+      if (need_a) saved.push_back(b);
+      if (need_b) saved.push_back(a);
+      break;
+    case BinaryOp::div:
+      saved.push_back(b);
+      if (need_b) saved.push_back(out);
+      break;
+    case BinaryOp::pow:
+      saved = {a, b};
+      if (need_b) saved.push_back(out);
+      break;
+    case BinaryOp::maximum:
+    case BinaryOp::minimum: saved = {a, b}; break;
+  }
+  return saved;
+}
+
 }  // namespace
 
 BackwardFn binary_backward(BinaryOp op, const Tensor& a0, const Tensor& b0, const Tensor& out0) {
   const Tensor a = a0.detach(), b = b0.detach(), out = out0.detach();
   const bool need_a = wants(a0), need_b = wants(b0);
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor ga, gb;
     switch (op) {
       case BinaryOp::add:
@@ -68,12 +94,25 @@ BackwardFn binary_backward(BinaryOp op, const Tensor& a0, const Tensor& b0, cons
     }
     return {need_a ? fit(ga, a) : Tensor(), need_b ? fit(gb, b) : Tensor()};
   };
+  return BackwardFn(std::move(fn), binary_saves(op, a, b, out, need_a, need_b));
 }
 
 BackwardFn binary_scalar_backward(BinaryOp op, const Tensor& a0, double s, ScalarSide side, const Tensor& out0) {
   const Tensor a = a0.detach(), out = out0.detach();
   const bool left = side == ScalarSide::left;  // s op a
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  std::vector<Tensor> saved;
+  switch (op) {
+    case BinaryOp::add:
+    case BinaryOp::sub:
+    case BinaryOp::mul: break;
+    case BinaryOp::div:
+      if (left) saved = {a, out};
+      break;
+    case BinaryOp::pow: saved = {left ? out : a}; break;
+    case BinaryOp::maximum:
+    case BinaryOp::minimum: saved = {a}; break;
+  }
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor ga;
     switch (op) {
       case BinaryOp::add: ga = g; break;
@@ -90,11 +129,25 @@ BackwardFn binary_scalar_backward(BinaryOp op, const Tensor& a0, double s, Scala
     }
     return {fit(ga, a)};
   };
+  return BackwardFn(std::move(fn), std::move(saved));
 }
 
 BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, UnaryParams p) {
   const Tensor a = a0.detach(), out = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  std::vector<Tensor> saved;
+  switch (op) {
+    case UnaryOp::neg: break;
+    case UnaryOp::abs:
+    case UnaryOp::log:
+    case UnaryOp::gelu:
+    case UnaryOp::clamp: saved = {a}; break;
+    case UnaryOp::exp:
+    case UnaryOp::sqrt:
+    case UnaryOp::relu:
+    case UnaryOp::sigmoid:
+    case UnaryOp::tanh: saved = {out}; break;
+  }
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor ga;
     switch (op) {
       case UnaryOp::neg: ga = -g; break;
@@ -106,20 +159,22 @@ BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, Unar
       case UnaryOp::relu: ga = pointwise_backward(UnaryGradOp::relu, g, out, out); break;
       case UnaryOp::sigmoid: ga = pointwise_backward(UnaryGradOp::sigmoid, g, out, out); break;
       case UnaryOp::tanh: ga = pointwise_backward(UnaryGradOp::tanh, g, out, out); break;
-      case UnaryOp::gelu: ga = pointwise_backward(UnaryGradOp::gelu, g, a, out); break;  // Phi(x) + x phi(x)
+      case UnaryOp::gelu: ga = pointwise_backward(UnaryGradOp::gelu, g, a, a); break;  // reads x only: Phi(x) + x phi(x)
       case UnaryOp::clamp: ga = g * (a.ge(p.lo) * a.le(p.hi)); break;
     }
     return {fit(ga, a)};
   };
+  return BackwardFn(std::move(fn), std::move(saved));
 }
 
 BackwardFn where_backward(const Tensor& cond0, const Tensor& a0, const Tensor& b0) {
   const Tensor cond = cond0.detach(), a = a0.detach(), b = b0.detach();
   const bool need_a = wants(a0), need_b = wants(b0);
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     const Tensor zero = Tensor::zeros({}, g.dtype(), g.device());
     return {Tensor(), need_a ? fit(where(cond, g, zero), a) : Tensor(), need_b ? fit(where(cond, zero, g), b) : Tensor()};
   };
+  return BackwardFn(std::move(fn), {cond});  // a and b lend only their shapes and dtypes
 }
 
 }  // namespace dm::autograd

@@ -51,10 +51,52 @@ Tensor seed_gradient(const Tensor& output, const Tensor& grad_output, const char
   return Tensor::ones(output.shape(), output.dtype(), output.device());
 }
 
+std::string versions(std::uint64_t then, std::uint64_t now) {
+  return std::to_string(then) + " then, " + std::to_string(now) + " now";
+}
+
+// Throws unless `n` can run: not freed by an earlier pass, none of what it saved changed in
+// place since, and every computed input still what its producer made when `n` read it.
+void check_runnable(const Node& n, const char* op) {
+  if (n.released)
+    throw ValueError(std::string("[") + op + "] the graph through " + n.name +
+                     " was already run by an earlier backward(), which freed it; call that backward with "
+                     "{.retain_graph = true} to run through the graph again");
+  for (const SavedVersion& saved : n.saved) {
+    const auto storage = saved.storage.lock();
+    if (!storage) continue;  // nobody holds it, so nobody changed it
+    const std::uint64_t now = storage->version();
+    if (now != saved.version)
+      throw ValueError(std::string("[") + op + "] a tensor of shape " + saved.shape.str() + " that " + n.name +
+                       " saved for its gradient was changed in place after the forward pass read it (version " +
+                       versions(saved.version, now) + "); compute it out of place, or clone() it first");
+  }
+  for (const Edge& e : n.inputs) {
+    if (e.fn && e.version_consumed != e.version_produced)
+      throw ValueError(std::string("[") + op + "] an input of shape " + e.shape.str() + " of " + n.name +
+                       " was changed in place after " + e.fn->name + " computed it (version " +
+                       std::to_string(e.version_produced) + " then, " + std::to_string(e.version_consumed) +
+                       " when " + n.name + " read it); in-place ops are not recorded, so no gradient can flow "
+                       "through that change: use the out-of-place form");
+  }
+}
+
+// The tensor backward starts from must still hold what its node computed.
+void check_output(const Tensor& output, const Node& root, const char* op) {
+  const std::uint64_t now = output.version();
+  if (now != root.output_version)
+    throw ValueError(std::string("[") + op + "] the output of " + root.name + " of shape " + output.shape().str() +
+                     " was changed in place after it was computed (version " + versions(root.output_version, now) +
+                     "); in-place ops are not recorded, so no gradient can flow through that change");
+}
+
 // Runs the graph below `root` with gradient `seed`; leaf gradients go to `on_leaf`, and
 // `on_leaf_final` hears of a leaf once the last edge that reaches it has been processed.
+// Every node is checked (check_runnable) before any runs, so a refused pass changes nothing.
+// With `release`, each node drops its backward function and what it saved once it has run.
 template <class OnLeaf, class OnLeafFinal>
-void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&& on_leaf, OnLeafFinal&& on_leaf_final,
+void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, bool release, const char* op,
+                  OnLeaf&& on_leaf, OnLeafFinal&& on_leaf_final,
                   const LeafDestinationFn& destination_of = LeafDestinationFn()) {
   // Count, for each reachable node and leaf, how many reachable edges point at it.
   std::unordered_map<Node*, int> pending;
@@ -64,6 +106,7 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
+    check_runnable(*n, op);
     for (const Edge& e : n->inputs) {
       if (!e.fn) {
         if (e.leaf) pending_leaf[e.leaf.get()]++;
@@ -98,6 +141,11 @@ void run_backward(const std::shared_ptr<Node>& root, const Tensor& seed, OnLeaf&
     {
       DestinationScope scope(any_offered ? &offered : nullptr);
       in_grads = n->backward(g);
+    }
+    if (release) {
+      n->backward = nullptr;  // frees what the function captured: the pass's largest memory
+      n->saved.clear();
+      n->released = true;
     }
     if (in_grads.size() != n->inputs.size())
       throw Error(std::string("[backward] ") + n->name + " returned " + std::to_string(in_grads.size()) +
@@ -159,6 +207,7 @@ std::vector<Tensor> grad_impl(const Tensor& output, const std::vector<Tensor>& i
   };
   const Tensor seed = seed_gradient(output, grad_output, "autograd::grad");
   if (out_meta && out_meta->grad_fn) {
+    check_output(output, *out_meta->grad_fn, "autograd::grad");
     LeafDestinationFn destination_of;
     if (into) {
       destination_of = [&](AutogradMeta* leaf) {
@@ -167,7 +216,7 @@ std::vector<Tensor> grad_impl(const Tensor& output, const std::vector<Tensor>& i
       };
     }
     run_backward(
-        out_meta->grad_fn, seed,
+        out_meta->grad_fn, seed, /*release=*/false, "autograd::grad",
         [&](const std::shared_ptr<AutogradMeta>& leaf, const Tensor& g) {
           auto it = index.find(leaf.get());
           if (it != index.end()) result[it->second] = accumulate(result[it->second], g);
@@ -230,7 +279,7 @@ Tensor gradient_destination(std::size_t input) {
 
 namespace dm {
 
-void Tensor::backward(const Tensor& grad_output) const {
+void Tensor::backward(const Tensor& grad_output, BackwardOptions options) const {
   const auto& meta = impl_of(*this, "backward").autograd;
   if (!meta || !meta->requires_grad)
     throw ValueError("[backward] this tensor does not require grad: no parameter it depends on was marked with set_requires_grad()");
@@ -241,7 +290,11 @@ void Tensor::backward(const Tensor& grad_output) const {
     leaf->grad = leaf->grad.defined() ? leaf->grad + g : g.clone();
   };
   if (meta->grad_fn) {
-    autograd::run_backward(meta->grad_fn, seed, deposit, [](const std::shared_ptr<AutogradMeta>&) {});
+    autograd::check_output(*this, *meta->grad_fn, "backward");
+    // Without retain_graph the graph is spent: grad() already holds its gradients, and a
+    // second pass would add them again.
+    autograd::run_backward(meta->grad_fn, seed, !options.retain_graph, "backward", deposit,
+                           [](const std::shared_ptr<AutogradMeta>&) {});
   } else {
     deposit(meta, seed);
   }

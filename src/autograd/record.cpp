@@ -31,17 +31,25 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs) {
 }
 
 namespace {
+
+SavedVersion saved_version(const Tensor& t) {
+  const TensorImpl& im = *t.impl();
+  return SavedVersion{im.storage, im.storage->version(), im.shape};
+}
+
 template <class Range>
 void record_range(Tensor& out, const char* name, const Range& inputs, BackwardFn backward) {
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->backward = std::move(backward);
+  node->backward = std::move(backward.function());
   for (const Tensor* t : inputs) {
     Edge e;
     if (t && t->defined() && tracked(*t)) {
       const auto& meta = t->impl()->autograd;
       if (meta->grad_fn) {
         e.fn = meta->grad_fn;
+        e.version_produced = meta->grad_fn->output_version;
+        e.version_consumed = t->impl()->storage->version();
       } else {
         e.leaf = meta;
       }
@@ -49,6 +57,15 @@ void record_range(Tensor& out, const char* name, const Range& inputs, BackwardFn
     }
     node->inputs.push_back(std::move(e));
   }
+  // What the backward function will read: as declared, or else every input.
+  if (backward.saves_declared()) {
+    for (const Tensor& t : backward.saved())
+      if (t.defined()) node->saved.push_back(saved_version(t));
+  } else {
+    for (const Tensor* t : inputs)
+      if (t && t->defined()) node->saved.push_back(saved_version(*t));
+  }
+  node->output_version = out.impl()->storage->version();
   auto meta = std::make_shared<AutogradMeta>();
   meta->requires_grad = true;
   meta->grad_fn = std::move(node);
@@ -88,6 +105,7 @@ Tensor& Tensor::set_requires_grad(bool enabled) {
                      std::string(dtype_name(im.dtype)));
   if (!im.autograd) im.autograd = std::make_shared<AutogradMeta>();
   im.autograd->requires_grad = enabled;
+  if (enabled) im.storage->mark_grad_leaf();
   return *this;
 }
 

@@ -39,63 +39,68 @@ std::int64_t reduced_count(const Shape& shape, const std::vector<std::int64_t>& 
 BackwardFn sum_backward(const Tensor& a, const std::vector<std::int64_t>& dims, bool keepdim, double scale) {
   const Shape shape = a.shape();
   const DType dtype = a.dtype();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor gb = unsqueeze_reduced(g, dims, keepdim, shape.size());
     if (scale != 1.0) gb = gb * scale;
     Tensor ga = gb.expand(shape);
     return {ga.dtype() == dtype ? ga : ga.to(dtype)};
   };
+  return BackwardFn(std::move(fn), {});
 }
 
 BackwardFn extreme_backward(const Tensor& a0, const Tensor& out0, const std::vector<std::int64_t>& dims, bool keepdim) {
   const Tensor a = a0.detach(), out = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     const int nd = a.dim();
     const Tensor hits = a.eq(unsqueeze_reduced(out, dims, keepdim, nd)).to(a.dtype());
     const auto ndims = normalized_dims(dims, nd);
     const Tensor count = hits.sum(ndims, /*keepdim=*/true);
     return {unsqueeze_reduced(g, dims, keepdim, nd) * hits / count};
   };
+  return BackwardFn(std::move(fn), {a, out});
 }
 
 BackwardFn var_backward(const Tensor& a0, const std::vector<std::int64_t>& dims, std::int64_t correction, bool keepdim) {
   const Tensor a = a0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     const auto nd = normalized_dims(dims, a.dim());
     const double denom = static_cast<double>(reduced_count(a.shape(), dims) - correction);
     const Tensor centred = a - a.mean(nd, true);
     return {unsqueeze_reduced(g, dims, keepdim, a.dim()) * centred * (2.0 / denom)};
   };
+  return BackwardFn(std::move(fn), {a});
 }
 
 BackwardFn std_backward(const Tensor& a0, const Tensor& out0, const std::vector<std::int64_t>& dims,
                         std::int64_t correction, bool keepdim) {
   const Tensor a = a0.detach(), out = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     const auto nd = normalized_dims(dims, a.dim());
     const double denom = static_cast<double>(reduced_count(a.shape(), dims) - correction);
     const Tensor centred = a - a.mean(nd, true);
     const Tensor s = unsqueeze_reduced(out, dims, keepdim, a.dim());
     return {unsqueeze_reduced(g, dims, keepdim, a.dim()) * centred / (s * denom)};
   };
+  return BackwardFn(std::move(fn), {a, out});
 }
 
 BackwardFn softmax_backward(const Tensor& out0, std::int64_t dim) {
   const Tensor y = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {y * (g - (g * y).sum({dim}, true))}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {y * (g - (g * y).sum({dim}, true))}; }, {y});
 }
 
 BackwardFn log_softmax_backward(const Tensor& out0, std::int64_t dim) {
   const Tensor y = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g - y.exp() * g.sum({dim}, true)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {g - y.exp() * g.sum({dim}, true)}; }, {y});
 }
 
 BackwardFn logsumexp_backward(const Tensor& a0, const Tensor& out0, std::int64_t dim, bool keepdim) {
   const Tensor a = a0.detach(), out = out0.detach();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     const std::vector<std::int64_t> dims{dim};
     return {unsqueeze_reduced(g, dims, keepdim, a.dim()) * (a - unsqueeze_reduced(out, dims, keepdim, a.dim())).exp()};
   };
+  return BackwardFn(std::move(fn), {a, out});
 }
 
 }  // namespace dm::autograd

@@ -8,13 +8,16 @@
 
 namespace dm::autograd {
 
+// Views and copies read no values in backward, only shapes: each declares an empty list of
+// saved tensors, so changing their input in place later does not refuse the pass.
+
 BackwardFn reshape_backward(const Tensor& a) {
   const Shape shape = a.shape();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.reshape(shape)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {g.reshape(shape)}; }, {});
 }
 
 BackwardFn transpose_backward(std::int64_t dim0, std::int64_t dim1) {
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.transpose(dim0, dim1)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {g.transpose(dim0, dim1)}; }, {});
 }
 
 BackwardFn permute_backward(const std::vector<std::int64_t>& dims) {
@@ -24,24 +27,25 @@ BackwardFn permute_backward(const std::vector<std::int64_t>& dims) {
     const std::int64_t d = dims[static_cast<std::size_t>(i)] < 0 ? dims[static_cast<std::size_t>(i)] + n : dims[static_cast<std::size_t>(i)];
     inverse[static_cast<std::size_t>(d)] = i;
   }
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.permute(inverse)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {g.permute(inverse)}; }, {});
 }
 
 BackwardFn view_scatter_backward(const Tensor& a, std::function<Tensor(const Tensor&)> take) {
   const Shape shape = a.shape();
   const DType dtype = a.dtype();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     Tensor ga = Tensor::zeros(shape, dtype, g.device());
     take(ga).copy_(g);
     return {ga};
   };
+  return BackwardFn(std::move(fn), {});
 }
 
 BackwardFn index_select_backward(const Tensor& a, std::int64_t dim, const Tensor& index0) {
   const Shape shape = a.shape();
   const DType dtype = a.dtype();
   const Tensor index = index0.to(DType::i64).contiguous();
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     // Rows picked several times receive the sum of their gradients.
     Tensor ga = Tensor::zeros(shape, dtype, g.device());
     const std::int64_t* idx = index.data<std::int64_t>();
@@ -51,18 +55,19 @@ BackwardFn index_select_backward(const Tensor& a, std::int64_t dim, const Tensor
     }
     return {ga};
   };
+  return BackwardFn(std::move(fn), {index});
 }
 
 BackwardFn expand_backward(const Tensor& a) {
   const Shape shape = a.shape();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {reduce_to_shape(g, shape)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {reduce_to_shape(g, shape)}; }, {});
 }
 
 BackwardFn identity_backward(const Tensor& a) {
   // Also the backward of to(dtype) and to(device): the gradient goes back in the input's form.
   const DType dtype = a.dtype();
   const Device device = a.device();
-  return [=](const Tensor& g) -> std::vector<Tensor> { return {g.to(dtype).to(device)}; };
+  return BackwardFn([=](const Tensor& g) -> std::vector<Tensor> { return {g.to(dtype).to(device)}; }, {});
 }
 
 BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim) {
@@ -72,7 +77,7 @@ BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim) {
     sizes.push_back(t.size(dim));
     needed.push_back(t.requires_grad());
   }
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     std::vector<Tensor> out;
     std::int64_t offset = 0;
     for (std::size_t i = 0; i < sizes.size(); ++i) {
@@ -81,14 +86,16 @@ BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim) {
     }
     return out;
   };
+  return BackwardFn(std::move(fn), {});
 }
 
 BackwardFn stack_backward(std::size_t count, std::int64_t dim) {
-  return [=](const Tensor& g) -> std::vector<Tensor> {
+  auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
     std::vector<Tensor> out;
     for (std::size_t i = 0; i < count; ++i) out.push_back(g.select(dim, static_cast<std::int64_t>(i)));
     return out;
   };
+  return BackwardFn(std::move(fn), {});
 }
 
 bool needs_grad_any(const std::vector<Tensor>& inputs) {

@@ -3,6 +3,7 @@
 
 #include "autograd/differentiable.hpp"
 #include "backend/backend.hpp"
+#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "kernel_args.hpp"
@@ -107,6 +108,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
   const auto& s = impl_of(src, "copy_");
   common_device({this, &src}, "copy_");
   const Strides st = broadcast_strides(s, dst.shape, "copy_");
+  autograd::prepare_inplace(*this, "copy_", &src);
   if (dst.storage == s.storage) {  // overlapping source: read from a private copy
     Tensor tmp = src.clone();
     strided_copy(dst, *tmp.impl(), broadcast_strides(*tmp.impl(), dst.shape, "copy_"), false);
@@ -118,6 +120,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   const auto& im = impl_of(*this, "fill_");
+  autograd::prepare_inplace(*this, "fill_");
   backend::backend_for(im.storage->device()).fill(output_of(im, false), value);
   return *this;
 }

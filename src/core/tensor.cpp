@@ -52,6 +52,7 @@ std::int64_t Tensor::numel() const { return shape().numel(); }
 DType Tensor::dtype() const { return impl_of(*this, "dtype").dtype; }
 Device Tensor::device() const { return impl_of(*this, "device").storage->device(); }
 std::int64_t Tensor::storage_offset() const { return impl_of(*this, "storage_offset").offset; }
+std::uint64_t Tensor::version() const { return impl_of(*this, "version").storage->version(); }
 
 std::int64_t Tensor::size(std::int64_t d) const { return shape()[normalize_dim(d, dim(), "size")]; }
 std::int64_t Tensor::stride(std::int64_t d) const { return strides()[normalize_dim(d, dim(), "stride")]; }

@@ -2,7 +2,9 @@
 // What a Tensor handle points at. Shape, strides, offset and dtype never change after
 // construction, which is what makes sharing a handle between threads safe; only the
 // storage's bytes (through in-place ops) and the autograd slot are mutable.
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "democratising/device.hpp"
@@ -25,10 +27,24 @@ class Storage {
   std::size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  /// How many in-place writes this memory has had. Every view of it shares the count, so the
+  /// autograd engine can tell whether values it saved for backward are still the ones the
+  /// forward pass read. Atomic: writers under a lock and lock-free readers (a graph being
+  /// recorded or checked) may look at it at once.
+  std::uint64_t version() const { return version_.load(std::memory_order_acquire); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_acq_rel); }
+  /// Whether a leaf that requires grad has lived in this memory (set by set_requires_grad):
+  /// an in-place write through a recorded view of it would change a parameter behind the
+  /// graph's back, so the in-place ops refuse it while gradients are recorded.
+  bool holds_grad_leaf() const { return holds_grad_leaf_.load(std::memory_order_acquire); }
+  void mark_grad_leaf() { holds_grad_leaf_.store(true, std::memory_order_release); }
+
  private:
   void* data_ = nullptr;
   std::size_t nbytes_ = 0;
   Device device_;
+  std::atomic<std::uint64_t> version_{0};
+  std::atomic<bool> holds_grad_leaf_{false};
 };
 
 struct AutogradMeta;  // defined by the autograd layer

@@ -11,6 +11,7 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "dist/auth.hpp"
 #include "dist/frame_io.hpp"
@@ -50,6 +51,7 @@ struct Worker::Impl {
     version = wire::metadata_int(p.metadata, "version");
     // The module's parameters are views of `flat`: one copy updates them all.
     std::memcpy(flat.data_ptr(), p.tensor.data_ptr(), static_cast<std::size_t>(flat.numel()) * sizeof(float));
+    autograd::bump_version(flat);  // a raw write, counted like an in-place op
   }
 
   // Applies the server's answer to an update or a handshake; false when training is over.

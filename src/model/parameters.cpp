@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "backend/backend.hpp"
 
@@ -45,6 +46,7 @@ void Parameters::update(const Tensor& delta, float alpha) {
   const Tensor d = checked_delta(delta, values_, numel_, "Parameters::update", "the update");
   const float* sources[] = {d.data<float>()};
   std::unique_lock lock(*mutex_);
+  autograd::bump_version(values_);  // a raw write, counted like an in-place op
   backend::backend_for(values_.device()).add_scaled_many(values_.data<float>(), sources, alpha, numel_);
 }
 
@@ -62,6 +64,7 @@ void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
   for (const Tensor& d : checked) sources.push_back(d.data<float>());
 
   std::unique_lock lock(*mutex_);
+  autograd::bump_version(values_);  // a raw write, counted like an in-place op
   backend::backend_for(values_.device()).add_scaled_many(values_.data<float>(), sources, alpha, numel_);
 }
 

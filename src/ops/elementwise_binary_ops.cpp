@@ -8,6 +8,7 @@
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "autograd/op_grads.hpp"
+#include "autograd/version.hpp"
 #include "elementwise_op.hpp"
 
 namespace dm {
@@ -86,6 +87,7 @@ void binary_inplace(BinaryOp op, Tensor& self, const Tensor& other, const char* 
     src = copy.impl().get();
     other_strides = broadcast_strides(*src, is.shape, name);
   }
+  autograd::prepare_inplace(self, name, &other);
   backend_of(is).binary(op, output_of(is, false), operand_of(is), operand_of(*src, other_strides), compute_type(result));
 }
 
@@ -94,6 +96,7 @@ void binary_scalar_inplace(BinaryOp op, Tensor& self, double scalar, const char*
   require_writable(is, name);
   const DType result = scalar_result(op, is.dtype, scalar, ScalarSide::right, name);
   check_can_store(result, is.dtype, name);
+  autograd::prepare_inplace(self, name);
   backend_of(is).binary_scalar(op, output_of(is, false), operand_of(is), scalar, ScalarSide::right,
                                compute_type(result));
 }

@@ -7,6 +7,7 @@
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "autograd/op_grads.hpp"
+#include "autograd/version.hpp"
 #include "elementwise_op.hpp"
 
 namespace dm {
@@ -29,6 +30,7 @@ void unary_inplace(UnaryOp op, Tensor& self, const char* name, UnaryParams param
   require_writable(is, name);
   const DType result = unary_result(op, is.dtype, params);
   check_can_store(result, is.dtype, name);
+  autograd::prepare_inplace(self, name);
   backend_of(is).unary(op, output_of(is, false), operand_of(is), params, compute_type(result));
 }
 

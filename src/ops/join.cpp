@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autograd/differentiable.hpp"
+#include "democratising/autograd.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -54,12 +55,15 @@ Tensor cat(const std::vector<Tensor>& tensors, std::int64_t dim) {
 
   Tensor out = make_tensor(out_shape, tensors[0].dtype(), device);
   std::int64_t offset = 0;
-  for (const Tensor& t : tensors) {
-    const std::int64_t n = t.shape()[d];
-    if (n == 0) continue;
-    Tensor part = out.narrow(d, offset, n);
-    part.copy_(t);
-    offset += n;
+  {
+    NoGradGuard own_writes;  // filling the fresh output; cat records itself below
+    for (const Tensor& t : tensors) {
+      const std::int64_t n = t.shape()[d];
+      if (n == 0) continue;
+      Tensor part = out.narrow(d, offset, n);
+      part.copy_(t);
+      offset += n;
+    }
   }
   if (autograd::needs_grad_any(tensors)) autograd::record_many(out, "cat", tensors, autograd::cat_backward(tensors, d));
   return out;
@@ -85,9 +89,12 @@ Tensor stack(const std::vector<Tensor>& tensors, std::int64_t dim) {
   out_shape.insert(d, static_cast<std::int64_t>(tensors.size()));
   Tensor out = make_tensor(out_shape, tensors[0].dtype(), device);
   if (out.numel() == 0) return out;
-  for (std::size_t i = 0; i < tensors.size(); ++i) {
-    Tensor part = out.select(d, static_cast<std::int64_t>(i));
-    part.copy_(tensors[i]);
+  {
+    NoGradGuard own_writes;  // filling the fresh output; stack records itself below
+    for (std::size_t i = 0; i < tensors.size(); ++i) {
+      Tensor part = out.select(d, static_cast<std::int64_t>(i));
+      part.copy_(tensors[i]);
+    }
   }
   if (autograd::needs_grad_any(tensors))
     autograd::record_many(out, "stack", tensors, autograd::stack_backward(tensors.size(), d));

@@ -10,6 +10,7 @@
 #include "core/kernel_args.hpp"
 #include "ops/matmul_into.hpp"
 #include "autograd/differentiable.hpp"
+#include "autograd/version.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
@@ -250,6 +251,7 @@ void matmul_into(const Tensor& lhs, const Tensor& rhs, const Tensor& out) {
                      Shape{ai.shape[0], bi.shape[1]}.str());
   if (out.shares_storage_with(lhs) || out.shares_storage_with(rhs))
     throw ValueError("[matmul] matmul_into's output must not share storage with an operand");
+  autograd::prepare_inplace(out, "matmul_into");
   matmul_float(lhs, rhs, out);
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "autograd/version.hpp"
 #include "democratising/tensor.hpp"
 #include "democratising/nn/module.hpp"
 
@@ -124,6 +125,14 @@ template <std::size_t S, class Kernel>
 bool run_update(const nn::NamedTensors& params, const std::vector<Tensor>& grads,
                 const std::array<const std::vector<Tensor>*, S>& states, const std::vector<std::int64_t>& steps,
                 Kernel&& kernel) {
+  // The kernels write through raw pointers, past the in-place ops: count the writes here, so
+  // a graph that saved a parameter cannot run its backward on the updated values unawares.
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (!grads[i].defined()) continue;
+    autograd::bump_version(params[i].second);
+    if constexpr (S > 0)
+      for (std::size_t s = 0; s < S; ++s) autograd::bump_version((*states[s])[i]);
+  }
   if (const auto spans = fused_spans(params, grads, states, steps)) {
     UpdateView<S> whole{params[0].second.device(), (*spans)[0].dtype, bytes_of((*spans)[0].data), bytes_of((*spans)[1].data), {},
                         (*spans)[0].numel};
