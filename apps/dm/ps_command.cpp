@@ -100,9 +100,12 @@ int run_serve(const PsOptions& o) {
   }
   run_to_completion(io, serve(server, std::max<std::int64_t>(1, o.steps / 20)));
   const auto stats = server.stats();
-  std::printf("dm ps: finished at version %lld (dropped %lld workers, rejected %lld peers, %lld stale updates)\n",
-              static_cast<long long>(stats.version), static_cast<long long>(stats.workers_dropped),
-              static_cast<long long>(stats.peers_rejected), static_cast<long long>(stats.stale_dropped));
+  std::printf(
+      "dm ps: finished at version %lld (dropped %lld workers, rejected %lld peers, %lld stale updates, "
+      "%lld non-finite updates)\n",
+      static_cast<long long>(stats.version), static_cast<long long>(stats.workers_dropped),
+      static_cast<long long>(stats.peers_rejected), static_cast<long long>(stats.stale_dropped),
+      static_cast<long long>(stats.nonfinite_rejected));
   return 0;
 }
 

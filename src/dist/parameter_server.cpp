@@ -41,6 +41,7 @@ ParameterServer::Impl::Impl(asio::any_io_executor ex, Model& m, ParameterServerO
     : executor(std::move(ex)), model(m), options(std::move(o)), acceptor(executor), wake(executor) {
   if (options.max_staleness < 0) throw ValueError("[ParameterServer] max_staleness must be >= 0");
   if (options.max_version < 0) throw ValueError("[ParameterServer] max_version must be >= 0");
+  if (options.max_nonfinite_updates < 1) throw ValueError("[ParameterServer] max_nonfinite_updates must be >= 1");
   flat = model.module().flat_parameters();
   if (!flat.defined()) flat = model.module().flatten_parameters();
   if (flat.dtype() != DType::f32) throw DTypeError("[ParameterServer] parameters must be f32");

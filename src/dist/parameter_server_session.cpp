@@ -1,5 +1,6 @@
 // The server's network side: accepting peers, authenticating them, and one session per
 // worker that reads its updates and waits for their answers.
+#include <cmath>
 #include <cstdio>
 
 #include <asio/co_spawn.hpp>
@@ -16,6 +17,17 @@ namespace dm::dist {
 namespace {
 
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+// One NaN or infinity applied to the parameters would spread to every parameter it touches at
+// the next step and stay for the rest of the run: such an update is never let through.
+bool all_finite(const Tensor& flat_gradient, double loss) {
+  if (!std::isfinite(loss)) return false;
+  const auto* g = static_cast<const float*>(flat_gradient.data_ptr());
+  const std::int64_t n = flat_gradient.numel();
+  bool finite = true;
+  for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);  // no early exit: vectorises
+  return finite;
+}
 
 std::string describe(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -103,6 +115,20 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
                             std::to_string(version));
         const double loss = wire::metadata_double(update.metadata, "loss", 0.0);
+        if (!all_finite(update.tensor, loss)) {
+          ++stats.nonfinite_rejected;
+          if (++session->nonfinite_in_a_row >= options.max_nonfinite_updates)
+            throw DistributedError("[ParameterServer] " + session->peer + " sent " +
+                                   std::to_string(session->nonfinite_in_a_row) +
+                                   " updates with NaN or infinite values in a row");
+          std::fprintf(stderr, "dm ps: refused an update with NaN or infinite values from %s\n", session->peer.c_str());
+          // Nothing of it is applied; the worker carries on from the current parameters.
+          const auto payload = parameters_payload();
+          co_await wire::write_frame(session->socket, wire::MessageType::parameters, payload.head, payload.body(),
+                                     options.worker_timeout);
+          continue;
+        }
+        session->nonfinite_in_a_row = 0;
         session->answered = false;
         pending.push_back({session, std::move(update.tensor), base, loss});
         ++stats.updates_received;

@@ -27,6 +27,7 @@ struct ServerSession {
   /// Wakes the session when its update has been answered (cancel() is the signal).
   asio::steady_timer reply_signal;
   bool answered = false;
+  std::int64_t nonfinite_in_a_row = 0;  // updates refused for non-finite values since its last good one
   bool closing = false;  // the server decided to end this session (finished, dropped, closed)
 };
 

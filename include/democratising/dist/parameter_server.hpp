@@ -71,6 +71,9 @@ struct ParameterServerOptions {
   std::size_t max_frame_bytes = std::size_t{512} << 20;
   /// Connections beyond this many (authenticated or not) are closed at once.
   std::size_t max_connections = 64;
+  /// An update with a NaN or infinite gradient or loss is refused (the worker gets the current
+  /// parameters instead); a worker that sends this many such updates in a row is dropped.
+  std::int64_t max_nonfinite_updates = 3;
 };
 
 /// What next_update hands over: one worker's gradient, or in synchronous mode the mean of a round.
@@ -87,6 +90,7 @@ struct ParameterServerStats {
   std::int64_t stale_dropped = 0;    // bounded staleness: updates refused as too old
   std::int64_t peers_rejected = 0;   // failed authentication or a malformed handshake
   std::int64_t workers_dropped = 0;  // authenticated, then died, went silent or misbehaved
+  std::int64_t nonfinite_rejected = 0;  // updates refused for a NaN or infinite gradient or loss
   std::int64_t live_workers = 0;
 };
 
