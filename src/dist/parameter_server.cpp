@@ -152,9 +152,17 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
         co_return Update{s.as_gradients(p.gradient), p.base_version, 1, p.loss};
       }
     }
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw TimeoutError("[ParameterServer::next_update] no update for " + std::to_string(s.options.idle_timeout.count()) +
-                         " ms (" + std::to_string(s.live.size()) + " live workers)");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      const std::string what = "[ParameterServer::next_update] no update for " +
+                               std::to_string(s.options.idle_timeout.count()) + " ms (" +
+                               std::to_string(s.live.size()) + " live workers)";
+      // The server ends here rather than half-living on: still accepting and welcoming
+      // workers whose updates no one will ever answer would hold them for nothing. What it
+      // learnt so far is kept, for a restart with resume.
+      save_checkpoint();
+      close();
+      throw TimeoutError(what);
+    }
     s.wake.expires_at(deadline);
     co_await s.wake.async_wait(tuple_awaitable);
   }

@@ -65,7 +65,8 @@ struct ParameterServerOptions {
   std::chrono::milliseconds handshake_timeout{2000};
   /// A worker that sends no update for this long (while not waiting for us) is dropped.
   std::chrono::milliseconds worker_timeout{10000};
-  /// next_update throws TimeoutError when no update arrives for this long.
+  /// next_update throws TimeoutError when no update arrives for this long; the server is then
+  /// closed (checkpoint saved, no more workers accepted, those connected disconnected).
   std::chrono::milliseconds idle_timeout{60000};
   /// Largest frame accepted; the parameters must fit.
   std::size_t max_frame_bytes = std::size_t{512} << 20;
@@ -111,7 +112,8 @@ class ParameterServer {
   ParameterServerStats stats() const;
 
   /// The next update to apply (see UpdateMode), or nullopt when max_version is reached or the
-  /// server was closed. TimeoutError after idle_timeout without any update.
+  /// server was closed. TimeoutError after idle_timeout without any update, and the server
+  /// closes: it never goes on accepting workers whose updates no one answers.
   asio::awaitable<std::optional<Update>> next_update();
   /// Applies it with the model's optimizer, advances the version, checkpoints when due.
   void apply_update(const Update& update);
