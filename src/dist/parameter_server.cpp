@@ -213,6 +213,10 @@ void ParameterServer::close() {
   s.closed = true;
   asio::error_code ignored;
   s.acceptor.close(ignored);
+  for (const auto& session : s.handshaking) {
+    session->closing = true;
+    session->socket.close(ignored);
+  }
   for (const auto& session : s.live) {
     session->closing = true;
     session->socket.close(ignored);
