@@ -59,8 +59,9 @@ void MpiHeartbeat::run() {
       if (r == rank_) continue;
       const auto i = static_cast<std::size_t>(r);
       int done = 0;
-      // Drains every beat that has come in since the last look.
-      while (MPI_Test(&receives[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) {
+      // Drains every beat that has come in since the last look (a receive that could not be
+      // posted again leaves that peer unheard, never heard by mistake).
+      while (receives[i] != MPI_REQUEST_NULL && MPI_Test(&receives[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) {
         last_heard_[i] = nanoseconds_since(start_);
         if (MPI_Irecv(&inbox[i], 1, MPI_CHAR, r, kTag, comm_, &receives[i]) != MPI_SUCCESS) break;
       }
