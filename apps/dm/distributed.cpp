@@ -38,13 +38,16 @@ void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags) {
   train_command.add_option("--bucket-kb", flags.bucket_kb, "Size of a gradient bucket for --distributed, in KiB")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  train_command
+      .add_option("--collective-timeout-ms", flags.timeout_ms,
+                  "With --distributed: how long a collective waits for the other ranks before the job fails")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
 }
 
-int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) {
-  if (!o.resume.empty()) throw UsageError("--resume is not supported with --distributed");
-  if (o.stop_after > 0) throw UsageError("--stop-after is not supported with --distributed");
-  if (o.threads > 0) set_num_threads(o.threads);
-  dist::World world = dist::World::mpi();
+namespace {
+
+int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::World& world) {
   const bool leader = world.rank() == 0;
   if (o.batch_size < world.size())
     throw UsageError("--batch-size " + std::to_string(o.batch_size) + " is smaller than the " +
@@ -92,6 +95,26 @@ int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) 
     std::printf("test accuracy: %.4f\n", last->accuracy);
   }
   return 0;
+}
+
+}  // namespace
+
+int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) {
+  if (!o.resume.empty()) throw UsageError("--resume is not supported with --distributed");
+  if (o.stop_after > 0) throw UsageError("--stop-after is not supported with --distributed");
+  if (o.threads > 0) set_num_threads(o.threads);
+  dist::World world = dist::World::mpi({.timeout = std::chrono::milliseconds(flags.timeout_ms)});
+  if (world.size() == 1) return train_on_ranks(o, flags, world);
+  try {
+    return train_on_ranks(o, flags, world);
+  } catch (const UsageError&) {
+    throw;  // every rank reads the same command line, so every rank stops here alike
+  } catch (const std::exception& e) {
+    // The other ranks wait in, or are about to enter, a collective this rank will never join
+    // (or, after a timeout, one that a silent rank will never finish): only ending the whole
+    // job gets them out, at once and with the reason.
+    dist::abort_mpi_job("dm: error: rank " + std::to_string(world.rank()) + ": " + e.what(), 1);
+  }
 }
 
 }  // namespace dm::cli

@@ -10,12 +10,14 @@ namespace dm::cli {
 struct DistributedFlags {
   bool enabled = false;
   std::int64_t bucket_kb = 4096;
+  std::int64_t timeout_ms = 60000;  // how long a collective waits for the other ranks
 };
 
-/// Adds --distributed (and --bucket-kb) to the train command.
+/// Adds --distributed (with --bucket-kb and --collective-timeout-ms) to the train command.
 void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags);
 /// Trains with dm::dist::DistributedTrainer: every rank takes its share of each batch; rank 0
-/// alone prints, writes metrics and checkpoints. Returns the exit code.
+/// alone prints, writes metrics and checkpoints. Returns the exit code. A rank that fails while
+/// there are others (a collective timed out, say) ends the whole MPI job with its error.
 int run_distributed_train(const TrainOptions& options, const DistributedFlags& flags);
 
 }  // namespace dm::cli

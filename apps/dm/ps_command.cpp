@@ -2,8 +2,10 @@
 //
 // The server prints "dm ps: listening on HOST:PORT", then "version V loss L workers W" every
 // few versions, and "dm ps: finished at version V"; a worker prints "dm ps: worker done after
-// N steps at version V". The shared secret comes from --secret-file or DM_PS_SECRET, never
-// from the command line, where other users could read it.
+// N steps at version V". A server that receives no update for its idle timeout saves its
+// checkpoint and exits with an error (code 1): it never lingers half alive. The shared secret
+// comes from --secret-file or DM_PS_SECRET, never from the command line, where other users
+// could read it.
 #include "ps_command.hpp"
 
 #include <chrono>
@@ -86,7 +88,9 @@ int run_serve(const PsOptions& o) {
   // What dm eval needs to rebuild the model and its optimizer's state from the file.
   options.checkpoint_metadata = {{"model", o.model}, {"optimizer", o.optimizer}, {"momentum", exact(o.momentum)}};
   options.worker_timeout = std::chrono::milliseconds(o.worker_timeout_ms);
-  options.idle_timeout = std::chrono::milliseconds(std::max(60000, 3 * o.worker_timeout_ms));
+  if (o.idle_timeout_ms < 0) throw UsageError("[dm ps] --idle-timeout-ms must be >= 0");
+  options.idle_timeout =
+      std::chrono::milliseconds(o.idle_timeout_ms > 0 ? o.idle_timeout_ms : std::max(60000, 3 * o.worker_timeout_ms));
   asio::io_context io;
   dist::ParameterServer server(io.get_executor(), model, options);
   std::printf("dm ps: listening on %s:%u (%s, version %lld)\n", o.host.c_str(), server.port(), o.mode.c_str(),
@@ -100,9 +104,12 @@ int run_serve(const PsOptions& o) {
   }
   run_to_completion(io, serve(server, std::max<std::int64_t>(1, o.steps / 20)));
   const auto stats = server.stats();
-  std::printf("dm ps: finished at version %lld (dropped %lld workers, rejected %lld peers, %lld stale updates)\n",
-              static_cast<long long>(stats.version), static_cast<long long>(stats.workers_dropped),
-              static_cast<long long>(stats.peers_rejected), static_cast<long long>(stats.stale_dropped));
+  std::printf(
+      "dm ps: finished at version %lld (dropped %lld workers, rejected %lld peers, %lld stale updates, "
+      "%lld non-finite updates)\n",
+      static_cast<long long>(stats.version), static_cast<long long>(stats.workers_dropped),
+      static_cast<long long>(stats.peers_rejected), static_cast<long long>(stats.stale_dropped),
+      static_cast<long long>(stats.nonfinite_rejected));
   return 0;
 }
 
@@ -169,6 +176,8 @@ CLI::App* add_ps_command(CLI::App& app, PsOptions& o) {
   serve->add_flag("--resume", o.resume, "start from --checkpoint when it exists");
   serve->add_option("--port-file", o.port_file, "write the bound port here");
   serve->add_option("--worker-timeout-ms", o.worker_timeout_ms, "drop a worker silent for this long");
+  serve->add_option("--idle-timeout-ms", o.idle_timeout_ms,
+                    "exit with an error after this long without any update (0: max(60 s, 3 x worker timeout))");
   CLI::App* work = ps->get_subcommand("work");
   work->add_option("--data", o.data, "Fashion-MNIST directory");
   work->add_option("--limit", o.limit, "use only the first N training samples");

@@ -31,6 +31,7 @@ struct PsOptions {
   bool resume = false;
   std::string port_file;  // serve: the bound port is written here once listening
   int worker_timeout_ms = 10000;
+  int idle_timeout_ms = 0;  // serve: exit with an error after this long without an update; 0: max(60 s, 3 x worker timeout)
   // work
   std::string data = data::kFashionMnistDir;
   std::int64_t limit = 0;

@@ -4,8 +4,10 @@
 // the program's own, and MPI errors are returned, not fatal, so they become DistributedErrors.
 //
 // Broadcast, all-gather and barrier are non-blocking operations polled against a deadline:
-// that is how a silent peer turns into a TimeoutError instead of a hang. The blocking
-// all-reduce is MPI_Allreduce itself (see there).
+// that is how a silent peer turns into a TimeoutError instead of a hang. All-reduces are
+// blocking MPI_Allreduce calls on a thread of their own (below), waited for with the same
+// deadline. A heartbeat between the ranks (mpi_heartbeat.hpp) lets the TimeoutError name the
+// rank that fell silent.
 //
 // Started all-reduces run as blocking MPI_Allreduce calls on the backend's own thread
 // (OrderedJobs), in start order; the caller's waits have deadlines. MPI moves a non-blocking
@@ -17,14 +19,18 @@
 // fall back to polled non-blocking ones.
 #include <mpi.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
 #include "backends.hpp"
 #include "democratising/error.hpp"
+#include "mpi_heartbeat.hpp"
 #include "ordered_jobs.hpp"
 
 namespace dm::dist::detail {
@@ -121,32 +127,49 @@ int checked_count(std::int64_t count, const char* op) {
   return static_cast<int>(count);
 }
 
-class MpiBackend;
+// What every wait of one backend shares: the deadline, why the backend broke (empty while it
+// works), and the heartbeat that tells who fell silent.
+struct Deadlines {
+  int rank = 0;
+  std::chrono::milliseconds timeout{0};
+  std::string broken_reason;
+  std::unique_ptr<MpiHeartbeat> heartbeat;  // null without MPI_THREAD_MULTIPLE
+
+  /// A beat every eighth of the timeout, within [20 ms, 1 s]: cheap, and many beats per timeout.
+  std::chrono::milliseconds beat_interval() const {
+    return std::clamp(timeout / 8, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
+  }
+  /// Breaks the backend with the message of a timeout of `op` and returns it.
+  std::string time_out(const char* op, const std::string& waiting_for) {
+    std::string what = std::string("[") + op + "] rank " + std::to_string(rank) + " timed out after " +
+                       std::to_string(timeout.count()) + " ms waiting for " + waiting_for;
+    // A rank that beats is at most about one interval behind; half the timeout of silence is
+    // far beyond that, and well within what a rank stopped before the collective has missed.
+    if (heartbeat) what += ": " + heartbeat->describe_silence(std::max(3 * beat_interval(), timeout / 2));
+    if (broken_reason.empty()) broken_reason = what;
+    return what;
+  }
+};
 
 // Polls `request` until it completes; past the deadline, breaks the backend and throws.
-void wait_for_request(MPI_Request& request, const char* op, int rank, std::chrono::milliseconds timeout,
-                      std::string& broken_reason) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+void wait_for_request(MPI_Request& request, const char* op, Deadlines& deadlines) {
+  const auto deadline = std::chrono::steady_clock::now() + deadlines.timeout;
   int done = 0;
   for (unsigned spins = 0;; ++spins) {
-    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op, rank);
+    check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), op, deadlines.rank);
     if (done) return;
     // The clock is read every 64 polls: a poll is far cheaper than the timeout's resolution.
-    if (spins % 64 == 63 && std::chrono::steady_clock::now() > deadline) {
-      broken_reason = std::string("[") + op + "] rank " + std::to_string(rank) + " timed out after " +
-                      std::to_string(timeout.count()) + " ms waiting for the other ranks";
-      throw TimeoutError(broken_reason);
-    }
+    if (spins % 64 == 63 && std::chrono::steady_clock::now() > deadline)
+      throw TimeoutError(deadlines.time_out(op, "the other ranks"));
   }
 }
 
 class MpiPendingAllReduce : public PendingCollective {
  public:
-  MpiPendingAllReduce(MPI_Request request, int rank, std::chrono::milliseconds timeout, std::string& broken_reason)
-      : request_(request), rank_(rank), timeout_(timeout), broken_reason_(broken_reason) {}
+  MpiPendingAllReduce(MPI_Request request, Deadlines& deadlines) : request_(request), deadlines_(deadlines) {}
   ~MpiPendingAllReduce() override {
     // A collective cannot be cancelled; one left unfinished would write into freed memory.
-    if (request_ != MPI_REQUEST_NULL && broken_reason_.empty()) {
+    if (request_ != MPI_REQUEST_NULL && deadlines_.broken_reason.empty()) {
       try {
         wait();
       } catch (...) {
@@ -156,29 +179,26 @@ class MpiPendingAllReduce : public PendingCollective {
   bool test() override {
     if (request_ == MPI_REQUEST_NULL) return true;
     int done = 0;
-    check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "all_reduce", rank_);
+    check_mpi(MPI_Test(&request_, &done, MPI_STATUS_IGNORE), "all_reduce", deadlines_.rank);
     return done != 0;
   }
   void wait() override {
-    if (request_ != MPI_REQUEST_NULL) wait_for_request(request_, "all_reduce", rank_, timeout_, broken_reason_);
+    if (request_ != MPI_REQUEST_NULL) wait_for_request(request_, "all_reduce", deadlines_);
   }
 
  private:
   MPI_Request request_;
-  int rank_;
-  std::chrono::milliseconds timeout_;
-  std::string& broken_reason_;
+  Deadlines& deadlines_;
 };
 
 // A started all-reduce running on the backend's job thread.
 class ThreadedPendingAllReduce : public PendingCollective {
  public:
-  ThreadedPendingAllReduce(OrderedJobs& jobs, OrderedJobs::Handle handle, int rank, std::chrono::milliseconds timeout,
-                           std::string& broken_reason)
-      : jobs_(jobs), handle_(std::move(handle)), rank_(rank), timeout_(timeout), broken_reason_(broken_reason) {}
+  ThreadedPendingAllReduce(OrderedJobs& jobs, OrderedJobs::Handle handle, Deadlines& deadlines)
+      : jobs_(jobs), handle_(std::move(handle)), deadlines_(deadlines) {}
   ~ThreadedPendingAllReduce() override {
     // The job writes into the caller's tensor: it must be over before the caller moves on.
-    if (broken_reason_.empty()) {
+    if (deadlines_.broken_reason.empty()) {
       try {
         wait();
       } catch (...) {
@@ -187,45 +207,48 @@ class ThreadedPendingAllReduce : public PendingCollective {
   }
   bool test() override { return handle_.done(); }
   void wait() override {
-    if (handle_.wait_until(std::chrono::steady_clock::now() + timeout_)) return;
-    broken_reason_ = "[all_reduce] rank " + std::to_string(rank_) + " timed out after " +
-                     std::to_string(timeout_.count()) + " ms waiting for the other ranks";
-    jobs_.abandon(broken_reason_);
-    throw TimeoutError(broken_reason_);
+    if (handle_.wait_until(std::chrono::steady_clock::now() + deadlines_.timeout)) return;
+    const std::string what = deadlines_.time_out("all_reduce", "the other ranks");
+    jobs_.abandon(what);
+    throw TimeoutError(what);
   }
 
  private:
   OrderedJobs& jobs_;
   OrderedJobs::Handle handle_;
-  int rank_;
-  std::chrono::milliseconds timeout_;
-  std::string& broken_reason_;
+  Deadlines& deadlines_;
 };
 
 class MpiBackend : public Backend {
  public:
-  explicit MpiBackend(const WorldOptions& options) : runtime_(MpiRuntime::acquire()), timeout_(options.timeout) {
-    if (timeout_.count() <= 0)
-      throw ValueError("[World::mpi] the timeout must be positive, got " + std::to_string(timeout_.count()) + " ms");
+  explicit MpiBackend(const WorldOptions& options) : runtime_(MpiRuntime::acquire()) {
+    d_.timeout = options.timeout;
+    if (d_.timeout.count() <= 0)
+      throw ValueError("[World::mpi] the timeout must be positive, got " + std::to_string(d_.timeout.count()) + " ms");
     check_mpi(MPI_Comm_dup(MPI_COMM_WORLD, &comm_), "World::mpi", -1);
     MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
-    if (runtime_->threads_may_call()) jobs_ = std::make_unique<OrderedJobs>();
+    d_.rank = rank_;
+    if (runtime_->threads_may_call()) {
+      jobs_ = std::make_unique<OrderedJobs>();
+      d_.heartbeat = std::make_unique<MpiHeartbeat>(comm_, d_.beat_interval());
+    }
   }
   ~MpiBackend() override {
     if (jobs_) {
       // What is queued fails at once if the world is broken; a call already running (perhaps
       // the very one a wait gave up on, its match still to come) gets one more timeout.
-      if (!broken_reason_.empty()) jobs_->abandon(broken_reason_);
-      if (!jobs_->drain_until(std::chrono::steady_clock::now() + timeout_)) {
+      if (!d_.broken_reason.empty()) jobs_->abandon(d_.broken_reason);
+      if (!jobs_->drain_until(std::chrono::steady_clock::now() + d_.timeout)) {
         abort("a started all-reduce was still running when the world went");
         runtime_->leave_call_running();
       }
       jobs_.reset();
     }
+    d_.heartbeat.reset();
     // Freeing is itself collective-like in some MPIs; after a failure, leave it to MPI_Finalize.
-    if (broken_reason_.empty()) MPI_Comm_free(&comm_);
+    if (d_.broken_reason.empty()) MPI_Comm_free(&comm_);
   }
   MpiBackend(const MpiBackend&) = delete;
   MpiBackend& operator=(const MpiBackend&) = delete;
@@ -234,15 +257,20 @@ class MpiBackend : public Backend {
   int size() const override { return size_; }
   const char* name() const override { return "mpi"; }
 
-  // The blocking all-reduce is MPI's own: its tuned algorithms measured about 1.4x faster here
-  // than the non-blocking one polled. It has no deadline of its own; the agreement exchange
-  // that precedes it (on by default) has, and is where a silent peer is noticed.
+  // MPI_Allreduce itself, whose tuned algorithms measured about 1.4x faster here than the
+  // non-blocking one polled, but run on the job thread: a blocking call has no deadline of its
+  // own, and a rank stopped between the agreement exchange and the call would hang it forever.
   void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) override {
     throw_if_broken("all_reduce");
-    finish_started("all_reduce");
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, checked_count(count, "all_reduce"), mpi_type(dtype, "all_reduce"),
-                            mpi_op(op), comm_),
+    if (jobs_) {
+      start_all_reduce(data, count, dtype, op)->wait();
+      return;
+    }
+    MPI_Request request = MPI_REQUEST_NULL;
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(count, "all_reduce"), mpi_type(dtype, "all_reduce"),
+                             mpi_op(op), comm_, &request),
               "all_reduce", rank_);
+    wait_for_request(request, "all_reduce", d_);
   }
 
   std::unique_ptr<PendingCollective> start_all_reduce(void* data, std::int64_t count, DType dtype,
@@ -255,13 +283,13 @@ class MpiBackend : public Backend {
       OrderedJobs::Handle handle = jobs_->push([=, this] {
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_reduction, comm_), "all_reduce", rank_);
       });
-      return std::make_unique<ThreadedPendingAllReduce>(*jobs_, std::move(handle), rank_, timeout_, broken_reason_);
+      return std::make_unique<ThreadedPendingAllReduce>(*jobs_, std::move(handle), d_);
     }
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(count, "all_reduce"), mpi_type(dtype, "all_reduce"),
                              mpi_op(op), comm_, &request),
               "all_reduce", rank_);
-    return std::make_unique<MpiPendingAllReduce>(request, rank_, timeout_, broken_reason_);
+    return std::make_unique<MpiPendingAllReduce>(request, d_);
   }
 
   void broadcast(void* data, std::int64_t bytes, int root) override {
@@ -269,7 +297,7 @@ class MpiBackend : public Backend {
     finish_started("broadcast");
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Ibcast(data, checked_count(bytes, "broadcast"), MPI_BYTE, root, comm_, &request), "broadcast", rank_);
-    wait_for_request(request, "broadcast", rank_, timeout_, broken_reason_);
+    wait_for_request(request, "broadcast", d_);
   }
 
   void all_gather(const void* data, void* out, std::int64_t bytes) override {
@@ -278,7 +306,7 @@ class MpiBackend : public Backend {
     MPI_Request request = MPI_REQUEST_NULL;
     const int n = checked_count(bytes, "all_gather");
     check_mpi(MPI_Iallgather(data, n, MPI_BYTE, out, n, MPI_BYTE, comm_, &request), "all_gather", rank_);
-    wait_for_request(request, "all_gather", rank_, timeout_, broken_reason_);
+    wait_for_request(request, "all_gather", d_);
   }
 
   void barrier() override {
@@ -286,36 +314,34 @@ class MpiBackend : public Backend {
     finish_started("barrier");
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Ibarrier(comm_, &request), "barrier", rank_);
-    wait_for_request(request, "barrier", rank_, timeout_, broken_reason_);
+    wait_for_request(request, "barrier", d_);
   }
 
   void abort(const std::string& reason) override {
-    if (broken_reason_.empty()) broken_reason_ = reason.empty() ? "aborted" : reason;
-    if (jobs_) jobs_->abandon(broken_reason_);
+    if (d_.broken_reason.empty()) d_.broken_reason = reason.empty() ? "aborted" : reason;
+    if (jobs_) jobs_->abandon(d_.broken_reason);
   }
 
  private:
   void throw_if_broken(const char* op) const {
-    if (!broken_reason_.empty())
+    if (!d_.broken_reason.empty())
       throw DistributedError(std::string("[") + op + "] rank " + std::to_string(rank_) +
-                             ": the world is broken: " + broken_reason_);
+                             ": the world is broken: " + d_.broken_reason);
   }
 
   // Started all-reduces come first: every rank then issues its collectives in call order.
   void finish_started(const char* op) {
-    if (!jobs_ || jobs_->drain_until(std::chrono::steady_clock::now() + timeout_)) return;
-    broken_reason_ = std::string("[") + op + "] rank " + std::to_string(rank_) + " timed out after " +
-                     std::to_string(timeout_.count()) + " ms waiting for started all-reduces to finish";
-    jobs_->abandon(broken_reason_);
-    throw TimeoutError(broken_reason_);
+    if (!jobs_ || jobs_->drain_until(std::chrono::steady_clock::now() + d_.timeout)) return;
+    const std::string what = d_.time_out(op, "started all-reduces to finish");
+    jobs_->abandon(what);
+    throw TimeoutError(what);
   }
 
   std::shared_ptr<MpiRuntime> runtime_;
-  std::chrono::milliseconds timeout_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0;
   int size_ = 1;
-  std::string broken_reason_;
+  Deadlines d_;
   std::unique_ptr<OrderedJobs> jobs_;  // null without MPI_THREAD_MULTIPLE
 };
 
@@ -324,3 +350,17 @@ class MpiBackend : public Backend {
 std::shared_ptr<Backend> make_mpi_backend(const WorldOptions& options) { return std::make_shared<MpiBackend>(options); }
 
 }  // namespace dm::dist::detail
+
+namespace dm::dist {
+
+void abort_mpi_job(const std::string& reason, int exit_code) {
+  std::fprintf(stderr, "%s\n", reason.c_str());
+  std::fflush(stderr);
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (initialized && !finalized) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);  // without MPI, or if MPI_Abort came back
+}
+
+}  // namespace dm::dist

@@ -41,6 +41,7 @@ ParameterServer::Impl::Impl(asio::any_io_executor ex, Model& m, ParameterServerO
     : executor(std::move(ex)), model(m), options(std::move(o)), acceptor(executor), wake(executor) {
   if (options.max_staleness < 0) throw ValueError("[ParameterServer] max_staleness must be >= 0");
   if (options.max_version < 0) throw ValueError("[ParameterServer] max_version must be >= 0");
+  if (options.max_nonfinite_updates < 1) throw ValueError("[ParameterServer] max_nonfinite_updates must be >= 1");
   flat = model.module().flat_parameters();
   if (!flat.defined()) flat = model.module().flatten_parameters();
   if (flat.dtype() != DType::f32) throw DTypeError("[ParameterServer] parameters must be f32");
@@ -151,9 +152,17 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
         co_return Update{s.as_gradients(p.gradient), p.base_version, 1, p.loss};
       }
     }
-    if (std::chrono::steady_clock::now() >= deadline)
-      throw TimeoutError("[ParameterServer::next_update] no update for " + std::to_string(s.options.idle_timeout.count()) +
-                         " ms (" + std::to_string(s.live.size()) + " live workers)");
+    if (std::chrono::steady_clock::now() >= deadline) {
+      const std::string what = "[ParameterServer::next_update] no update for " +
+                               std::to_string(s.options.idle_timeout.count()) + " ms (" +
+                               std::to_string(s.live.size()) + " live workers)";
+      // The server ends here rather than half-living on: still accepting and welcoming
+      // workers whose updates no one will ever answer would hold them for nothing. What it
+      // learnt so far is kept, for a restart with resume.
+      save_checkpoint();
+      close();
+      throw TimeoutError(what);
+    }
     s.wake.expires_at(deadline);
     co_await s.wake.async_wait(tuple_awaitable);
   }
@@ -204,6 +213,10 @@ void ParameterServer::close() {
   s.closed = true;
   asio::error_code ignored;
   s.acceptor.close(ignored);
+  for (const auto& session : s.handshaking) {
+    session->closing = true;
+    session->socket.close(ignored);
+  }
   for (const auto& session : s.live) {
     session->closing = true;
     session->socket.close(ignored);

@@ -1,5 +1,7 @@
 // The server's network side: accepting peers, authenticating them, and one session per
 // worker that reads its updates and waits for their answers.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 #include <asio/co_spawn.hpp>
@@ -16,6 +18,17 @@ namespace dm::dist {
 namespace {
 
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
+
+// One NaN or infinity applied to the parameters would spread to every parameter it touches at
+// the next step and stay for the rest of the run: such an update is never let through.
+bool all_finite(const Tensor& flat_gradient, double loss) {
+  if (!std::isfinite(loss)) return false;
+  const auto* g = static_cast<const float*>(flat_gradient.data_ptr());
+  const std::int64_t n = flat_gradient.numel();
+  bool finite = true;
+  for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);  // no early exit: vectorises
+  return finite;
+}
 
 std::string describe(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -38,32 +51,45 @@ asio::awaitable<void> ParameterServer::Impl::accept_loop() {
       if (closed || finished || ec == asio::error::operation_aborted) co_return;
       continue;  // e.g. the peer reset before we accepted: keep serving
     }
-    if (connections >= options.max_connections) {
-      asio::error_code ignored;
-      socket.close(ignored);  // refuse floods before they cost a session
-      ++stats.peers_rejected;
-      continue;
-    }
-    ++connections;
-    socket.set_option(asio::ip::tcp::no_delay(true));
+    make_room_for_a_handshake();
+    asio::error_code ignored;
+    socket.set_option(asio::ip::tcp::no_delay(true), ignored);
     auto session = std::make_shared<ServerSession>(std::move(socket), next_session_id++);
     session->peer = describe(session->socket);
+    handshaking.push_back(session);
     asio::co_spawn(executor, [self, session]() { return self->serve(session); }, asio::detached);
   }
 }
 
+// Refusing newcomers while the budget is full would let a flood that reopens its connections
+// as soon as they close keep every place, and an honest worker would never get one. Cutting
+// off the oldest instead gives every newcomer the time of max_handshakes later arrivals to
+// answer the challenge, which on any network takes one round trip.
+void ParameterServer::Impl::make_room_for_a_handshake() {
+  if (handshaking.size() < std::max<std::size_t>(1, options.max_handshakes)) return;
+  std::shared_ptr<ServerSession> oldest = std::move(handshaking.front());
+  handshaking.pop_front();
+  oldest->cut_off = true;
+  oldest->closing = true;
+  asio::error_code ignored;
+  oldest->socket.close(ignored);
+}
+
 asio::awaitable<void> ParameterServer::Impl::authenticate(ServerSession& session) {
+  // One deadline for the whole exchange: a peer that trickles cannot stretch it.
+  const auto deadline = std::chrono::steady_clock::now() + options.handshake_timeout;
+  auto left = [&] { return std::max(deadline - std::chrono::steady_clock::now(), wire::Duration::zero()); };
   const auth::Nonce nonce = auth::make_nonce();
-  co_await wire::write_frame(session.socket, wire::MessageType::challenge, nonce, options.handshake_timeout);
+  co_await wire::write_frame(session.socket, wire::MessageType::challenge, nonce, left());
   // A tiny limit: before authentication a peer may not make us allocate anything sizeable.
-  const wire::Frame answer = co_await wire::read_frame(session.socket, options.handshake_timeout, wire::kMaxControlPayload);
+  const wire::Frame answer = co_await wire::read_frame(session.socket, left(), wire::kMaxControlPayload);
   if (answer.type != wire::MessageType::response)
     throw DistributedError(std::string("[ParameterServer] expected a challenge response, got ") + wire::message_name(answer.type));
   if (!auth::verify(options.secret, nonce, answer.payload)) {
     const std::string reason = "authentication failed";
     try {
       co_await wire::write_frame(session.socket, wire::MessageType::refused,
-                                 std::as_bytes(std::span(reason.data(), reason.size())), options.handshake_timeout);
+                                 std::as_bytes(std::span(reason.data(), reason.size())), left());
     } catch (const Error&) {
       // The peer may already be gone; it is refused either way.
     }
@@ -76,7 +102,15 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
   bool authenticated = false;
   try {
     co_await authenticate(*session);
+    std::erase(handshaking, session);
+    if (session->cut_off) throw DistributedError("[ParameterServer] " + session->peer + ": cut off while authenticating");
     authenticated = true;
+    if (!closed && !finished && live.size() >= options.max_workers) {
+      const std::string reason = "the server has " + std::to_string(live.size()) + " workers, its limit";
+      co_await wire::write_frame(session->socket, wire::MessageType::refused,
+                                 std::as_bytes(std::span(reason.data(), reason.size())), options.handshake_timeout);
+      throw DistributedError("[ParameterServer] " + session->peer + ": refused, " + reason);
+    }
     if (closed || finished) {
       co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.handshake_timeout);
     } else {
@@ -103,6 +137,20 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
                             std::to_string(version));
         const double loss = wire::metadata_double(update.metadata, "loss", 0.0);
+        if (!all_finite(update.tensor, loss)) {
+          ++stats.nonfinite_rejected;
+          if (++session->nonfinite_in_a_row >= options.max_nonfinite_updates)
+            throw DistributedError("[ParameterServer] " + session->peer + " sent " +
+                                   std::to_string(session->nonfinite_in_a_row) +
+                                   " updates with NaN or infinite values in a row");
+          std::fprintf(stderr, "dm ps: refused an update with NaN or infinite values from %s\n", session->peer.c_str());
+          // Nothing of it is applied; the worker carries on from the current parameters.
+          const auto payload = parameters_payload();
+          co_await wire::write_frame(session->socket, wire::MessageType::parameters, payload.head, payload.body(),
+                                     options.worker_timeout);
+          continue;
+        }
+        session->nonfinite_in_a_row = 0;
         session->answered = false;
         pending.push_back({session, std::move(update.tensor), base, loss});
         ++stats.updates_received;
@@ -115,14 +163,15 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
       }
     }
   } catch (const std::exception& e) {
-    if (authenticated) {
+    if (authenticated && live.count(session)) {
       ++stats.workers_dropped;
     } else {
       ++stats.peers_rejected;
     }
-    if (!closed) std::fprintf(stderr, "dm ps: dropped %s: %s\n", session->peer.c_str(), e.what());
+    // Peers cut off under a flood would be one line each: they are counted, not printed.
+    if (!closed && !session->cut_off) std::fprintf(stderr, "dm ps: dropped %s: %s\n", session->peer.c_str(), e.what());
   }
-  --connections;
+  std::erase(handshaking, session);
   drop(session);
 }
 

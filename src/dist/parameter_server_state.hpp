@@ -27,7 +27,9 @@ struct ServerSession {
   /// Wakes the session when its update has been answered (cancel() is the signal).
   asio::steady_timer reply_signal;
   bool answered = false;
+  std::int64_t nonfinite_in_a_row = 0;  // updates refused for non-finite values since its last good one
   bool closing = false;  // the server decided to end this session (finished, dropped, closed)
+  bool cut_off = false;  // closed while authenticating, to make room for a newer peer
 };
 
 struct PendingUpdate {
@@ -55,8 +57,8 @@ struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Imp
   bool closed = false;
   ParameterServerStats stats;
   std::uint64_t next_session_id = 1;
-  std::size_t connections = 0;
 
+  std::deque<std::shared_ptr<ServerSession>> handshaking;  // not yet authenticated, oldest first
   std::set<std::shared_ptr<ServerSession>> live;     // authenticated workers
   std::deque<PendingUpdate> pending;                 // received, not yet handed out
   std::vector<std::shared_ptr<ServerSession>> awaiting;  // handed out, not yet answered
@@ -65,6 +67,8 @@ struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Imp
   asio::awaitable<void> accept_loop();
   asio::awaitable<void> serve(std::shared_ptr<ServerSession> session);
   asio::awaitable<void> authenticate(ServerSession& session);
+  /// Closes the oldest peer still authenticating, if the handshake budget is full.
+  void make_room_for_a_handshake();
 
   /// Parameters frame payload of the current version.
   wire::TensorPayloadParts parameters_payload() const;

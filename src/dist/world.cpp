@@ -96,7 +96,12 @@ void World::agree(const char* op, const Tensor& tensor, std::int64_t extra) {
                                                static_cast<std::int64_t>(tensor.dtype()), tensor.dim(),
                                                shape_hash(tensor.shape()), extra};
   std::vector<std::int64_t> all(static_cast<std::size_t>(kFields * size()));
-  backend_->all_gather(mine.data(), all.data(), static_cast<std::int64_t>(sizeof(mine)));
+  try {
+    backend_->all_gather(mine.data(), all.data(), static_cast<std::int64_t>(sizeof(mine)));
+  } catch (const TimeoutError& e) {
+    // Said as the collective the caller made, not as the exchange that precedes it.
+    throw TimeoutError(std::string("[") + op + "] the ranks did not all arrive: " + e.what());
+  }
   const std::int64_t* first = all.data();
   for (int r = 1; r < size(); ++r) {
     const std::int64_t* other = all.data() + static_cast<std::ptrdiff_t>(r * kFields);

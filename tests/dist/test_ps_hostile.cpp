@@ -3,7 +3,10 @@
 // disconnected, while honest workers keep training to the end.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -181,6 +184,84 @@ TEST(PsHostile, BadPeersAreDroppedWhileHonestWorkersTrain) {
   const auto stats = server.stats();
   EXPECT_GE(stats.peers_rejected, 5);  // wrong secret, oversized, garbage header, silent, trickle
   EXPECT_EQ(stats.workers_dropped, 3);     // oversized update, truncated update, garbage payload
+}
+
+// An update frame from an authenticated peer: `values` as the gradient, tagged with `loss`.
+asio::awaitable<void> send_update(tcp::socket& s, const std::vector<float>& values, const std::string& loss) {
+  const dm::Tensor g = dm::Tensor::from_vector(values);
+  const auto payload = wire::encode_tensor_payload("gradient", g, {{"base_version", "0"}, {"loss", loss}});
+  co_await wire::write_frame(s, wire::MessageType::update, payload, 2000ms);
+}
+
+bool finite(const std::vector<float>& v) {
+  return std::all_of(v.begin(), v.end(), [](float x) { return std::isfinite(x); });
+}
+
+TEST(PsHostile, NonFiniteUpdatesAreRefusedCountedAndTheirSenderDropped) {
+  Runner r;
+  dm::Model server_model = ps_test::small_model(1);
+  const std::int64_t numel = server_model.module().flat_parameters().numel();
+  ParameterServerOptions options;
+  options.secret = kSecret;
+  options.mode = UpdateMode::asynchronous;
+  options.max_version = 60;
+  options.max_nonfinite_updates = 3;
+  ParameterServer server(r.io.get_executor(), server_model, options);
+  const std::uint16_t port = server.port();
+  std::vector<bool> answered_with_finite_parameters;
+  bool hung_up_after_the_third = false;
+  int honest_steps = 0;
+
+  r.spawn([&]() -> asio::awaitable<void> {
+    while (auto update = co_await server.next_update()) {
+      server.apply_update(*update);
+      co_await server.broadcast_parameters();
+    }
+    co_await server.drain(5000ms);
+  });
+  r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then a NaN, an infinity and a NaN loss
+    tcp::socket s = co_await open_authenticated(port);
+    std::vector<float> nan_gradient(static_cast<std::size_t>(numel), 0.01f);
+    nan_gradient[3] = std::numeric_limits<float>::quiet_NaN();
+    std::vector<float> inf_gradient(static_cast<std::size_t>(numel), 0.01f);
+    inf_gradient.back() = -std::numeric_limits<float>::infinity();
+    co_await send_update(s, nan_gradient, "0.5");
+    for (int k = 0; k < 2; ++k) {
+      const wire::Frame answer = co_await wire::read_frame(s, 3000ms, 1 << 20);
+      const auto p = wire::decode_tensor_payload(answer.payload, "parameters", numel);
+      answered_with_finite_parameters.push_back(answer.type == wire::MessageType::parameters &&
+                                                finite(p.tensor.to_vector<float>()));
+      if (k == 0) co_await send_update(s, inf_gradient, "0.5");
+      if (k == 1) co_await send_update(s, std::vector<float>(static_cast<std::size_t>(numel), 0.01f), "nan");
+    }
+    hung_up_after_the_third = co_await server_hangs_up(s, 3000ms);
+  });
+  dm::Model honest_model = ps_test::small_model(20);
+  WorkerOptions honest;
+  honest.port = port;
+  honest.secret = kSecret;
+  Worker worker(r.io.get_executor(), honest_model, honest);
+  r.spawn([&]() -> asio::awaitable<void> {
+    co_await worker.connect();
+    for (std::uint64_t step = 0;; ++step) {
+      co_await worker.send_update(worker.compute_gradients(ps_test::separable_batch(16, 500 + step)));
+      if (!co_await worker.sync_parameters()) break;
+      ++honest_steps;
+      co_await pause(5ms);
+    }
+    co_await worker.leave();
+  });
+  r.run();
+  EXPECT_EQ(answered_with_finite_parameters, std::vector<bool>({true, true}));
+  EXPECT_TRUE(hung_up_after_the_third);
+  EXPECT_EQ(server.version(), 60);
+  EXPECT_GT(honest_steps, 50);
+  EXPECT_TRUE(finite(server_model.module().flat_parameters().to_vector<float>())) << "a non-finite update was applied";
+  // The honest worker trained the model: it separates the two classes.
+  EXPECT_GT(ps_test::accuracy(server_model, ps_test::separable_batch(400, 9999)), 0.7);
+  const auto stats = server.stats();
+  EXPECT_EQ(stats.nonfinite_rejected, 3);
+  EXPECT_EQ(stats.workers_dropped, 1);
 }
 
 }  // namespace

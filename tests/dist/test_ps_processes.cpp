@@ -185,4 +185,24 @@ TEST(PsProcesses, KilledServerRestartsFromItsCheckpointAndWorkersReconnect) {
   }
 }
 
+TEST(PsProcesses, ServerIdlePastItsTimeoutExitsWithAnErrorInsteadOfLingering) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const fs::path secret = dir / "secret";
+  { std::ofstream(secret) << "idle secret\n"; }
+  const fs::path checkpoint = dir / "server.safetensors";
+  Process server({"ps", "serve", "--port", "0", "--port-file", (dir / "port").string(), "--secret-file", secret.string(),
+                  "--steps", "100", "--checkpoint", checkpoint.string(), "--idle-timeout-ms", "1500"},
+                 dir / "server.log");
+  ASSERT_TRUE(server.started());
+  ASSERT_FALSE(read_port(dir / "port").empty()) << server.output();
+  // No worker ever sends an update: the server must end, with an error, not linger.
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(server.wait(15s), 1) << server.output();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  const std::string log = server.output();
+  EXPECT_NE(log.find("no update for 1500 ms"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(checkpoint)) << "what the server holds is saved for a restart with --resume";
+}
+
 }  // namespace

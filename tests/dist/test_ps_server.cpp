@@ -315,4 +315,48 @@ TEST(PsServer, WithoutASecretOnlyLoopbackIsAllowed) {
   EXPECT_THROW(dm::dist::parse_update_mode("eventually"), dm::ValueError);
 }
 
+TEST(PsServer, AnIdleTimeoutClosesTheServerSoNoWorkerIsWelcomedAfterIt) {
+  Runner r;
+  dm::Model server_model = ps_test::small_model(1);
+  ParameterServerOptions options = server_options(UpdateMode::asynchronous);
+  options.idle_timeout = 300ms;
+  ParameterServer server(r.io.get_executor(), server_model, options);
+  dm::Model early_model = ps_test::small_model(2);
+  dm::Model late_model = ps_test::small_model(3);
+  WorkerOptions quick = worker_options(server);
+  quick.connect_attempts = 3;
+  quick.initial_backoff = 20ms;
+  quick.reply_timeout = 2000ms;
+  Worker early(r.io.get_executor(), early_model, quick);
+  Worker late(r.io.get_executor(), late_model, quick);
+  std::string timeout_message;
+  bool early_cut_off = false;
+  bool late_turned_away = false;
+  r.spawn([&]() -> asio::awaitable<void> {
+    co_await early.connect();  // joins, then sends nothing
+    try {
+      co_await server.next_update();
+    } catch (const dm::TimeoutError& e) {
+      timeout_message = e.what();
+    }
+    // The connected worker is let go, and nobody new is welcomed.
+    try {
+      co_await early.send_update(constant_gradient(early_model, 0.0f));
+      co_await early.sync_parameters();
+    } catch (const dm::DistributedError&) {
+      early_cut_off = true;
+    }
+    try {
+      co_await late.connect();
+    } catch (const dm::DistributedError&) {
+      late_turned_away = true;
+    }
+  });
+  r.run(20s);
+  EXPECT_NE(timeout_message.find("no update for 300 ms"), std::string::npos) << timeout_message;
+  EXPECT_TRUE(early_cut_off);
+  EXPECT_TRUE(late_turned_away) << "the server still welcomed a worker after giving up";
+  EXPECT_EQ(server.version(), 0);
+}
+
 }  // namespace

@@ -61,16 +61,25 @@ struct ParameterServerOptions {
   bool resume = false;
   /// Extra metadata stored in every checkpoint.
   std::map<std::string, std::string> checkpoint_metadata;
-  /// A new peer must authenticate within this time.
-  std::chrono::milliseconds handshake_timeout{2000};
+  /// A new peer must authenticate within this time (one deadline for the whole exchange).
+  std::chrono::milliseconds handshake_timeout{1000};
   /// A worker that sends no update for this long (while not waiting for us) is dropped.
   std::chrono::milliseconds worker_timeout{10000};
-  /// next_update throws TimeoutError when no update arrives for this long.
+  /// next_update throws TimeoutError when no update arrives for this long; the server is then
+  /// closed (checkpoint saved, no more workers accepted, those connected disconnected).
   std::chrono::milliseconds idle_timeout{60000};
   /// Largest frame accepted; the parameters must fit.
   std::size_t max_frame_bytes = std::size_t{512} << 20;
-  /// Connections beyond this many (authenticated or not) are closed at once.
-  std::size_t max_connections = 64;
+  /// Authenticated workers beyond this many are refused.
+  std::size_t max_workers = 64;
+  /// Peers still authenticating, a budget apart from the workers' so that unauthenticated
+  /// connections can never take a worker's place. When it is full, the oldest of them is cut
+  /// off to make room: a flood of connections that reopen as fast as they are closed then
+  /// delays an honest worker's handshake, and never locks it out.
+  std::size_t max_handshakes = 16;
+  /// An update with a NaN or infinite gradient or loss is refused (the worker gets the current
+  /// parameters instead); a worker that sends this many such updates in a row is dropped.
+  std::int64_t max_nonfinite_updates = 3;
 };
 
 /// What next_update hands over: one worker's gradient, or in synchronous mode the mean of a round.
@@ -85,8 +94,9 @@ struct ParameterServerStats {
   std::int64_t version = 0;
   std::int64_t updates_received = 0;
   std::int64_t stale_dropped = 0;    // bounded staleness: updates refused as too old
-  std::int64_t peers_rejected = 0;   // failed authentication or a malformed handshake
+  std::int64_t peers_rejected = 0;   // failed authentication, a malformed or late handshake, or cut off
   std::int64_t workers_dropped = 0;  // authenticated, then died, went silent or misbehaved
+  std::int64_t nonfinite_rejected = 0;  // updates refused for a NaN or infinite gradient or loss
   std::int64_t live_workers = 0;
 };
 
@@ -107,7 +117,8 @@ class ParameterServer {
   ParameterServerStats stats() const;
 
   /// The next update to apply (see UpdateMode), or nullopt when max_version is reached or the
-  /// server was closed. TimeoutError after idle_timeout without any update.
+  /// server was closed. TimeoutError after idle_timeout without any update, and the server
+  /// closes: it never goes on accepting workers whose updates no one answers.
   asio::awaitable<std::optional<Update>> next_update();
   /// Applies it with the model's optimizer, advances the version, checkpoints when due.
   void apply_update(const Update& update);

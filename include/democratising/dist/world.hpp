@@ -12,11 +12,13 @@
 // root), so a mismatch is a DistributedError naming the ranks and shapes instead of corrupt
 // memory or a hang; `WorldOptions::check_agreement = false` skips that extra exchange.
 //
-// Timeouts: every wait gives up after `WorldOptions::timeout` with a TimeoutError that names
-// the operation and rank. After a timeout or a mismatch the World is broken: later
-// collectives throw at once. With MPI, a rank that gave up cannot take back what it started;
-// the usual way out is to let the error end the process, which makes mpirun end the others.
-// MPI's blocking all_reduce itself has no deadline; the agreement exchange before it has.
+// Timeouts: every wait, all-reduces included, gives up after `WorldOptions::timeout` with a
+// TimeoutError that names the operation and rank and, with MPI, the rank that fell silent
+// (the ranks exchange heartbeats from a thread of their own, so a stopped process is told
+// apart from one that is alive but never called the collective). After a timeout or a
+// mismatch the World is broken: later collectives throw at once. With MPI, a rank that gave
+// up cannot take back what it started, and the others may be waiting in a call that will
+// never return: a program ends the whole job with abort_mpi_job.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -121,6 +123,11 @@ class World {
   std::shared_ptr<Backend> backend_;
   WorldOptions options_;
 };
+
+/// Ends every process of the MPI job (MPI_Abort) after printing `reason` on stderr; without MPI,
+/// ends this process. For programs whose rank failed while the others may be inside a
+/// collective that can no longer finish (dm train does this); a library never calls it.
+[[noreturn]] void abort_mpi_job(const std::string& reason, int exit_code);
 
 /// Runs fn(world) on n threads, each with its rank's in-process World, and waits for all.
 /// When one rank throws, the World is aborted so the others stop waiting; the first

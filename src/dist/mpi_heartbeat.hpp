@@ -1,0 +1,50 @@
+#pragma once
+// Who is still there: every rank tells every other rank, on a communicator of its own and from
+// a thread of its own, that it is alive, a few times per collective timeout. A rank that has
+// stopped (SIGSTOP, a debugger, a machine swapping itself to death) stops telling, so when a
+// collective times out the error can name the rank that fell silent rather than only say that
+// someone did not come. A rank that still answers but never calls the collective (a program
+// whose ranks went different ways) is told apart the same way.
+//
+// Needs MPI_THREAD_MULTIPLE (the MPI backend makes one only then).
+#include <mpi.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+namespace dm::dist::detail {
+
+class MpiHeartbeat {
+ public:
+  /// Starts beating on a duplicate of `comm`, every `interval`.
+  MpiHeartbeat(MPI_Comm comm, std::chrono::milliseconds interval);
+  ~MpiHeartbeat();
+  MpiHeartbeat(const MpiHeartbeat&) = delete;
+  MpiHeartbeat& operator=(const MpiHeartbeat&) = delete;
+
+  /// The ranks not heard from for at least `silence`, e.g. "rank 1 has been silent for 2.3 s";
+  /// or, when every rank is heard from, a sentence saying so.
+  std::string describe_silence(std::chrono::milliseconds silence) const;
+
+ private:
+  void run();
+
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  int rank_ = 0;
+  int size_ = 1;
+  std::chrono::milliseconds interval_;
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  // Per rank: nanoseconds after start_ at which it was last heard from.
+  std::unique_ptr<std::atomic<std::int64_t>[]> last_heard_;
+  std::mutex mutex_;
+  std::condition_variable stop_requested_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace dm::dist::detail
