@@ -64,7 +64,9 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
   const std::int64_t inner = inner_shape.numel();
   const auto k = static_cast<std::int64_t>(rows.size());
   const std::int64_t total = out_shape.numel();
-  if (total == 0) return out;
+  if (total == 0)  // nothing to copy, but the graph still runs through here
+    return autograd::differentiable(out, *this, "index_select",
+                                    [&] { return autograd::index_select_backward(*this, d, index); });
   const StridedPlan<2> inner_plan(inner_shape, {&inner_dst_strides, &inner_src_strides});
   const std::int64_t index_stride = src.strides[d];
   // Offset in src of outer position o (row-major over outer_shape).
