@@ -73,7 +73,7 @@ BackwardFn var_backward(const Tensor& a0, const std::vector<std::int64_t>& dims,
 
 BackwardFn std_backward(const Tensor& a0, const Tensor& out0, const std::vector<std::int64_t>& dims,
                         std::int64_t correction, bool keepdim) {
-  const Tensor a = a0.detach(), out = out0.detach();
+  const Tensor out = out0.detach();
   const BackwardFn through_var = var_backward(a0, dims, correction, keepdim);
   return [=](const Tensor& g) -> std::vector<Tensor> {
     // d std = d var / (2 std). Where the values are all equal std is 0 and so is every

@@ -101,11 +101,17 @@ const std::map<std::string, OpFn>& op_table() {
       {"rsub_scalar", [](const Inputs& x, const json& a) { return real_arg(a, "other") - x.at(0); }},
       {"rdiv_scalar", [](const Inputs& x, const json& a) { return real_arg(a, "other") / x.at(0); }},
       {"add__scalar",
-       [](const Inputs& x, const json& a) { return in_place(x.at(0), [&](dm::Tensor& t) { t.add_(real_arg(a, "other")); }); }},
+       [](const Inputs& x, const json& a) {
+         return in_place(x.at(0), [&](dm::Tensor& t) { t.add_(real_arg(a, "other")); });
+       }},
       {"mul__scalar",
-       [](const Inputs& x, const json& a) { return in_place(x.at(0), [&](dm::Tensor& t) { t.mul_(real_arg(a, "other")); }); }},
+       [](const Inputs& x, const json& a) {
+         return in_place(x.at(0), [&](dm::Tensor& t) { t.mul_(real_arg(a, "other")); });
+       }},
       {"div__scalar",
-       [](const Inputs& x, const json& a) { return in_place(x.at(0), [&](dm::Tensor& t) { t.div_(real_arg(a, "other")); }); }},
+       [](const Inputs& x, const json& a) {
+         return in_place(x.at(0), [&](dm::Tensor& t) { t.div_(real_arg(a, "other")); });
+       }},
       {"add_", [](const Inputs& x, const json&) { return in_place(x.at(0), [&](dm::Tensor& t) { t.add_(x.at(1)); }); }},
       {"clamp_",
        [](const Inputs& x, const json& a) {
