@@ -17,6 +17,20 @@ Tensor fit(const Tensor& g, const Tensor& input) {
 
 bool wants(const Tensor& t) { return t.requires_grad(); }
 
+Tensor zero_like_scalar(const Tensor& t) { return Tensor::zeros({}, t.dtype(), t.device()); }
+
+// `keep ? g : 0` and `drop ? 0 : g`. Selects, not g * mask: an infinite or NaN g must not leak a
+// NaN (inf * 0) into an element that does not depend on the input.
+Tensor keep_grad(const Tensor& keep, const Tensor& g) { return where(keep, g, zero_like_scalar(g)); }
+Tensor drop_grad(const Tensor& drop, const Tensor& g) { return where(drop, zero_like_scalar(g), g); }
+
+// maximum/minimum's share for one operand (torch's rule): nothing where the other operand
+// strictly wins, half of g at a tie, all of g otherwise. NaN compares unequal to everything,
+// so a NaN on either side gives both operands the whole g, as it does in torch.
+Tensor extreme_share(const Tensor& g, const Tensor& other_wins, const Tensor& tie) {
+  return drop_grad(other_wins, where(tie, g * 0.5, g));
+}
+
 // The input's gradient from one fused backend pass over (g, x, y): dx = g * f'(x).
 Tensor pointwise_backward(UnaryGradOp op, const Tensor& g, const Tensor& x, const Tensor& y) {
   const Tensor gc = g.contiguous(), xc = x.contiguous(), yc = y.contiguous();
@@ -78,17 +92,21 @@ BackwardFn binary_backward(BinaryOp op, const Tensor& a0, const Tensor& b0, cons
         if (need_b) gb = -(g * out) / b;
         break;
       case BinaryOp::pow:
-        if (need_a) ga = g * b * a.pow(b - 1.0);
-        if (need_b) gb = g * out * a.log();
+        // x^0 is constant (1) even at x = 0, where b x^(b-1) would be 0 * inf.
+        if (need_a) ga = drop_grad(b.eq(0.0), g * b * a.pow(b - 1.0));
+        // d/db 0^b is 0 for b >= 0 (torch's one-sided choice), where out * log(0) is 0 * -inf.
+        if (need_b) {
+          const Tensor slope = out * a.log();
+          gb = g * where(a.eq(0.0), drop_grad(b.ge(0.0), slope), slope);
+        }
         break;
       case BinaryOp::maximum:
       case BinaryOp::minimum: {
-        // Ties share the gradient evenly, as torch does.
-        const Tensor wins = op == BinaryOp::maximum ? a.gt(b) : a.lt(b);
-        const Tensor ties = a.eq(b);
-        const Tensor share_a = wins + ties * 0.5;  // bool -> float weights
-        if (need_a) ga = g * share_a;
-        if (need_b) gb = g * (1.0 - share_a);
+        const Tensor a_wins = op == BinaryOp::maximum ? a.gt(b) : a.lt(b);
+        const Tensor b_wins = op == BinaryOp::maximum ? a.lt(b) : a.gt(b);
+        const Tensor tie = a.eq(b);
+        if (need_a) ga = extreme_share(g, b_wins, tie);
+        if (need_b) gb = extreme_share(g, a_wins, tie);
         break;
       }
     }
@@ -119,11 +137,18 @@ BackwardFn binary_scalar_backward(BinaryOp op, const Tensor& a0, double s, Scala
       case BinaryOp::sub: ga = left ? -g : g; break;
       case BinaryOp::mul: ga = g * s; break;
       case BinaryOp::div: ga = left ? -(g * out) / a : g / s; break;
-      case BinaryOp::pow: ga = left ? g * out * std::log(s) : g * s * a.pow(s - 1.0); break;
+      case BinaryOp::pow:
+        if (left) {
+          ga = g * out * std::log(s);
+        } else {
+          // x^0 is the constant 1: no gradient at all, even at x = 0 or for an infinite g.
+          ga = s == 0.0 ? Tensor::zeros(a.shape(), g.dtype(), g.device()) : g * s * a.pow(s - 1.0);
+        }
+        break;
       case BinaryOp::maximum:
       case BinaryOp::minimum: {
-        const Tensor keep = op == BinaryOp::maximum ? a.gt(s) : a.lt(s);
-        ga = g * (keep + a.eq(s) * 0.5);
+        const Tensor s_wins = op == BinaryOp::maximum ? a.lt(s) : a.gt(s);
+        ga = extreme_share(g, s_wins, a.eq(s));
         break;
       }
     }
@@ -155,12 +180,13 @@ BackwardFn unary_backward(UnaryOp op, const Tensor& a0, const Tensor& out0, Unar
       case UnaryOp::exp: ga = g * out; break;
       case UnaryOp::log: ga = g / a; break;
       case UnaryOp::sqrt: ga = g * 0.5 / out; break;
-      // relu selects (torch's threshold_backward: 0 where inactive, even for an infinite g).
+      // relu selects (torch's threshold_backward: 0 where y <= 0, even for an infinite g; g where y is NaN).
       case UnaryOp::relu: ga = pointwise_backward(UnaryGradOp::relu, g, out, out); break;
       case UnaryOp::sigmoid: ga = pointwise_backward(UnaryGradOp::sigmoid, g, out, out); break;
       case UnaryOp::tanh: ga = pointwise_backward(UnaryGradOp::tanh, g, out, out); break;
       case UnaryOp::gelu: ga = pointwise_backward(UnaryGradOp::gelu, g, a, a); break;  // reads x only: Phi(x) + x phi(x)
-      case UnaryOp::clamp: ga = g * (a.ge(p.lo) * a.le(p.hi)); break;
+      // torch's rule: g inside [lo, hi] (bounds included), 0 outside and for NaN x or bound.
+      case UnaryOp::clamp: ga = keep_grad(a.ge(p.lo), keep_grad(a.le(p.hi), g)); break;
     }
     return {fit(ga, a)};
   };

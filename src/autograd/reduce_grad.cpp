@@ -8,8 +8,11 @@
 namespace dm::autograd {
 namespace {
 
+// The dims a reduction removed, sorted. A 0-d input has none: `x.sum({0})` on a 0-d x names
+// dim 0 only as torch allows, and its result is 0-d again.
 std::vector<std::int64_t> normalized_dims(const std::vector<std::int64_t>& dims, int ndim) {
   std::vector<std::int64_t> out;
+  if (ndim == 0) return out;
   if (dims.empty()) {
     for (int d = 0; d < ndim; ++d) out.push_back(d);
     return out;
@@ -74,12 +77,13 @@ BackwardFn var_backward(const Tensor& a0, const std::vector<std::int64_t>& dims,
 BackwardFn std_backward(const Tensor& a0, const Tensor& out0, const std::vector<std::int64_t>& dims,
                         std::int64_t correction, bool keepdim) {
   const Tensor a = a0.detach(), out = out0.detach();
+  GradientFn through_var = var_backward(a0, dims, correction, keepdim).function();
   auto fn = [=](const Tensor& g) -> std::vector<Tensor> {
-    const auto nd = normalized_dims(dims, a.dim());
-    const double denom = static_cast<double>(reduced_count(a.shape(), dims) - correction);
-    const Tensor centred = a - a.mean(nd, true);
-    const Tensor s = unsqueeze_reduced(out, dims, keepdim, a.dim());
-    return {unsqueeze_reduced(g, dims, keepdim, a.dim()) * centred / (s * denom)};
+    // d std = d var / (2 std). Where the values are all equal std is 0 and so is every
+    // deviation: the gradient is 0 there (torch's choice), not 0/0; selected, so that even an
+    // infinite g stays out.
+    const Tensor zero = Tensor::zeros({}, g.dtype(), g.device());
+    return through_var(where(out.eq(0.0), zero, g / (out * 2.0)));
   };
   return BackwardFn(std::move(fn), {a, out});
 }

@@ -79,6 +79,9 @@ DType unary_result(UnaryOp op, DType t, UnaryParams params) {
 }
 
 void require_writable(const TensorImpl& t, const char* op) {
+  // An empty view writes nothing. Its strides may be 0 all the same: the contiguous strides
+  // of (2, 0) are (0, 1), which would read as an expanded dim 0.
+  if (t.shape.numel() == 0) return;
   for (int d = 0; d < t.shape.size(); ++d)
     if (t.shape[d] > 1 && t.strides[d] == 0)
       throw ValueError(std::string("[") + op + "] cannot write in place into an expanded view: shape " + t.shape.str() +

@@ -51,7 +51,7 @@ Tensor Tensor::index_select(std::int64_t dim, const Tensor& index) const {
   Shape out_shape = src.shape;
   out_shape[d] = static_cast<std::int64_t>(rows.size());
   Tensor out = make_tensor(out_shape, src.dtype, device);
-  if (out_shape.numel() > 0)
+  if (out_shape.numel() > 0)  // else nothing to copy, but the graph still runs through here
     backend::backend_for(device).index_select(output_of(out), src.data(), src.strides, d, rows.data());
   return autograd::differentiable(out, *this, "index_select",
                                   [&] { return autograd::index_select_backward(*this, d, index); });

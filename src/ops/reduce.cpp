@@ -47,7 +47,10 @@ void record_reduction(Tensor& out, const Tensor& self, const std::vector<std::in
   switch (kind) {
     case SumKind::sum: fn = autograd::sum_backward(self, d, keep, 1.0); break;
     case SumKind::mean:
-      fn = autograd::sum_backward(self, d, keep, static_cast<double>(out.numel()) / static_cast<double>(self.numel()));
+      // An empty input has no element to pass a gradient to; any finite scale will do.
+      fn = autograd::sum_backward(self, d, keep,
+                                  self.numel() == 0 ? 1.0
+                                                    : static_cast<double>(out.numel()) / static_cast<double>(self.numel()));
       break;
     case SumKind::var: fn = autograd::var_backward(self, d, correction, keep); break;
     case SumKind::std: fn = autograd::std_backward(self, out, d, correction, keep); break;
@@ -67,7 +70,10 @@ Tensor reduce_sum_family(const Tensor& self, const std::vector<std::int64_t>* di
   const Device device = im.storage->device();
   if (im.shape.numel() == 0) {  // the sum of nothing is 0; its mean and spread are undefined
     const double empty_value = kind == SumKind::sum ? 0.0 : std::numeric_limits<double>::quiet_NaN();
-    return Tensor::full(reduction::reduced_shape(im.shape, mask, keepdim), empty_value, out_dtype, device);
+    Tensor result = Tensor::full(reduction::reduced_shape(im.shape, mask, keepdim), empty_value, out_dtype, device);
+    // Still part of the graph: backward must reach the input, with an empty gradient.
+    if (autograd::needs_grad({&self})) record_reduction(result, self, dims, keepdim, kind, correction, op);
+    return result;
   }
   const reduction::ReduceLayout layout = reduction::plan_reduce_layout(self, mask);
   const ReduceGeometry g = layout.geometry;

@@ -59,14 +59,17 @@ Tensor Tensor::log_softmax(std::int64_t dim) const {
 Tensor Tensor::logsumexp(std::int64_t dim, bool keepdim) const {
   const auto [im, mask] = check_softmax_input(*this, dim, "logsumexp");
   const Device device = im->storage->device();
-  if (im->shape.numel() == 0)  // log of an empty sum is -inf
-    return Tensor::full(reduction::reduced_shape(im->shape, mask, keepdim), -std::numeric_limits<double>::infinity(),
-                        im->dtype, device);
-  const reduction::ReduceLayout layout = reduction::plan_reduce_layout(*this, mask);
-  const ReduceGeometry g = layout.geometry;
-  Tensor block = make_tensor(Shape{g.outer * g.inner}, im->dtype, device);
-  backend_of(*im).logsumexp(layout.dense.impl()->data(), im->dtype, g, block.impl()->data());
-  Tensor out = reduction::arrange_reduced_output(block, im->shape, layout, mask, keepdim);
+  Tensor out;
+  if (im->shape.numel() == 0) {  // log of an empty sum is -inf; still recorded, for an empty gradient
+    out = Tensor::full(reduction::reduced_shape(im->shape, mask, keepdim), -std::numeric_limits<double>::infinity(),
+                       im->dtype, device);
+  } else {
+    const reduction::ReduceLayout layout = reduction::plan_reduce_layout(*this, mask);
+    const ReduceGeometry g = layout.geometry;
+    Tensor block = make_tensor(Shape{g.outer * g.inner}, im->dtype, device);
+    backend_of(*im).logsumexp(layout.dense.impl()->data(), im->dtype, g, block.impl()->data());
+    out = reduction::arrange_reduced_output(block, im->shape, layout, mask, keepdim);
+  }
   if (autograd::needs_grad({this}))
     autograd::record(out, "logsumexp", {this}, autograd::logsumexp_backward(*this, out, dim, keepdim));
   return out;

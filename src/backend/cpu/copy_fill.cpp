@@ -97,19 +97,22 @@ void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::
     T* o = reinterpret_cast<T*>(dx);
     switch (op) {
       case UnaryGradOp::relu:
-        // A select (torch's threshold_backward: 0 where inactive, even for an infinite g), which
-        // vectorises; which units are active is a coin toss a branch would keep mispredicting.
-        return pointwise(gp, xp, yp, o, n, [](T gi, T, T yi) { return yi > 0 ? gi : T(0); });
+        // A select (torch's threshold_backward: 0 where y <= 0, even for an infinite g, and g
+        // where y is NaN), which vectorises; which units are active is a coin toss a branch
+        // would keep mispredicting.
+        return pointwise(gp, xp, yp, o, n, [](T gi, T, T yi) { return yi <= 0 ? T(0) : gi; });
       case UnaryGradOp::sigmoid:
         return pointwise(gp, xp, yp, o, n, [](T gi, T, T yi) { return gi * (yi * (T(1) - yi)); });
       case UnaryGradOp::tanh:
         return pointwise(gp, xp, yp, o, n, [](T gi, T, T yi) { return gi * (T(1) - yi * yi); });
       case UnaryGradOp::gelu:
-        // d/dx x*Phi(x) = Phi(x) + x*phi(x)
-        return pointwise(gp, xp, yp, o, n, [](T gi, T xi, T) {
-          const T cdf = T(0.5) * (T(1) + std::erf(xi * T(M_SQRT1_2)));
-          const T pdf = std::exp(T(-0.5) * xi * xi) * T(0.3989422804014327);
-          return gi * (cdf + xi * pdf);
+        // d/dx x*Phi(x) = Phi(x) + x*phi(x). Below -40 both terms are 0; clamping x there keeps
+        // -inf * phi(-inf) = -inf * 0 from turning the limit 0 at -inf into NaN, as the forward does.
+        return pointwise(gp, xp, yp, o, n, [](T gi, T x, T) {
+          const T xc = x < T(-40) ? T(-40) : x;
+          const T cdf = T(0.5) * (T(1) + std::erf(xc * T(M_SQRT1_2)));
+          const T pdf = std::exp(T(-0.5) * xc * xc) * T(0.3989422804014327);
+          return gi * (cdf + xc * pdf);
         });
     }
   });

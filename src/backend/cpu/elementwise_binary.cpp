@@ -49,6 +49,7 @@ void pow_scalar(const Output& out, const Operand& a, double e) {
   if constexpr (fn::Floating<T>) {
     if (e == 0.5) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Sqrt<T>{});
     if (e == -1.0) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Reciprocal<T>{});
+    if (e == -0.5) return run_elementwise<T, T, true, 1>(out, {&a}, fn::Rsqrt<T>{});
   }
   run_elementwise<T, T, true, 1>(out, {&a}, fn::BindRight<fn::Pow<T>, T>{{}, fn::saturate<T>(e)});
 }

@@ -116,7 +116,7 @@ template <class Op, class T> struct BindRight {
   T s;
   [[gnu::always_inline]] auto operator()(T a) const { return op(a, s); }
   template <class V> [[gnu::always_inline]] V vec(const V& a) const requires requires(V v) { op.vec(v, v); } {
-    return op.vec(a, V{} + s);
+    return op.vec(a, vmath::splat<V>(s));
   }
 };
 /// op(s, a) with a fixed left operand (s - t, s / t).
@@ -125,7 +125,7 @@ template <class Op, class T> struct BindLeft {
   T s;
   [[gnu::always_inline]] auto operator()(T a) const { return op(s, a); }
   template <class V> [[gnu::always_inline]] V vec(const V& a) const requires requires(V v) { op.vec(v, v); } {
-    return op.vec(V{} + s, a);
+    return op.vec(vmath::splat<V>(s), a);
   }
 };
 
@@ -153,15 +153,16 @@ template <class T> struct Relu {
 };
 template <class T> struct Clamp {
   T lo, hi;
-  // min(max(x, lo), hi): hi wins when lo > hi and NaN passes through, as torch.clamp.
+  // min(max(x, lo), hi), as torch.clamp: hi wins when lo > hi, a NaN x passes through, and a
+  // NaN bound makes every result NaN (a comparison with NaN is false, hence the `!=` tests).
   [[gnu::always_inline]] T operator()(T a) const {
-    const T y = a < lo ? lo : a;
-    return y > hi ? hi : y;
+    const T y = (a < lo || lo != lo) ? lo : a;
+    return (y > hi || hi != hi) ? hi : y;
   }
   template <class V> [[gnu::always_inline]] V vec(const V& a) const requires Floating<T> {
-    const V l = V{} + lo, h = V{} + hi;
-    const V y = a < l ? l : a;
-    return y > h ? h : y;
+    const V l = vmath::splat<V>(lo), h = vmath::splat<V>(hi);
+    const V y = ((a < l) | (l != l)) ? l : a;
+    return ((y > h) | (h != h)) ? h : y;
   }
 };
 template <Floating T> struct Exp {
@@ -200,7 +201,12 @@ template <class T> struct Cube {
 };
 template <Floating T> struct Reciprocal {
   [[gnu::always_inline]] T operator()(T a) const { return T(1) / a; }
-  template <class V> [[gnu::always_inline]] V vec(const V& a) const { return (V{} + T(1)) / a; }
+  template <class V> [[gnu::always_inline]] V vec(const V& a) const { return vmath::splat<V>(T(1)) / a; }
+};
+/// x^-0.5 as 1 / sqrt(x), as torch computes it: at -0.0 that is 1 / -0.0 = -inf, where the
+/// libm pow gives +inf.
+template <Floating T> struct Rsqrt {
+  [[gnu::always_inline]] T operator()(T a) const { return T(1) / std::sqrt(a); }
 };
 
 // ---- comparisons and selection -----------------------------------------------------------

@@ -65,7 +65,7 @@ struct Scalar {
   [[gnu::always_inline]] T at(std::int64_t) const { return s; }
   template <class V>
   [[gnu::always_inline]] V vec_at(std::int64_t) const {
-    return V{} + s;
+    return vmath::splat<V>(s);  // keeps the sign of a -0.0
   }
   [[gnu::always_inline]] Scalar padded(std::int64_t, std::int64_t, T*) const { return *this; }
 };

@@ -30,9 +30,12 @@ using Vec = typename VecOf<T, Bytes>::type;
 template <class V>
 using IntVec = Vec<std::int32_t, sizeof(V)>;
 
-template <class V>
-[[gnu::always_inline]] inline V splat(float s) {
-  return V{} + s;
+/// Every lane `s`. Written s - 0 rather than 0 + s: +0 + -0 is +0, which would turn a -0.0
+/// operand into +0.0 (and `x / -0.0` into +inf), while s - (+0) is s for every s, -0 included.
+template <class V, class S>
+[[gnu::always_inline]] inline V splat(S s) {
+  using Lane = std::remove_cvref_t<decltype(V{}[0])>;
+  return static_cast<Lane>(s) - V{};
 }
 
 /// |x| for f32 or f64 lanes: clears the sign bit.
