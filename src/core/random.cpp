@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "democratising/runtime.hpp"
 #include "democratising/tensor.hpp"
@@ -81,7 +82,7 @@ void require_cpu(Device device, const char* op) {
 // Fills n values: per(block, lanes, out) writes up to `per_block` values from one counter.
 template <class T, int PerBlock, class Gen>
 void fill_blocks(T* out, std::int64_t n, std::uint64_t seed, std::uint64_t start, Gen&& gen) {
-  const std::int64_t blocks = (n + PerBlock - 1) / PerBlock;
+  const std::int64_t blocks = ceil_div(n, PerBlock);
   par_for(blocks, kRandomGrain / PerBlock, [&](std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) {
       T vals[PerBlock];
@@ -132,7 +133,7 @@ Tensor Tensor::randn(const Shape& shape, DType dtype, Device device) {
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
   if (t.dtype() == DType::f64) {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
+    auto [seed, start] = claim(static_cast<std::uint64_t>(ceil_div(n, 2)));
     fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
       const double u1 = 1.0 - uniform_f64(r[0], r[1]);  // (0, 1]: log stays finite
       const double u2 = uniform_f64(r[2], r[3]);
@@ -141,7 +142,7 @@ Tensor Tensor::randn(const Shape& shape, DType dtype, Device device) {
       v[1] = rad * std::sin(2.0 * M_PI * u2);
     });
   } else {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
+    auto [seed, start] = claim(static_cast<std::uint64_t>(ceil_div(n, 4)));
     fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
       for (int p = 0; p < 2; ++p) {
         const float u1 = 1.0f - uniform_f32(r[2 * p]);
@@ -161,13 +162,13 @@ Tensor Tensor::rand(const Shape& shape, DType dtype, Device device) {
   const std::int64_t n = shape.numel();
   Tensor t = make_tensor(shape, dtype == DType::bf16 ? DType::f32 : dtype, device);
   if (t.dtype() == DType::f64) {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
+    auto [seed, start] = claim(static_cast<std::uint64_t>(ceil_div(n, 2)));
     fill_blocks<double, 2>(t.data<double>(), n, seed, start, [](const philox::Block& r, double* v) {
       v[0] = uniform_f64(r[0], r[1]);
       v[1] = uniform_f64(r[2], r[3]);
     });
   } else {
-    auto [seed, start] = claim(static_cast<std::uint64_t>((n + 3) / 4));
+    auto [seed, start] = claim(static_cast<std::uint64_t>(ceil_div(n, 4)));
     fill_blocks<float, 4>(t.data<float>(), n, seed, start, [](const philox::Block& r, float* v) {
       for (int k = 0; k < 4; ++k) v[k] = uniform_f32(r[k]);
     });
@@ -181,7 +182,7 @@ Tensor Tensor::randint(std::int64_t low, std::int64_t high, const Shape& shape, 
   const std::int64_t n = shape.numel();
   const auto range = static_cast<u128>(static_cast<std::uint64_t>(high - low));
   Tensor t = make_tensor(shape, DType::i64, Device::cpu());
-  auto [seed, start] = claim(static_cast<std::uint64_t>((n + 1) / 2));
+  auto [seed, start] = claim(static_cast<std::uint64_t>(ceil_div(n, 2)));
   fill_blocks<std::int64_t, 2>(t.data<std::int64_t>(), n, seed, start, [&](const philox::Block& r, std::int64_t* v) {
     for (int k = 0; k < 2; ++k) {
       const std::uint64_t bits = (std::uint64_t{r[2 * k]} << 32) | r[2 * k + 1];
