@@ -33,6 +33,7 @@ struct TrainOptions {
   std::string data = data::kFashionMnistDir;
   std::int64_t limit = 0;  // 0: every training sample
   std::string metrics;
+  std::string on_non_finite = "stop";  // or "skip": what a step with a NaN/inf loss or gradient does
 };
 
 struct EvalOptions {
@@ -41,6 +42,7 @@ struct EvalOptions {
   std::string data = data::kFashionMnistDir;
   std::int64_t batch_size = 1000;
   int threads = 0;
+  bool allow_non_finite = false;  // load a checkpoint holding NaN or infinity
 };
 
 /// Registers `train` on `app`; the options are written into `options` by parsing.

@@ -18,6 +18,8 @@ CLI::App* add_eval_command(CLI::App& app, EvalOptions& o) {
   cmd->add_option("--data", o.data, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
   cmd->add_option("--batch-size", o.batch_size, "Samples per forward pass")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
+  cmd->add_flag("--allow-non-finite", o.allow_non_finite,
+                "Load a checkpoint even if it holds NaN or infinity (refused by default: the run diverged)");
   return cmd;
 }
 
@@ -41,7 +43,7 @@ int run_eval(const EvalOptions& o) {
     throw FormatError("[dm eval] " + o.checkpoint + ": metadata momentum '" + momentum + "' is not a number");
   }
   Model model = build_model(spec, recorded("optimizer", "sgd"), 0.05, momentum_value);
-  model.load_checkpoint(o.checkpoint);
+  model.load_checkpoint(o.checkpoint, {.allow_non_finite = o.allow_non_finite});
   const EvalResult r = model.evaluate(test_loader(o.data, o.batch_size));
   std::printf("loss %.6f accuracy %.4f\n", r.loss, r.accuracy);
   return 0;

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "ps_command.hpp"
 #include "distributed.hpp"
+#include "setup.hpp"
 #include "democratising/error.hpp"
 
 namespace {
@@ -45,6 +46,8 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     }
+    // The ranges of the flags are checked here, by the rules a resumed checkpoint's record obeys too.
+    if (train->parsed()) dm::cli::check_train_flags(train_options);
     if (train->parsed() && distributed_flags.enabled) return dm::cli::run_distributed_train(train_options, distributed_flags);
     if (train->parsed()) return dm::cli::run_train(*train, train_options);
     if (eval->parsed()) return dm::cli::run_eval(eval_options);

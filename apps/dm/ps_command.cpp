@@ -24,6 +24,7 @@
 #include "democratising/dist/parameter_server.hpp"
 #include "democratising/dist/worker.hpp"
 #include "democratising/error.hpp"
+#include "democratising/io/file.hpp"
 #include "setup.hpp"
 
 namespace dm::cli {
@@ -31,11 +32,9 @@ namespace {
 
 std::string read_secret(const PsOptions& o) {
   if (!o.secret_file.empty()) {
-    std::ifstream in(o.secret_file, std::ios::binary);
-    if (!in) throw IoError("[dm ps] cannot read the secret file '" + o.secret_file + "'");
-    std::stringstream s;
-    s << in.rdbuf();
-    std::string secret = s.str();
+    // A regular file only, opened without blocking: a FIFO given here would hang the process.
+    const std::vector<std::byte> bytes = io::read_file(o.secret_file, std::size_t{1} << 20);
+    std::string secret(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
     if (secret.empty()) throw UsageError("[dm ps] the secret file '" + o.secret_file + "' is empty");
     return secret;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "commands.hpp"
+#include "democratising/checked.hpp"
 #include "democratising/data/dataset.hpp"
 #include "democratising/data/fashion_mnist.hpp"
 #include "democratising/error.hpp"
@@ -109,7 +110,33 @@ std::int64_t effective_shard_size(const TrainOptions& o, std::int64_t parameters
   constexpr std::int64_t kLargeModel = 1'000'000;
   if (o.shard_size > 0) return o.shard_size;
   if (parameters >= kLargeModel) return o.batch_size;
-  return std::max<std::int64_t>(32, (o.batch_size + 1) / 2);
+  return std::max<std::int64_t>(32, ceil_div(o.batch_size, 2));
+}
+
+TrainSettings settings_of(const TrainOptions& o) {
+  return {.epochs = o.epochs,
+          .batch_size = o.batch_size,
+          .shard_size = o.shard_size,
+          .limit = o.limit,
+          .lr = o.lr,
+          .momentum = o.momentum,
+          .optimizer = o.optimizer,
+          .schedule = o.schedule};
+}
+
+TrainSettings settings_of(const RunRecord& r) {
+  return {.epochs = r.epochs_planned,
+          .batch_size = r.batch_size,
+          .shard_size = r.shard_size,
+          .limit = r.limit,
+          .lr = r.lr,
+          .momentum = r.momentum,
+          .optimizer = r.optimizer,
+          .schedule = r.schedule};
+}
+
+void check_train_flags(const TrainOptions& o) {
+  if (const auto broken = broken_train_rule(settings_of(o))) throw UsageError("[dm train] " + *broken);
 }
 
 RunRecord run_record(const TrainOptions& o, std::int64_t epochs_done) {
@@ -162,10 +189,13 @@ RunRecord from_metadata(const std::map<std::string, std::string>& md, const std:
   r.limit = parse_number<std::int64_t>(md, "limit", path);
   r.generator.seed = parse_number<std::uint64_t>(md, "generator_seed", path);
   r.generator.offset = parse_number<std::uint64_t>(md, "generator_offset", path);
-  if (r.epochs_done < 0 || r.epochs_planned < 0 || r.batch_size < 1 || r.shard_size < 1 || r.limit < 0 ||
-      (r.schedule != "cosine" && r.schedule != "constant"))
+  // The flags' rules first: a resumed run must not get by the file what the command line refuses.
+  if (const auto broken = broken_train_rule(settings_of(r)))
+    throw FormatError("[dm] checkpoint '" + path + "' records a setting dm train refuses: " + *broken);
+  // A record also holds what no flag sets: epochs done, and the shard size actually used.
+  if (r.epochs_done < 0 || r.shard_size < 1)
     throw FormatError("[dm] checkpoint '" + path + "' records impossible values (epoch " + std::to_string(r.epochs_done) +
-                      ", batch size " + std::to_string(r.batch_size) + ")");
+                      ", shard size " + std::to_string(r.shard_size) + ")");
   return r;
 }
 

@@ -12,6 +12,7 @@
 #include "democratising/model.hpp"
 #include "commands.hpp"
 #include "metrics.hpp"
+#include "train_rules.hpp"
 #include "democratising/random.hpp"
 
 namespace dm::cli {
@@ -63,10 +64,17 @@ EvalResult finish_epoch(const TrainOptions& options, const Model& model, const d
 /// shard's products large; 32 samples keep small batches splittable. A function of the batch
 /// and the model only, never of the thread count.
 std::int64_t effective_shard_size(const TrainOptions& options, std::int64_t parameters);
+/// The settings of `dm train`'s flags, and the ones a checkpoint records, for broken_train_rule.
+TrainSettings settings_of(const TrainOptions& options);
+TrainSettings settings_of(const RunRecord& record);
+/// UsageError "[dm train] --flag: ..." when the flags break a rule of broken_train_rule.
+void check_train_flags(const TrainOptions& options);
+
 /// The record of a run with these options after `epochs_done` epochs, with the generator's state now.
 RunRecord run_record(const TrainOptions& options, std::int64_t epochs_done);
 std::map<std::string, std::string> to_metadata(const RunRecord& record);
-/// FormatError naming `path` and the entry when the metadata lacks one or holds a malformed value.
+/// FormatError naming `path` and the entry when the metadata lacks one, holds a malformed value,
+/// or holds a setting the flags would refuse (broken_train_rule).
 RunRecord from_metadata(const std::map<std::string, std::string>& metadata, const std::string& path);
 /// The record of a checkpoint file, read from its header only.
 RunRecord read_run_record(const std::string& path);

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "commands.hpp"
 #include "democratising/data_parallel.hpp"
+#include "democratising/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/optim/schedule.hpp"
 #include "democratising/random.hpp"
@@ -50,21 +52,31 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std:
 /// Each step is synchronous and data-parallel (DataParallel: shards of a fixed size on the
 /// pool, gradients reduced in shard order), so --threads changes the speed, never the result.
 std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
-                                            std::int64_t shard_size, int epoch, int epochs) {
-  DataParallel trainer(model, {.shard_size = shard_size});
+                                            const DataParallelOptions& options, int epoch, int epochs) {
+  DataParallel trainer(model, options);
   ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
   double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
   std::int64_t seen = 0;
   std::int64_t step = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(loader.size());
   for (const Batch& batch : loader) {
     model.optimizer().set_lr(schedule.lr_at(step++));
-    const Tensor loss = trainer.train_step(batch.x, batch.y);
+    Tensor loss;
+    try {
+      loss = trainer.train_step(batch.x, batch.y);
+    } catch (const NonFiniteStepError& e) {  // a diverged step: say where, and what to do about it
+      throw NonFiniteStepError("[dm train] epoch " + std::to_string(epoch + 1) + " step " +
+                               std::to_string(seen / loader.options().batch_size + 1) + ": " + e.what() +
+                               " (or pass --on-non-finite skip)");
+    }
     const std::int64_t n = batch.x.size(0);
     loss_sum += loss.item<double>() * static_cast<double>(n);
     seen += n;
     progress.update(seen, loss_sum / static_cast<double>(seen));
   }
   progress.finish();
+  if (trainer.skipped_steps() > 0)
+    std::fprintf(stderr, "dm train: epoch %d skipped %lld of %lld steps for a NaN or infinite loss or gradient\n",
+                 epoch + 1, static_cast<long long>(trainer.skipped_steps()), static_cast<long long>(loader.size()));
   return {seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0, seen};
 }
 
@@ -75,32 +87,34 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--model", o.model, "Network, e.g. mlp:784-128-10 (Dense layers with ReLU between them)")
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
-      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after,
                   "End this run after N epochs (of the planned --epochs); continue later with --resume")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--batch-size", o.batch_size, "Samples per step")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw")
-      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
-      ->capture_default_str();
-  cmd->add_option("--momentum", o.momentum, "SGD momentum")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  // The ranges of the settings a checkpoint records are not CLI11 checks but broken_train_rule's,
+  // which main applies to these flags and from_metadata to a resumed checkpoint's record.
+  cmd->add_option("--batch-size", o.batch_size, "Samples per step")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Learning rate")->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw")->capture_default_str();
+  cmd->add_option("--momentum", o.momentum, "SGD momentum, in [0, 1]")->capture_default_str();
   cmd->add_option("--schedule", o.schedule, "Learning-rate schedule over the run: cosine (decays to 0) or constant")
-      ->check(CLI::IsMember({"cosine", "constant"}))
       ->capture_default_str();
   cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
   cmd->add_option("--shard-size", o.shard_size,
                   "Samples per data-parallel shard: each batch is cut into shards of this size, whatever "
                   "--threads (default: the whole batch for models of 1M parameters or more, else max(32, half "
-                  "the batch))")
-      ->check(CLI::NonNegativeNumber);
+                  "the batch))");
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
   cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");
   cmd->add_option("--data", o.data, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
   cmd->add_option("--limit", o.limit, "Train on the first N samples only")->check(CLI::PositiveNumber);
   cmd->add_option("--metrics", o.metrics, "JSON-lines file with one record per epoch");
+  cmd->add_option("--on-non-finite", o.on_non_finite,
+                  "A step whose loss or gradient is NaN or infinite (the run diverged): stop with an error, "
+                  "keeping the last checkpoint, or skip the step")
+      ->check(CLI::IsMember({"stop", "skip"}))
+      ->capture_default_str();
   return cmd;
 }
 
@@ -131,13 +145,16 @@ int run_train(const CLI::App& command, TrainOptions o) {
   std::optional<MetricsFile> metrics;
   if (!o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/resuming);
 
+  const DataParallelOptions step_options{
+      .shard_size = o.shard_size,
+      .non_finite = o.on_non_finite == "skip" ? NonFinitePolicy::skip : NonFinitePolicy::raise};
   std::optional<EvalResult> last;
   const std::int64_t last_epoch = o.stop_after > 0 ? std::min<std::int64_t>(o.epochs, first_epoch + o.stop_after) : o.epochs;
   for (std::int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
     const auto start = Clock::now();
     train.set_epoch(static_cast<std::uint64_t>(epoch));
     model.module().train();
-    const auto [train_loss, seen] = train_epoch(model, train, *schedule, o.shard_size, static_cast<int>(epoch), o.epochs);
+    const auto [train_loss, seen] = train_epoch(model, train, *schedule, step_options, static_cast<int>(epoch), o.epochs);
     const double train_seconds = seconds_since(start);
     last = finish_epoch(o, model, test, epoch, train_loss, seen, train_seconds, start, metrics ? &*metrics : nullptr);
   }

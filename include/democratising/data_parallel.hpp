@@ -19,14 +19,27 @@
 // the shard's index, so their masks do not depend on the thread count either.
 #include <cstdint>
 
+#include "democratising/error.hpp"
 #include "democratising/model.hpp"
 
 namespace dm {
+
+/// What train_step does when the loss or a gradient holds NaN or infinity (a run that diverged):
+/// raise a NonFiniteStepError, or skip the step. Either way the parameters are left as they were.
+enum class NonFinitePolicy { raise, skip };
+
+/// A step refused because its loss or a gradient is not finite (a ValueError, so a caller can
+/// tell it from the others and say what to do about it).
+class NonFiniteStepError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 
 struct DataParallelOptions {
   /// Samples per shard (>= 1; ValueError otherwise). Smaller shards spread a small batch over
   /// more threads; larger ones keep each shard's matrix products efficient.
   std::int64_t shard_size = 16;
+  NonFinitePolicy non_finite = NonFinitePolicy::raise;
 };
 
 class DataParallel {
@@ -35,7 +48,8 @@ class DataParallel {
   explicit DataParallel(Model& model, DataParallelOptions options = {});
 
   /// Shard gradients in parallel, one reduction, one optimizer step; returns the batch's mean
-  /// loss (a 0-d tensor). x: (B, ...), y: (B, ...) with B >= 1 (ShapeError otherwise).
+  /// loss (a 0-d tensor). x: (B, ...), y: (B, ...) with B >= 1 (ShapeError otherwise). A
+  /// non-finite loss or gradient is handled by options().non_finite, before any update.
   Tensor train_step(const Tensor& x, const Tensor& y);
   /// The reduced gradient of the batch's mean loss, without a step; the loss goes to *loss.
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
@@ -44,10 +58,13 @@ class DataParallel {
 
   Model& model() const { return *model_; }
   const DataParallelOptions& options() const { return options_; }
+  /// Steps train_step skipped for a non-finite loss or gradient (NonFinitePolicy::skip).
+  std::int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
   Model* model_;
   DataParallelOptions options_;
+  std::int64_t skipped_steps_ = 0;
 };
 
 }  // namespace dm

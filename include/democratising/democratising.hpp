@@ -27,6 +27,7 @@
 #include "democratising/dist/world.hpp"
 #include "democratising/dtype.hpp"
 #include "democratising/error.hpp"
+#include "democratising/finite.hpp"
 #include "democratising/io/idx.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "democratising/memory.hpp"

@@ -28,5 +28,7 @@ class DistributedError : public Error { public: using Error::Error; };
 class TimeoutError : public Error { public: using Error::Error; };
 /// An argument outside its allowed range (negative size, step of zero, ...).
 class ValueError : public Error { public: using Error::Error; };
+/// An allocation that cannot be served: larger than any address space, or refused by the system.
+class MemoryError : public Error { public: using Error::Error; };
 
 }  // namespace dm

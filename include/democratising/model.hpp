@@ -33,6 +33,13 @@ struct Gradients {
   const Tensor& operator[](const std::string& name) const;
 };
 
+/// How checkpoints treat parameters or optimizer state that hold NaN or infinity (a run that
+/// diverged): by default saving refuses to replace a file with them and loading refuses them,
+/// each with a ValueError naming the tensor; allow_non_finite lets them through (for debugging).
+struct CheckpointOptions {
+  bool allow_non_finite = false;
+};
+
 struct EvalResult {
   double loss = 0.0;      // mean over samples
   double accuracy = 0.0;  // fraction of argmax(output) == label
@@ -64,9 +71,11 @@ class Model {
 
   /// Saves parameters and optimizer state as safetensors (temporary file, fsync, rename), with
   /// `metadata` stored alongside. load_checkpoint restores both and returns the metadata; a file
-  /// whose names or shapes do not match this model is a FormatError.
-  void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata = {}) const;
-  std::map<std::string, std::string> load_checkpoint(const std::string& path);
+  /// whose names or shapes do not match this model is a FormatError. Non-finite values: see
+  /// CheckpointOptions.
+  void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata = {},
+                       CheckpointOptions options = {}) const;
+  std::map<std::string, std::string> load_checkpoint(const std::string& path, CheckpointOptions options = {});
 
  private:
   struct State;

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <string>
 
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "backend/backend.hpp"
@@ -63,7 +64,7 @@ void require_float(DType dtype, const char* op) {
 
 /// Counters for n values drawn `per_block` to a block.
 std::uint64_t blocks_for(std::int64_t n, int per_block) {
-  return static_cast<std::uint64_t>((n + per_block - 1) / per_block);
+  return static_cast<std::uint64_t>(ceil_div(n, per_block));
 }
 
 std::byte* bytes_of(const Tensor& t) { return static_cast<std::byte*>(t.data_ptr()); }

@@ -3,6 +3,7 @@
 #include <ostream>
 #include <sstream>
 
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 
 namespace dm {
@@ -33,8 +34,15 @@ void Shape::erase(int pos) {
 }
 
 std::int64_t Shape::numel() const {
+  // A zero extent makes the product 0 whatever the others are, even if they alone would overflow.
+  for (auto d : *this)
+    if (d == 0) return 0;
   std::int64_t n = 1;
-  for (auto d : *this) n *= d;
+  for (auto d : *this) {
+    const auto product = checked_mul(n, d);
+    if (!product) throw ShapeError("[shape] the number of elements of " + str() + " overflows a 64-bit integer");
+    n = *product;
+  }
   return n;
 }
 
@@ -63,7 +71,10 @@ Strides contiguous_strides(const Shape& shape) {
   std::int64_t acc = 1;
   for (int i = shape.size() - 1; i >= 0; --i) {
     st[i] = acc;
-    acc *= shape[i];
+    if (i == 0) break;  // the outermost extent is in no stride
+    const auto next = checked_mul(acc, shape[i]);
+    if (!next) throw ShapeError("[strides] the strides of " + shape.str() + " overflow a 64-bit integer");
+    acc = *next;
   }
   return st;
 }

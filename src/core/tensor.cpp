@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backend/backend.hpp"
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "dispatch.hpp"
 #include "strided_loop.hpp"
@@ -22,7 +23,7 @@ Tensor make_tensor(const Shape& shape, DType dtype, Device device) {
   for (auto d : shape)
     if (d < 0) throw ShapeError("[tensor] negative dimension in shape " + shape.str());
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(static_cast<std::size_t>(shape.numel()) * itemsize(dtype), device);
+  impl->storage = std::make_shared<Storage>(checked_byte_count(shape.numel(), itemsize(dtype), "tensor"), device);
   impl->shape = shape;
   impl->strides = contiguous_strides(shape);
   impl->dtype = dtype;

@@ -7,6 +7,7 @@
 
 #include "core/dispatch.hpp"
 #include "backend/philox.hpp"
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "democratising/runtime.hpp"
 
@@ -78,7 +79,7 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions
 
 std::int64_t DataLoader::size() const {
   const std::int64_t n = dataset_->size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return options_.drop_last ? n / b : ceil_div(n, b);
 }
 
 std::shared_ptr<const std::vector<std::int64_t>> DataLoader::order() const {
@@ -96,7 +97,10 @@ std::vector<std::int64_t> DataLoader::slice(const std::vector<std::int64_t>& ord
     throw ShapeError("[DataLoader] batch " + std::to_string(i) + " is out of range for " + std::to_string(size()) +
                      " batches");
   const std::int64_t b = options_.batch_size;
-  const std::int64_t first = i * b, last = std::min<std::int64_t>(first + b, static_cast<std::int64_t>(order.size()));
+  // i < size(), so first lies inside the order; the end is clamped without computing first + b,
+  // which overflows for a batch size near INT64_MAX.
+  const auto count = static_cast<std::int64_t>(order.size());
+  const std::int64_t first = i * b, last = first + std::min<std::int64_t>(b, count - first);
   return {order.begin() + first, order.begin() + last};
 }
 

@@ -75,6 +75,8 @@ TensorDataset load_split(Split split, const std::string& dir, FashionMNISTOption
   if (labels.dtype() != DType::u8 || labels.dim() != 1)
     malformed(labels_path, "expected u8 labels (N), got " + std::string(dtype_name(labels.dtype())) + " " +
                                labels.shape().str());
+  // An empty split would train nothing and report a rate of 0 samples/s as if all went well.
+  if (images.size(0) == 0) malformed(images_path, "holds no images; a split needs at least one sample");
   if (labels.size(0) != images.size(0))
     malformed(labels_path, std::to_string(labels.size(0)) + " labels for " + std::to_string(images.size(0)) +
                                " images in '" + images_path + "'");

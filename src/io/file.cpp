@@ -1,4 +1,5 @@
-// Bounded whole-file reads and crash-safe writes (temporary file, fsync, rename, fsync dir).
+// Bounded whole-file reads that never block on a FIFO, and crash-safe writes (temporary file,
+// fsync, rename, fsync dir).
 #include "democratising/io/file.hpp"
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "democratising/error.hpp"
+#include "save_target.hpp"
 
 namespace dm::io {
 namespace {
@@ -23,20 +25,13 @@ std::string errno_text(int err) { return std::strerror(err); }
   throw IoError(std::string("[") + op + "] " + what + " '" + path + "': " + errno_text(err));
 }
 
-std::string directory_of(const std::string& path) {
-  const auto slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 // Random suffix so that concurrent writers of one path (threads or processes) never share a
 // temporary; O_EXCL below catches the remaining chance of a clash.
 std::string random_suffix() {
   static thread_local std::mt19937_64 gen{std::random_device{}() ^ (static_cast<std::uint64_t>(::getpid()) << 32)};
   static constexpr char kHex[] = "0123456789abcdef";
   std::uint64_t r = gen();
-  std::string s(12, '0');
+  std::string s(detail::kTempRandomChars, '0');
   for (char& c : s) {
     c = kHex[r & 15u];
     r >>= 4;
@@ -57,39 +52,56 @@ void sync_directory(const std::string& dir, const std::string& target) {
 
 }  // namespace
 
-std::vector<std::byte> read_file(const std::string& path, std::size_t max_bytes) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw_io("read", "cannot open", path, errno);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-
+ReadableFile::ReadableFile(const std::string& path, const char* op) : path_(path), op_(op) {
+  // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever if none
+  // comes. Regular files ignore the flag, and anything else is refused below.
+  fd_ = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd_ < 0) throw_io(op, "cannot open", path, errno);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw_io("read", "cannot stat", path, errno);
-  if (!S_ISREG(st.st_mode)) throw IoError("[read] '" + path + "' is not a regular file");
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  if (size > max_bytes)
-    throw FormatError("[read] '" + path + "' has " + std::to_string(size) + " bytes, more than the limit of " +
-                      std::to_string(max_bytes));
-
-  std::vector<std::byte> bytes(static_cast<std::size_t>(size));
-  std::size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_io("read", "cannot read", path, errno);
-    }
-    if (n == 0) throw IoError("[read] '" + path + "' shrank while being read");
-    done += static_cast<std::size_t>(n);
+  if (::fstat(fd_, &st) != 0) {
+    const int err = errno;
+    ::close(fd_);
+    throw_io(op, "cannot stat", path, err);
   }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd_);
+    throw IoError(std::string("[") + op + "] '" + path + "' is not a regular file");
+  }
+  size_ = static_cast<std::uint64_t>(st.st_size);
+}
+
+ReadableFile::~ReadableFile() { ::close(fd_); }
+
+void ReadableFile::read_at(std::uint64_t offset, void* dst, std::size_t n) const {
+  auto* p = static_cast<std::byte*>(dst);
+  while (n > 0) {
+    const ssize_t r = ::pread(fd_, p, n, static_cast<off_t>(offset));
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_io(op_, "cannot read", path_, errno);
+    }
+    if (r == 0) throw IoError(std::string("[") + op_ + "] '" + path_ + "' shrank while being read");
+    p += r;
+    n -= static_cast<std::size_t>(r);
+    offset += static_cast<std::uint64_t>(r);
+  }
+}
+
+std::vector<std::byte> read_file(const std::string& path, std::size_t max_bytes) {
+  const ReadableFile file(path, "read");
+  if (file.size() > max_bytes)
+    throw FormatError("[read] '" + path + "' has " + std::to_string(file.size()) + " bytes, more than the limit of " +
+                      std::to_string(max_bytes));
+  std::vector<std::byte> bytes(static_cast<std::size_t>(file.size()));
+  file.read_at(0, bytes.data(), bytes.size());
   return bytes;
 }
 
 AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  detail::require_replaceable(path_);
+  detail::remove_stale_temporaries(path_);
   for (int attempt = 0; attempt < 16; ++attempt) {
-    temp_path_ = path_ + ".tmp." + std::to_string(::getpid()) + "." + random_suffix();
+    temp_path_ = detail::temp_prefix(path_, static_cast<long>(::getpid())) + random_suffix();
     fd_ = ::open(temp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd_ >= 0) return;
     if (errno != EEXIST) throw_io("save", "cannot create a temporary file for", path_, errno);
@@ -164,6 +176,14 @@ void AtomicFileWriter::commit() {
     discard();
     throw_io("save", "cannot close", path_, err);
   }
+  // Checked again: the target may have changed since the writer was made. What is left is the
+  // window of one system call, which only a process that can already write there can use.
+  try {
+    detail::require_replaceable(path_);
+  } catch (...) {
+    discard();
+    throw;
+  }
   if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
     const int err = errno;
     discard();
@@ -171,7 +191,7 @@ void AtomicFileWriter::commit() {
   }
   committed_ = true;
   temp_path_.clear();
-  sync_directory(directory_of(path_), path_);
+  sync_directory(detail::directory_of(path_), path_);
 }
 
 void write_file_atomic(const std::string& path, const void* data, std::size_t n) {

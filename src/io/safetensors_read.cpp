@@ -1,10 +1,6 @@
 // Safetensors reading. The header is validated completely (every field, every size, and that
 // the entries tile the byte buffer exactly) before a single tensor is allocated, so a hostile
 // or damaged file costs at most the bounded header read.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -16,6 +12,7 @@
 
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
+#include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "safetensors_format.hpp"
 
@@ -199,45 +196,10 @@ void check_bool_bytes(const Tensor& t, const Entry& e, std::string_view source) 
     if (p[i] > 1) fail(source, "tensor '" + e.name + "': BOOL byte " + std::to_string(p[i]) + " is neither 0 nor 1");
 }
 
-class ReadOnlyFile {
+// Opened without blocking and only if it is a regular file (a FIFO would hang the open).
+class ReadOnlyFile : public ReadableFile {
  public:
-  explicit ReadOnlyFile(const std::string& path) : path_(path) {
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw_errno("cannot open");
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) throw_errno("cannot stat");
-    if (!S_ISREG(st.st_mode)) throw IoError("[safetensors] '" + path_ + "' is not a regular file");
-    size_ = static_cast<std::uint64_t>(st.st_size);
-  }
-  ~ReadOnlyFile() { ::close(fd_); }
-  ReadOnlyFile(const ReadOnlyFile&) = delete;
-  ReadOnlyFile& operator=(const ReadOnlyFile&) = delete;
-
-  std::uint64_t size() const { return size_; }
-
-  void read_at(std::uint64_t offset, void* dst, std::size_t n) const {
-    auto* p = static_cast<std::byte*>(dst);
-    while (n > 0) {
-      const ssize_t r = ::pread(fd_, p, n, static_cast<off_t>(offset));
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        throw_errno("cannot read");
-      }
-      if (r == 0) fail(path_, "file shrank while being read");
-      p += r;
-      n -= static_cast<std::size_t>(r);
-      offset += static_cast<std::uint64_t>(r);
-    }
-  }
-
- private:
-  [[noreturn]] void throw_errno(const char* what) const {
-    throw IoError(std::string("[safetensors] ") + what + " '" + path_ + "': " + std::strerror(errno));
-  }
-
-  std::string path_;
-  int fd_ = -1;
-  std::uint64_t size_ = 0;
+  explicit ReadOnlyFile(const std::string& path) : ReadableFile(path, "safetensors") {}
 };
 
 // Reads and validates the prefix and header of a file; `buffer_start` receives the file

@@ -9,6 +9,7 @@
 
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
+#include "democratising/finite.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "democratising/model.hpp"
 #include "model_state.hpp"
@@ -35,23 +36,39 @@ nn::NamedTensors snapshot(const optim::Optimizer& optimizer) {
   return out;
 }
 
+// The first tensor holding NaN or infinity, so that a diverged run is named, not saved or loaded.
+const std::string* first_non_finite(const io::NamedTensors& tensors) {
+  for (const auto& [name, t] : tensors)
+    if (!all_finite(t)) return &name;
+  return nullptr;
+}
+
 }  // namespace
 
-void Model::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata) const {
+void Model::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata,
+                            CheckpointOptions options) const {
   const State& s = *state_;
   std::shared_lock lock(s.mutex);
   io::NamedTensors tensors;
   for (const auto& [name, p] : s.params) tensors.emplace_back(std::string(kParamPrefix) + name, p.detach());
   for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back(std::string(kOptimPrefix) + name, t);
+  if (!options.allow_non_finite)
+    if (const std::string* bad = first_non_finite(tensors))
+      throw ValueError("[save_checkpoint] " + path + ": tensor '" + *bad +
+                       "' holds NaN or infinity (the run diverged); nothing was written");
   io::Metadata meta = metadata;
   meta["format"] = kFormat;  // ours win: a loader relies on them
   meta["optimizer"] = s.optimizer->name();
   io::save_safetensors(path, tensors, meta);
 }
 
-std::map<std::string, std::string> Model::load_checkpoint(const std::string& path) {
+std::map<std::string, std::string> Model::load_checkpoint(const std::string& path, CheckpointOptions options) {
   State& s = *state_;
   io::SafetensorsContents contents = io::load_safetensors_contents(path);
+  if (!options.allow_non_finite)
+    if (const std::string* bad = first_non_finite(contents.tensors))
+      throw ValueError("[load_checkpoint] " + path + ": tensor '" + *bad +
+                       "' holds NaN or infinity (saved from a run that diverged?); the model is unchanged");
 
   const auto format = contents.metadata.find("format");
   if (format == contents.metadata.end() || format->second != kFormat)

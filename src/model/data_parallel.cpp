@@ -8,7 +8,9 @@
 
 #include "backend/backend.hpp"
 #include "democratising/data/par_chunks.hpp"
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
+#include "democratising/finite.hpp"
 #include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
 
@@ -28,7 +30,7 @@ DataParallel::DataParallel(Model& model, DataParallelOptions options) : model_(&
 }
 
 std::int64_t DataParallel::shard_count(std::int64_t batch) const {
-  return batch <= 0 ? 0 : (batch + options_.shard_size - 1) / options_.shard_size;
+  return batch <= 0 ? 0 : ceil_div(batch, options_.shard_size);
 }
 
 Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
@@ -88,6 +90,19 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
 Tensor DataParallel::train_step(const Tensor& x, const Tensor& y) {
   Tensor loss;
   const Gradients grads = compute_gradients(x, y, &loss);
+  // One NaN in a gradient becomes NaN in every parameter it reaches and stays there: check
+  // before the step, while the parameters are still as good as they were.
+  const bool loss_finite = all_finite(loss);
+  if (!loss_finite || !all_finite(grads.flat)) {
+    if (options_.non_finite == NonFinitePolicy::skip) {
+      ++skipped_steps_;
+      return loss;
+    }
+    throw NonFiniteStepError(std::string("[DataParallel] ") +
+                     (loss_finite ? "a gradient is not finite (NaN or infinity)"
+                                  : "the loss is " + std::to_string(loss.item<double>())) +
+                     ": training diverged (a smaller learning rate may help); the step was not applied");
+  }
   model_->apply_gradients(grads);
   return loss;
 }

@@ -18,11 +18,14 @@
 namespace dm {
 namespace {
 
-// Correct predictions: argmax over dim 1 of output (B, C) equal to integer labels (B).
+// Correct predictions: argmax over dim 1 of output (B, C) equal to integer labels (B). Any
+// other layout has no accuracy to report, and a silent 0 would read as a model that learned nothing.
 std::int64_t count_correct(const Tensor& output, const Tensor& labels) {
-  if (output.dim() != 2 || labels.dim() != 1 || labels.size(0) != output.size(0) || !is_integral(labels.dtype()) ||
-      output.size(1) == 0)
-    return 0;
+  if (output.dim() != 2 || output.size(1) == 0 || labels.dim() != 1 || labels.size(0) != output.size(0))
+    throw ShapeError("[evaluate] accuracy needs outputs (batch, classes) and labels (batch), got outputs " +
+                     output.shape().str() + " and labels " + labels.shape().str());
+  if (!is_integral(labels.dtype()))
+    throw DTypeError("[evaluate] labels must be integer class indices, got " + std::string(dtype_name(labels.dtype())));
   const std::vector<std::int64_t> predicted = output.argmax(1).to_vector<std::int64_t>();
   const std::vector<std::int64_t> expected = labels.to_vector<std::int64_t>();
   std::int64_t correct = 0;

@@ -8,6 +8,7 @@
 
 #include "autograd/differentiable.hpp"
 #include "core/tensor_impl.hpp"
+#include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 
@@ -28,7 +29,11 @@ Shape infer_shape(const Shape& requested, std::int64_t numel, const Shape& from,
       throw ShapeError(std::string("[") + op + "] invalid extent " + std::to_string(d) + " in shape " +
                        requested.str());
     } else {
-      known *= d;
+      const auto product = checked_mul(known, d);
+      if (!product)
+        throw ShapeError(std::string("[") + op + "] the number of elements of " + requested.str() +
+                         " overflows a 64-bit integer");
+      known = *product;
     }
   }
   Shape out = requested;

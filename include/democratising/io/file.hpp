@@ -8,8 +8,31 @@
 
 namespace dm::io {
 
-/// Reads a whole regular file. Throws IoError (naming the path and errno text) when it cannot
-/// be opened or read, and FormatError when it is larger than `max_bytes`.
+/// A regular file opened for reading. The open never blocks: a FIFO or a device named where a
+/// file is expected would otherwise wait forever for a writer; such a path is an IoError
+/// "[op] '<path>' is not a regular file" at once, as is a directory.
+class ReadableFile {
+ public:
+  /// Throws IoError naming `op`, the path and the errno text when it cannot be opened.
+  ReadableFile(const std::string& path, const char* op);
+  ~ReadableFile();
+  ReadableFile(const ReadableFile&) = delete;
+  ReadableFile& operator=(const ReadableFile&) = delete;
+
+  /// The size when opened.
+  std::uint64_t size() const { return size_; }
+  /// Reads exactly n bytes at `offset`; IoError when the file is shorter or the read fails.
+  void read_at(std::uint64_t offset, void* dst, std::size_t n) const;
+
+ private:
+  std::string path_;
+  const char* op_;
+  int fd_ = -1;
+  std::uint64_t size_ = 0;
+};
+
+/// Reads a whole regular file (see ReadableFile). Throws IoError (naming the path and errno
+/// text) when it cannot be opened or read, and FormatError when it is larger than `max_bytes`.
 std::vector<std::byte> read_file(const std::string& path, std::size_t max_bytes);
 
 /// Writes a file so that a crash at any point leaves either the old file or the new one,
@@ -17,6 +40,11 @@ std::vector<std::byte> read_file(const std::string& path, std::size_t max_bytes)
 /// flushed, fsync'ed and renamed over `path`; the directory is then fsync'ed so the rename
 /// itself survives a power loss. Destroying the writer before commit() removes the temporary.
 /// Errors throw IoError naming the path and the errno text.
+///
+/// Only a regular file is ever replaced: an existing target that is a directory, a FIFO, a
+/// device (such as /dev/null) or a socket, or a symbolic link to one, is an IoError, checked
+/// when the writer is made and again just before the rename. A writer also removes the
+/// temporaries of `path` that writers killed mid-save left behind (their process is gone).
 class AtomicFileWriter {
  public:
   explicit AtomicFileWriter(std::string path);

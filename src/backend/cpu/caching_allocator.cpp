@@ -6,11 +6,12 @@
 
 #include <cstdlib>
 #include <mutex>
-#include <new>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "democratising/checked.hpp"
+#include "democratising/error.hpp"
 #include "democratising/memory.hpp"
 
 namespace dm {
@@ -49,9 +50,12 @@ Cache& cache() {
   return *c;
 }
 
-void* system_allocate(std::size_t bytes) {
+// `requested` is what the caller asked for, `bytes` its size class: the message names both.
+void* system_allocate(std::size_t bytes, std::size_t requested) {
   void* p = std::aligned_alloc(kAlignment, bytes);
-  if (!p) throw std::bad_alloc();
+  if (!p)
+    throw MemoryError("[allocate] the system refused " + std::to_string(requested) + " bytes (" +
+                      std::to_string(requested >> 20) + " MiB, a block of " + std::to_string(bytes) + ")");
   return p;
 }
 
@@ -60,6 +64,11 @@ void* system_allocate(std::size_t bytes) {
 namespace cpu_allocator {
 
 std::size_t size_class(std::size_t nbytes) {
+  // Past kMaxBufferBytes the doubling below would wrap to 0 and never end, and rounding up
+  // would wrap to a tiny class.
+  if (nbytes > kMaxBufferBytes)
+    throw MemoryError("[allocate] " + std::to_string(nbytes) + " bytes is more than any buffer can hold (at most " +
+                      std::to_string(kMaxBufferBytes) + ")");
   if (nbytes <= kAlignment) return kAlignment;
   std::size_t p = 1;
   while (p * 2 <= nbytes) p *= 2;
@@ -86,7 +95,7 @@ void* allocate(std::size_t nbytes) {
     c.stats.system_allocations++;
   }
   try {
-    return system_allocate(cls);
+    return system_allocate(cls, nbytes);
   } catch (...) {
     // The cache may hold enough memory to satisfy this request: give it back and retry once.
     {
@@ -94,7 +103,7 @@ void* allocate(std::size_t nbytes) {
       c.release_all_locked();
     }
     try {
-      return system_allocate(cls);
+      return system_allocate(cls, nbytes);
     } catch (...) {
       std::lock_guard lock(c.mutex);
       c.stats.allocated_bytes -= cls;

@@ -25,7 +25,7 @@ class CudaBackend final : public backend::UnavailableBackend {
     const cudaError_t err = cudaMalloc(&p, nbytes == 0 ? 1 : nbytes);
     if (err == cudaErrorMemoryAllocation) {
       cudaGetLastError();
-      throw DeviceError("[cuda: allocate] out of device memory allocating " + std::to_string(nbytes) + " bytes on cuda:" +
+      throw MemoryError("[cuda: allocate] out of device memory allocating " + std::to_string(nbytes) + " bytes on cuda:" +
                         std::to_string(index));
     }
     check(err, "allocate");
