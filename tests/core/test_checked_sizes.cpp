@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "core/allocator.hpp"
+#include "backend/cpu/caching_allocator.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/democratising.hpp"
 
