@@ -126,8 +126,10 @@ Tensor& Tensor::fill_(double value) {
 }
 
 Tensor& Tensor::zero_() {
-  impl_of(*this, "zero_");
-  return fill_(0.0);
+  const auto& im = impl_of(*this, "zero_");
+  autograd::prepare_inplace(*this, "zero_");
+  backend::backend_for(im.storage->device()).fill(output_of(im, false), 0.0);
+  return *this;
 }
 
 }  // namespace dm
