@@ -157,6 +157,8 @@ class Backend {
   // ---- fused training kernels (dtype f32 or f64 unless stated) ----------------------------------
   /// y (rows, cols) += b (cols) on every row.
   virtual void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) = 0;
+  /// Whether every element of flat (n) `data` of dtype f32, f64 or bf16 is finite.
+  virtual bool all_finite(const std::byte* data, DType dtype, std::int64_t n) = 0;
   /// out (cols) = sum over rows of g (rows, cols), rows added in order.
   virtual void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) = 0;
   /// x (rows, d) -> y (rows, d), mean (rows), rstd (rows); w, b (d) may be null. Biased

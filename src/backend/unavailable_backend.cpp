@@ -74,6 +74,7 @@ void UnavailableBackend::random_int(std::int64_t*, std::int64_t, std::uint64_t, 
 void UnavailableBackend::bias_add_rows(DType, std::byte*, const std::byte*, std::int64_t, std::int64_t) {
   unavailable("bias_add_rows");
 }
+bool UnavailableBackend::all_finite(const std::byte*, DType, std::int64_t) { unavailable("all_finite"); }
 void UnavailableBackend::sum_rows(DType, const std::byte*, std::byte*, std::int64_t, std::int64_t) {
   unavailable("sum_rows");
 }

@@ -56,6 +56,7 @@ class UnavailableBackend : public Backend {
                   std::int64_t high) override;
 
   void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) override;
+  bool all_finite(const std::byte* data, DType dtype, std::int64_t n) override;
   void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) override;
   void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
                           std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override;

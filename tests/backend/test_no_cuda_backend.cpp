@@ -61,6 +61,7 @@ std::vector<Entry> every_entry() {
       {"random_normal", [](Backend& b) { b.random_normal(buf, DType::f32, 1, 0, 0, 0.0, 1.0); }},
       {"random_int", [](Backend& b) { b.random_int(idx, 1, 0, 0, 0, 2); }},
       {"bias_add_rows", [](Backend& b) { b.bias_add_rows(DType::f32, buf, buf, 1, 1); }},
+      {"all_finite", [](Backend& b) { b.all_finite(buf, DType::f32, 1); }},
       {"sum_rows", [](Backend& b) { b.sum_rows(DType::f32, buf, buf, 1, 1); }},
       {"layer_norm_forward",
        [](Backend& b) { b.layer_norm_forward(DType::f32, buf, nullptr, nullptr, buf, buf, buf, 1, 1, 1e-5); }},
@@ -92,7 +93,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 39u);
+  EXPECT_EQ(entries.size(), 40u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {

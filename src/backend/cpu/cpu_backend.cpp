@@ -130,6 +130,9 @@ void CpuBackend::random_int(std::int64_t* out, std::int64_t n, std::uint64_t see
 void CpuBackend::bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) {
   cpu::bias_add_rows(dtype, y, b, rows, cols);
 }
+bool CpuBackend::all_finite(const std::byte* data, DType dtype, std::int64_t n) {
+  return cpu::all_finite(data, dtype, n);
+}
 void CpuBackend::sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) {
   cpu::sum_rows(dtype, g, out, rows, cols);
 }

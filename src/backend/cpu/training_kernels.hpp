@@ -9,6 +9,9 @@
 
 namespace dm::cpu {
 
+// finite.cpp
+bool all_finite(const std::byte* data, DType dtype, std::int64_t n);
+
 // rows.cpp
 void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols);
 void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols);
