@@ -3,18 +3,15 @@
 // an endless loop in the allocator, or a bare std::bad_alloc.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <cstdint>
 #include <functional>
-#include <future>
 #include <limits>
-#include <memory>
 #include <string>
-#include <thread>
 
 #include "backend/cpu/caching_allocator.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/democratising.hpp"
+#include "support/within_deadline.hpp"
 
 namespace {
 
@@ -28,22 +25,19 @@ constexpr std::int64_t kTwoTo62 = std::int64_t{1} << 62;
 /// or a failure when it has not returned after 10 s: the allocator used to loop forever on
 /// huge sizes, and the loop is left behind on a detached thread instead of hanging the suite.
 std::string thrown_by(std::function<void()> fn) {
-  auto result = std::make_shared<std::promise<std::string>>();
-  std::future<std::string> done = result->get_future();
-  std::thread([fn = std::move(fn), result] {
+  auto outcome = dm::testing::outcome_within(10.0, [fn = std::move(fn)]() -> std::string {
     try {
       fn();
-      result->set_value("");
+      return "";
     } catch (const dm::ShapeError& e) {
-      result->set_value(std::string("ShapeError: ") + e.what());
+      return std::string("ShapeError: ") + e.what();
     } catch (const dm::MemoryError& e) {
-      result->set_value(std::string("MemoryError: ") + e.what());
+      return std::string("MemoryError: ") + e.what();
     } catch (const std::exception& e) {
-      result->set_value(std::string("other: ") + e.what());
+      return std::string("other: ") + e.what();
     }
-  }).detach();
-  if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) return "did not return within 10 s";
-  return done.get();
+  });
+  return outcome.value_or("did not return within 10 s");
 }
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }

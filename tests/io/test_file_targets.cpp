@@ -6,20 +6,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
 #include <functional>
-#include <future>
-#include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "democratising/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "io/temp_dir.hpp"
+#include "support/within_deadline.hpp"
 
 namespace {
 
@@ -27,27 +24,21 @@ namespace fs = std::filesystem;
 using dm::IoError;
 using dm::Tensor;
 
-/// Runs `fn` on a thread of its own and gives what it threw (empty if nothing), or fails the
-/// test when it has not returned after `seconds`. A call that blocks forever is left behind
-/// on its detached thread, so a regression fails here instead of hanging the suite.
+/// What `fn` threw ("IoError: ...", "other: ...", or empty for nothing), or a failure when it
+/// has not returned after `seconds`: a call that blocks forever fails here instead of hanging.
 std::optional<std::string> io_error_within(double seconds, std::function<void()> fn) {
-  auto result = std::make_shared<std::promise<std::string>>();
-  std::future<std::string> done = result->get_future();
-  std::thread([fn = std::move(fn), result] {
+  auto outcome = dm::testing::outcome_within(seconds, [fn = std::move(fn)]() -> std::string {
     try {
       fn();
-      result->set_value("");
+      return "";
     } catch (const IoError& e) {
-      result->set_value(std::string("IoError: ") + e.what());
+      return std::string("IoError: ") + e.what();
     } catch (const std::exception& e) {
-      result->set_value(std::string("other: ") + e.what());
+      return std::string("other: ") + e.what();
     }
-  }).detach();
-  if (done.wait_for(std::chrono::duration<double>(seconds)) != std::future_status::ready) {
-    ADD_FAILURE() << "the call did not return within " << seconds << " s";
-    return std::nullopt;
-  }
-  return done.get();
+  });
+  if (!outcome) ADD_FAILURE() << "the call did not return within " << seconds << " s";
+  return outcome;
 }
 
 void make_fifo(const std::string& path) { ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0) << path; }
