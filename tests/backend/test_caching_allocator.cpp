@@ -4,9 +4,12 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
+#include <string>
 
 #include "backend/cpu/caching_allocator.hpp"
 #include "democratising/democratising.hpp"
+#include "support/within_deadline.hpp"
 
 using dm::DType;
 using dm::Tensor;
@@ -107,4 +110,23 @@ TEST(Allocator, DisablingTheCacheGivesSystemAllocationsAndEmptiesIt) {
   EXPECT_GT(dm::memory_stats().cached_bytes, 0u);
   dm::empty_cache();
   EXPECT_EQ(dm::memory_stats().cached_bytes, 0u);
+}
+
+TEST(Allocator, RefusesRequestsBeyondTheAddressSpaceWithAMemoryError) {
+  // Above 2^63 the size-class search used to double past the top bit to 0 and loop forever:
+  // the call runs on a thread of its own so that a regression fails instead of hanging.
+  for (const std::size_t bytes : {std::numeric_limits<std::size_t>::max(), std::size_t{1} << 63}) {
+    const auto thrown = dm::testing::outcome_within(10.0, [bytes]() -> std::string {
+      try {
+        (void)dm::cpu_allocator::allocate(bytes);
+        return "";
+      } catch (const dm::MemoryError& e) {
+        return std::string("MemoryError: ") + e.what();
+      } catch (const std::exception& e) {
+        return std::string("other: ") + e.what();
+      }
+    });
+    ASSERT_TRUE(thrown.has_value()) << bytes << " bytes: did not return within 10 s";
+    EXPECT_EQ(thrown->rfind("MemoryError: [allocate] " + std::to_string(bytes), 0), 0u) << *thrown;
+  }
 }
