@@ -32,12 +32,17 @@ Strides broadcast_strides(const TensorImpl& t, const Shape& target, const char* 
 }
 
 Device common_device(std::initializer_list<const Tensor*> tensors, const char* op) {
-  Device d = (*tensors.begin())->device();
-  for (const Tensor* t : tensors)
-    if (t->device() != d)
-      throw DeviceError(std::string("[") + op + "] tensors are on different devices: " + d.str() + " and " +
-                        t->device().str());
-  return d;
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;  // an absent optional argument, such as a layer without bias
+    if (!first) {
+      first = t;
+    } else if (t->device() != first->device()) {
+      throw DeviceError(std::string("[") + op + "] tensors are on different devices: " + first->device().str() +
+                        " and " + t->device().str());
+    }
+  }
+  return first ? first->device() : Device::cpu();
 }
 
 namespace {

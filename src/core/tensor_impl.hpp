@@ -75,6 +75,8 @@ namespace dm {
 /// Strides that read `t` as if expanded to `target` (stride 0 on broadcast dims); throws
 /// ShapeError naming `op` and both shapes when `t` cannot broadcast to `target`.
 Strides broadcast_strides(const TensorImpl& t, const Shape& target, const char* op);
-/// Throws DeviceError naming `op` unless every tensor is on the same device; returns it.
+/// Throws DeviceError naming `op` and both devices unless every defined tensor is on one
+/// device (mixing devices is an error, never a silent copy); returns that device, or the CPU
+/// when none is defined. Undefined tensors are absent optional arguments, such as a missing bias.
 Device common_device(std::initializer_list<const Tensor*> tensors, const char* op);
 }  // namespace dm

@@ -27,7 +27,7 @@ Tensor dropout(const Tensor& x, double p, bool training) {
   impl_of(x, "dropout");
   if (!(p >= 0.0 && p < 1.0)) throw ValueError("[dropout] p must be in [0, 1), got " + std::to_string(p));
   if (!training || p == 0.0) return x;
-  detail::require_same_device({&x}, "dropout");
+  common_device({&x}, "dropout");
   detail::require_floating(x, "dropout", "x");
   const DType cd = detail::compute_dtype(x.dtype());
   // mask (x's shape, compute dtype): 1/keep where kept, 0 where dropped.

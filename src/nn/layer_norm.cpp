@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kOp = "layer_norm";
 void check_arguments(const Tensor& x, const Shape& shape, const Tensor& w, const Tensor& b, double eps) {
   impl_of(x, kOp);
-  detail::require_same_device({&x, &w, &b}, kOp);
+  common_device({&x, &w, &b}, kOp);
   detail::require_floating(x, kOp, "x");
   const int k = shape.size();
   bool fits = k >= 1 && k <= x.dim();

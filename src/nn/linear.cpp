@@ -28,7 +28,7 @@ std::string operands(const Tensor& x, const Tensor& w) {
 void check_arguments(const Tensor& x, const Tensor& w, const Tensor& b) {
   impl_of(x, kOp);
   impl_of(w, kOp);
-  detail::require_same_device({&x, &w, &b}, kOp);
+  common_device({&x, &w, &b}, kOp);
   if (w.dim() != 2) throw ShapeError("[linear] weight must be 2-d (out, in), got shape " + w.shape().str());
   if (x.dim() < 1) throw ShapeError("[linear] x must have at least 1 dim (..., in), got shape " + x.shape().str());
   if (x.size(-1) != w.size(1))

@@ -20,7 +20,7 @@ namespace {
 void check_classification(const Tensor& scores, const Tensor& labels, const char* op, const char* what) {
   impl_of(scores, op);
   impl_of(labels, op);
-  detail::require_same_device({&scores, &labels}, op);
+  common_device({&scores, &labels}, op);
   if (scores.dim() != 2)
     throw ShapeError(std::string("[") + op + "] " + what + " must be 2-d (B, C), got shape " + scores.shape().str());
   if (labels.dim() != 1 || labels.size(0) != scores.size(0))
@@ -105,7 +105,7 @@ Tensor mse_loss(const Tensor& prediction, const Tensor& target) {
   constexpr const char* op = "mse_loss";
   impl_of(prediction, op);
   impl_of(target, op);
-  detail::require_same_device({&prediction, &target}, op);
+  common_device({&prediction, &target}, op);
   if (prediction.shape() != target.shape())
     throw ShapeError("[mse_loss] prediction " + prediction.shape().str() + " vs target " + target.shape().str() +
                      ": shapes must match");

@@ -1,7 +1,6 @@
 #pragma once
 // Argument checks shared by the fused nn ops: every message starts with "[op]" and names the
 // shapes or dtypes involved.
-#include <initializer_list>
 #include <string>
 
 #include "core/tensor_impl.hpp"
@@ -9,22 +8,6 @@
 #include "democratising/tensor.hpp"
 
 namespace dm::nn::detail {
-
-/// Throws DeviceError naming `op` and both devices unless every defined tensor is on one
-/// device (mixing devices is an error, never a silent copy); returns that device.
-inline Device require_same_device(std::initializer_list<const Tensor*> tensors, const char* op) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : tensors) {
-    if (!t->defined()) continue;
-    if (!first) {
-      first = t;
-    } else if (t->device() != first->device()) {
-      throw DeviceError(std::string("[") + op + "] tensors are on different devices: " + first->device().str() +
-                        " and " + t->device().str());
-    }
-  }
-  return first ? first->device() : Device::cpu();
-}
 
 /// Throws DTypeError unless `t` is f32, f64 or bf16; `what` names the argument.
 inline void require_floating(const Tensor& t, const char* op, const char* what) {
