@@ -24,8 +24,8 @@ T get_le(const std::byte* in) {
 // The largest payload each type may carry, before the receiver's own limit applies.
 std::uint64_t type_limit(MessageType type, std::size_t max_payload) {
   switch (type) {
-    case MessageType::challenge:
-    case MessageType::response: return 32;
+    case MessageType::challenge: return kChallengeBytes;
+    case MessageType::response: return kResponseBytes;
     case MessageType::done:
     case MessageType::bye: return 0;
     case MessageType::refused: return kMaxControlPayload;
@@ -61,7 +61,8 @@ std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_
   return out;
 }
 
-FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload) {
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload,
+                          std::size_t seal_overhead) {
   const auto magic = get_le<std::uint32_t>(bytes.data());
   if (magic != kMagic) throw FormatError("[frame] bad magic " + std::to_string(magic) + ": not a parameter-server peer");
   const auto version = get_le<std::uint16_t>(bytes.data() + 4);
@@ -72,12 +73,17 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
   if (!known_type(raw_type)) throw FormatError("[frame] unknown message type " + std::to_string(raw_type));
   const auto type = static_cast<MessageType>(raw_type);
   const auto length = get_le<std::uint64_t>(bytes.data() + 8);
+  if (length < seal_overhead)
+    throw FormatError(std::string("[frame] sealed ") + message_name(type) + " of " + std::to_string(length) +
+                      " bytes is shorter than its tag");
+  const std::uint64_t plain = length - seal_overhead;
   const std::uint64_t limit = type_limit(type, max_payload);
-  if (length > limit)
-    throw FormatError(std::string("[frame] ") + message_name(type) + " of " + std::to_string(length) +
+  if (plain > limit)
+    throw FormatError(std::string("[frame] ") + message_name(type) + " of " + std::to_string(plain) +
                       " bytes exceeds the limit of " + std::to_string(limit));
-  if ((type == MessageType::challenge || type == MessageType::response) && length != 32)
-    throw FormatError(std::string("[frame] ") + message_name(type) + " must be 32 bytes, not " + std::to_string(length));
+  if ((type == MessageType::challenge || type == MessageType::response) && plain != limit)
+    throw FormatError(std::string("[frame] ") + message_name(type) + " must be " + std::to_string(limit) + " bytes, not " +
+                      std::to_string(plain));
   return {type, length};
 }
 

@@ -21,14 +21,17 @@
 namespace dm::dist::wire {
 
 inline constexpr std::uint32_t kMagic = 0x53504D44;  // the bytes 'D' 'M' 'P' 'S'
-inline constexpr std::uint16_t kProtocolVersion = 1;
+inline constexpr std::uint16_t kProtocolVersion = 2;
 inline constexpr std::size_t kHeaderBytes = 16;
 /// Largest payload of a message that does not carry tensors (refusals carry a short reason).
 inline constexpr std::size_t kMaxControlPayload = 1024;
+/// Exact payload sizes of the handshake: a nonce; a MAC followed by the worker's nonce.
+inline constexpr std::size_t kChallengeBytes = 32;
+inline constexpr std::size_t kResponseBytes = 64;
 
 enum class MessageType : std::uint16_t {
   challenge = 1,   // server -> worker: a random nonce
-  response = 2,    // worker -> server: HMAC of the nonce
+  response = 2,    // worker -> server: HMAC of both nonces, then the worker's own nonce
   parameters = 3,  // server -> worker: the flat parameters and their version
   update = 4,      // worker -> server: a flat gradient, its base version and the batch loss
   done = 5,        // server -> worker: training has finished
@@ -48,8 +51,10 @@ std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_
 
 /// Validates a received header; FormatError naming the problem for a bad magic, another
 /// protocol version, an unknown type, or a length beyond what the type allows or beyond
-/// `max_payload`.
-FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload);
+/// `max_payload`. `seal_overhead` is the tag a sealed frame adds: the limits apply to the
+/// length without it.
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload,
+                          std::size_t seal_overhead = 0);
 
 /// Header and payload in one buffer (tests and small control messages).
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);

@@ -1,5 +1,6 @@
 #include "dist/frame_io.hpp"
 
+#include <string>
 #include <variant>
 
 #include <asio/connect.hpp>
@@ -39,16 +40,31 @@ asio::awaitable<void> read_until(tcp::socket& socket, asio::mutable_buffer buffe
 
 }  // namespace
 
-asio::awaitable<Frame> read_frame(tcp::socket& socket, Duration timeout, std::size_t max_payload) {
+asio::awaitable<Frame> read_frame(tcp::socket& socket, Duration timeout, std::size_t max_payload, Sealing* sealing) {
   // One deadline for the whole frame, so trickling bytes does not extend it.
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(timeout);
   std::array<std::byte, kHeaderBytes> header_bytes{};
   co_await read_until(socket, asio::buffer(header_bytes), timer);
-  const FrameHeader header = decode_header(header_bytes, max_payload);
+  const FrameHeader header = decode_header(header_bytes, max_payload, sealing ? kSealTagBytes : 0);
   Frame frame{header.type, {}};
   frame.payload.resize(header.length);
   if (header.length > 0) co_await read_until(socket, asio::buffer(frame.payload), timer);
+  if (sealing) {
+    // A server refuses a wrong answer before any key exists, so its refusal comes unsealed.
+    // It proves nothing (anyone on the path could send one): it is reported, with its text
+    // made printable, as an error the worker may retry after, never as a verified refusal.
+    try {
+      frame.payload.resize(sealing->open(header_bytes, frame.payload, "read_frame"));
+    } catch (const DistributedError&) {
+      if (header.type != MessageType::refused) throw;
+      std::string reason;
+      for (std::byte b : frame.payload)
+        if (reason.size() < 200) reason += (b >= std::byte{32} && b < std::byte{127}) ? static_cast<char>(b) : '?';
+      throw DistributedError("[read_frame] refused by a peer that has not proved the shared secret (a wrong secret on one side?): " +
+                             reason);
+    }
+  }
   co_return frame;
 }
 
@@ -63,13 +79,21 @@ asio::awaitable<void> write_raw(tcp::socket& socket, std::span<const std::byte> 
 }
 
 asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
-                                  Duration timeout) {
-  co_await write_frame(socket, type, payload, {}, timeout);
+                                  Duration timeout, Sealing* sealing) {
+  co_await write_frame(socket, type, payload, {}, timeout, sealing);
 }
 
 asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> head,
-                                  std::span<const std::byte> body, Duration timeout) {
-  const auto header = encode_header(type, head.size() + body.size());
+                                  std::span<const std::byte> body, Duration timeout, Sealing* sealing) {
+  const std::size_t overhead = sealing ? kSealTagBytes : 0;
+  const auto header = encode_header(type, head.size() + body.size() + overhead);
+  std::vector<std::byte> sealed;
+  if (sealing) {
+    // The ciphertext replaces the payload: one pass over it, which the cipher needs anyway.
+    sealed = sealing->seal(header, head, body);
+    head = sealed;
+    body = {};
+  }
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(timeout);
   // Header and payload in one gathered write: the payload is never copied.

@@ -15,6 +15,7 @@
 #include <asio/ip/tcp.hpp>
 
 #include "dist/frame.hpp"
+#include "dist/sealing.hpp"
 
 namespace dm::dist::wire {
 
@@ -49,15 +50,20 @@ struct Frame {
 /// Reads one whole frame within `timeout`. The header is validated against `max_payload`
 /// before the payload is allocated. FormatError for a malformed header, TimeoutError when
 /// the deadline passes, DistributedError when the peer closes or resets the connection.
-asio::awaitable<Frame> read_frame(asio::ip::tcp::socket& socket, Duration timeout, std::size_t max_payload);
+/// With `sealing` (a connection keyed from a shared secret) the frame is opened: a
+/// DistributedError when it was altered, replayed, reordered or not sealed at all.
+asio::awaitable<Frame> read_frame(asio::ip::tcp::socket& socket, Duration timeout, std::size_t max_payload,
+                                  Sealing* sealing = nullptr);
 
-/// Writes header and payload within `timeout` (TimeoutError / DistributedError as above).
+/// Writes header and payload within `timeout` (TimeoutError / DistributedError as above),
+/// sealed when `sealing` is given.
 asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
-                                  Duration timeout);
+                                  Duration timeout, Sealing* sealing = nullptr);
 
-/// Writes a payload given in two parts (a head and a body sent straight from its memory).
+/// Writes a payload given in two parts (a head and a body sent straight from its memory
+/// when the frame is not sealed).
 asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> head,
-                                  std::span<const std::byte> body, Duration timeout);
+                                  std::span<const std::byte> body, Duration timeout, Sealing* sealing = nullptr);
 
 /// Writes bytes as they are (also used to play hostile peers in tests).
 asio::awaitable<void> write_raw(asio::ip::tcp::socket& socket, std::span<const std::byte> bytes, Duration timeout);

@@ -12,6 +12,7 @@
 #include "democratising/error.hpp"
 #include "dist/auth.hpp"
 #include "dist/frame_io.hpp"
+#include "dist/handshake.hpp"
 #include "dist/parameter_server_state.hpp"
 
 namespace dm::dist {
@@ -85,7 +86,8 @@ asio::awaitable<void> ParameterServer::Impl::authenticate(ServerSession& session
   const wire::Frame answer = co_await wire::read_frame(session.socket, left(), wire::kMaxControlPayload);
   if (answer.type != wire::MessageType::response)
     throw DistributedError(std::string("[ParameterServer] expected a challenge response, got ") + wire::message_name(answer.type));
-  if (!auth::verify(options.secret, nonce, answer.payload)) {
+  const wire::Response response = wire::split_response(answer.payload);
+  if (!auth::verify(options.secret, wire::both_nonces(nonce, response.worker_nonce), response.mac)) {
     const std::string reason = "authentication failed";
     try {
       co_await wire::write_frame(session.socket, wire::MessageType::refused,
@@ -95,6 +97,10 @@ asio::awaitable<void> ParameterServer::Impl::authenticate(ServerSession& session
     }
     throw DistributedError("[ParameterServer] " + session.peer + ": authentication failed");
   }
+  // From here on every frame of this connection is sealed (frames are plain only without a
+  // secret, which the server allows on loopback addresses alone).
+  if (!options.secret.empty())
+    session.sealing = wire::Sealing::derive(options.secret, nonce, response.worker_nonce, wire::End::server);
 }
 
 asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession> session) {
@@ -108,26 +114,28 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
     if (!closed && !finished && live.size() >= options.max_workers) {
       const std::string reason = "the server has " + std::to_string(live.size()) + " workers, its limit";
       co_await wire::write_frame(session->socket, wire::MessageType::refused,
-                                 std::as_bytes(std::span(reason.data(), reason.size())), options.handshake_timeout);
+                                 std::as_bytes(std::span(reason.data(), reason.size())), options.handshake_timeout,
+                                 session->seal());
       throw DistributedError("[ParameterServer] " + session->peer + ": refused, " + reason);
     }
     if (closed || finished) {
-      co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.handshake_timeout);
+      co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.handshake_timeout, session->seal());
     } else {
       live.insert(session);
       if (live.size() >= options.min_workers) quorum_reached = true;
       stats.live_workers = static_cast<std::int64_t>(live.size());
       const auto welcome = parameters_payload();
       co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome.head, welcome.body(),
-                                 options.worker_timeout);
+                                 options.worker_timeout, session->seal());
       while (!session->closing) {
-        wire::Frame frame = co_await wire::read_frame(session->socket, options.worker_timeout, options.max_frame_bytes);
+        wire::Frame frame =
+            co_await wire::read_frame(session->socket, options.worker_timeout, options.max_frame_bytes, session->seal());
         if (session->closing) break;
         if (frame.type == wire::MessageType::bye) break;
         if (frame.type != wire::MessageType::update)
           throw FormatError(std::string("[ParameterServer] expected an update, got ") + wire::message_name(frame.type));
         if (finished) {
-          co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.worker_timeout);
+          co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.worker_timeout, session->seal());
           break;
         }
         wire::TensorPayload update = wire::decode_tensor_payload(frame.payload, "gradient", numel);
@@ -147,7 +155,7 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           // Nothing of it is applied; the worker carries on from the current parameters.
           const auto payload = parameters_payload();
           co_await wire::write_frame(session->socket, wire::MessageType::parameters, payload.head, payload.body(),
-                                     options.worker_timeout);
+                                     options.worker_timeout, session->seal());
           continue;
         }
         session->nonfinite_in_a_row = 0;
@@ -179,7 +187,7 @@ asio::awaitable<void> ParameterServer::Impl::answer(const std::shared_ptr<Server
                                                      std::span<const std::byte> head, std::span<const std::byte> body) {
   if (session->closing) co_return;
   try {
-    co_await wire::write_frame(session->socket, type, head, body, options.worker_timeout);
+    co_await wire::write_frame(session->socket, type, head, body, options.worker_timeout, session->seal());
     if (type == wire::MessageType::done) session->closing = true;
   } catch (const Error& e) {
     // It could not take its answer in time: the session ends and drops it.

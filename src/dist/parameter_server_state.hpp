@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 
 #include "democratising/dist/parameter_server.hpp"
 #include "dist/frame.hpp"
+#include "dist/sealing.hpp"
 
 namespace dm::dist {
 
@@ -22,6 +24,8 @@ struct ServerSession {
   ServerSession(asio::ip::tcp::socket s, std::uint64_t session_id)
       : socket(std::move(s)), id(session_id), reply_signal(socket.get_executor()) {}
   asio::ip::tcp::socket socket;
+  /// The frame keys once authenticated with a secret; without a secret (loopback) frames are plain.
+  std::optional<wire::Sealing> sealing;
   std::uint64_t id;
   std::string peer;
   /// Wakes the session when its update has been answered (cancel() is the signal).
@@ -30,6 +34,8 @@ struct ServerSession {
   std::int64_t nonfinite_in_a_row = 0;  // updates refused for non-finite values since its last good one
   bool closing = false;  // the server decided to end this session (finished, dropped, closed)
   bool cut_off = false;  // closed while authenticating, to make room for a newer peer
+
+  wire::Sealing* seal() { return sealing ? &*sealing : nullptr; }
 };
 
 struct PendingUpdate {

@@ -13,8 +13,8 @@
 
 #include "autograd/version.hpp"
 #include "democratising/error.hpp"
-#include "dist/auth.hpp"
 #include "dist/frame_io.hpp"
+#include "dist/handshake.hpp"
 
 namespace dm::dist {
 namespace {
@@ -41,6 +41,7 @@ struct Worker::Impl {
   WorkerOptions options;
   Tensor flat;
   std::optional<asio::ip::tcp::socket> socket;
+  std::optional<wire::Sealing> sealing;  // with a secret, every frame after the handshake
   std::int64_t version = -1;
   double last_loss = 0.0;
   bool finished = false;
@@ -69,14 +70,13 @@ struct Worker::Impl {
 
   asio::awaitable<void> connect_once() {
     auto s = co_await wire::connect(options.host, options.port, options.connect_timeout);
-    const wire::Frame challenge = co_await wire::read_frame(s, options.connect_timeout, wire::kMaxControlPayload);
-    if (challenge.type != wire::MessageType::challenge)
-      throw FormatError(std::string("[Worker] expected a challenge, got ") + wire::message_name(challenge.type));
-    const auth::Mac answer = auth::respond(options.secret, challenge.payload);
-    co_await wire::write_frame(s, wire::MessageType::response, answer, options.connect_timeout);
-    const wire::Frame welcome = co_await wire::read_frame(s, options.reply_timeout, options.max_frame_bytes);
+    std::optional<wire::Sealing> keys = co_await wire::answer_challenge(s, options.secret, options.connect_timeout);
+    // A server without the secret cannot seal this: its welcome fails to open.
+    const wire::Frame welcome =
+        co_await wire::read_frame(s, options.reply_timeout, options.max_frame_bytes, keys ? &*keys : nullptr);
     take(welcome);
     socket.emplace(std::move(s));
+    sealing = std::move(keys);
     ++connections;
   }
 
@@ -107,7 +107,10 @@ struct Worker::Impl {
     asio::error_code ignored;
     socket->close(ignored);
     socket.reset();
+    sealing.reset();
   }
+
+  wire::Sealing* seal() { return sealing ? &*sealing : nullptr; }
 };
 
 Worker::Worker(asio::any_io_executor executor, Model& model, WorkerOptions options)
@@ -133,7 +136,8 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
   const auto payload = wire::encode_tensor_parts(
       "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
   try {
-    co_await wire::write_frame(*s.socket, wire::MessageType::update, payload.head, payload.body(), s.options.reply_timeout);
+    co_await wire::write_frame(*s.socket, wire::MessageType::update, payload.head, payload.body(), s.options.reply_timeout,
+                               s.seal());
   } catch (const Refused&) {
     throw;
   } catch (const Error&) {
@@ -146,7 +150,8 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
     if (s.finished) co_return;
     const auto retry = wire::encode_tensor_parts(
         "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
-    co_await wire::write_frame(*s.socket, wire::MessageType::update, retry.head, retry.body(), s.options.reply_timeout);
+    co_await wire::write_frame(*s.socket, wire::MessageType::update, retry.head, retry.body(), s.options.reply_timeout,
+                             s.seal());
   }
 }
 
@@ -159,7 +164,8 @@ asio::awaitable<bool> Worker::sync_parameters() {
   }
   bool reconnect = false;
   try {
-    const wire::Frame frame = co_await wire::read_frame(*s.socket, s.options.reply_timeout, s.options.max_frame_bytes);
+    const wire::Frame frame =
+        co_await wire::read_frame(*s.socket, s.options.reply_timeout, s.options.max_frame_bytes, s.seal());
     co_return s.take(frame);
   } catch (const Refused&) {
     throw;
@@ -176,7 +182,7 @@ asio::awaitable<void> Worker::leave() {
   Impl& s = *impl_;
   if (s.socket) {
     try {
-      co_await wire::write_frame(*s.socket, wire::MessageType::bye, {}, s.options.connect_timeout);
+      co_await wire::write_frame(*s.socket, wire::MessageType::bye, {}, s.options.connect_timeout, s.seal());
     } catch (const Error&) {
       // Leaving anyway.
     }

@@ -8,6 +8,7 @@
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
 #include "dist/frame.hpp"
+#include "dist/sealing.hpp"
 
 namespace {
 
@@ -48,29 +49,49 @@ TEST(PsFrame, HeaderRoundTripsEveryType) {
 }
 
 TEST(PsFrame, RejectsOversizedLengthsBeforeAllocating) {
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 4, (1ull << 20) + 1), 1u << 20), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 3, ~0ull), 1u << 30), dm::FormatError);
+  const std::uint16_t v = kProtocolVersion;
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, (1ull << 20) + 1), 1u << 20), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 3, ~0ull), 1u << 30), dm::FormatError);
   // Control messages have their own, small limits whatever the receiver allows.
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 6, kMaxControlPayload + 1), 1u << 30), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 5, 1), 1u << 30), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 1, 31), 1u << 30), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 2, 33), 1u << 30), dm::FormatError);
-  EXPECT_NO_THROW(decode_header(manual_header(kMagic, 1, 4, 1u << 20), 1u << 20));
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 6, kMaxControlPayload + 1), 1u << 30), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 5, 1), 1u << 30), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 1, 31), 1u << 30), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 1, 33), 1u << 30), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 2, 32), 1u << 30), dm::FormatError);  // v1's bare MAC
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 2, 65), 1u << 30), dm::FormatError);
+  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 2, 64), 1u << 30));
+  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 4, 1u << 20), 1u << 20));
 }
 
 TEST(PsFrame, RejectsGarbageHeaders) {
-  EXPECT_THROW(decode_header(manual_header(0x50545448, 1, 4, 10), 100), dm::FormatError);  // "HTTP"
-  EXPECT_THROW(decode_header(manual_header(kMagic, 2, 4, 10), 100), dm::FormatError);
+  const std::uint16_t v = kProtocolVersion;
+  EXPECT_THROW(decode_header(manual_header(0x50545448, v, 4, 10), 100), dm::FormatError);  // "HTTP"
+  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 4, 10), 100), dm::FormatError);  // v1: unsealed frames
+  EXPECT_THROW(decode_header(manual_header(kMagic, v + 1, 4, 10), 100), dm::FormatError);
   EXPECT_THROW(decode_header(manual_header(kMagic, 0, 4, 10), 100), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 0, 0), 100), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 8, 0), 100), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, 1, 0xFFFF, 0), 100), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 0, 0), 100), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 8, 0), 100), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 0xFFFF, 0), 100), dm::FormatError);
   try {
     decode_header(manual_header(kMagic, 9, 4, 0), 100);
     FAIL() << "version 9 accepted";
   } catch (const dm::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("protocol version 9"), std::string::npos) << e.what();
   }
+}
+
+TEST(PsFrame, SealedLengthsAreCheckedWithoutTheirTag) {
+  const std::uint16_t v = kProtocolVersion;
+  const std::size_t tag = dm::dist::wire::kSealTagBytes;
+  // A sealed done carries only its tag; a sealed frame shorter than a tag is malformed.
+  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 5, tag), 100, tag));
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 5, tag + 1), 100, tag), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, tag - 1), 100, tag), dm::FormatError);
+  // The receiver's limit applies to the plaintext: limit + tag passes, one more does not.
+  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 4, 100 + tag), 100, tag));
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, 101 + tag), 100, tag), dm::FormatError);
+  // A length near 2^64 cannot wrap the subtraction into a small one.
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, ~0ull), 100, tag), dm::FormatError);
 }
 
 TEST(PsFrame, TensorPayloadRoundTripsValuesAndMetadata) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "democratising/error.hpp"
 #include "dist/auth.hpp"
 #include "dist/frame_io.hpp"
+#include "dist/handshake.hpp"
 #include "dist/test_ps_loopback.hpp"
 
 namespace {
@@ -35,6 +37,13 @@ asio::awaitable<void> pause(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::use_awaitable);
 }
 
+// An authenticated connection as a hostile peer holds it: the socket and its frame keys.
+struct Peer {
+  tcp::socket socket;
+  std::optional<wire::Sealing> sealing;
+  wire::Sealing* seal() { return sealing ? &*sealing : nullptr; }
+};
+
 // True when the server closes the connection well before `patience` runs out.
 asio::awaitable<bool> server_hangs_up(tcp::socket& socket, std::chrono::milliseconds patience) {
   try {
@@ -49,13 +58,15 @@ asio::awaitable<bool> server_hangs_up(tcp::socket& socket, std::chrono::millisec
 asio::awaitable<tcp::socket> open(std::uint16_t port) { co_return co_await wire::connect("127.0.0.1", port, 2000ms); }
 
 // Connects and answers the challenge correctly; the welcome (parameters) is read and dropped.
-asio::awaitable<tcp::socket> open_authenticated(std::uint16_t port) {
-  tcp::socket s = co_await open(port);
-  const wire::Frame challenge = co_await wire::read_frame(s, 2000ms, 64);
-  co_await wire::write_frame(s, wire::MessageType::response, auth::respond(kSecret, challenge.payload), 2000ms);
-  const wire::Frame welcome = co_await wire::read_frame(s, 2000ms, 1 << 20);
+asio::awaitable<Peer> open_authenticated(std::uint16_t port) {
+  // Not `Peer p{co_await open(port), {}}`: GCC 12 mishandles co_await inside a braced initialiser.
+  tcp::socket socket = co_await open(port);
+  Peer p{std::move(socket), {}};
+  p.sealing = co_await wire::answer_challenge(p.socket, kSecret, 2000ms);
+  EXPECT_TRUE(p.sealing.has_value()) << "a connection with a secret must be sealed";
+  const wire::Frame welcome = co_await wire::read_frame(p.socket, 2000ms, 1 << 20, p.seal());
   EXPECT_EQ(welcome.type, wire::MessageType::parameters);
-  co_return s;
+  co_return p;
 }
 
 TEST(PsHostile, BadPeersAreDroppedWhileHonestWorkersTrain) {
@@ -103,23 +114,23 @@ TEST(PsHostile, BadPeersAreDroppedWhileHonestWorkersTrain) {
     hung_up["oversized before auth"] = co_await server_hangs_up(s, 3000ms);
   });
   r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then an update of 2^40 bytes
-    tcp::socket s = co_await open_authenticated(port);
+    Peer p = co_await open_authenticated(port);
     const auto h = wire::encode_header(wire::MessageType::update, 1ull << 40);
-    co_await wire::write_raw(s, h, 2000ms);
-    hung_up["oversized update"] = co_await server_hangs_up(s, 3000ms);
+    co_await wire::write_raw(p.socket, h, 2000ms);
+    hung_up["oversized update"] = co_await server_hangs_up(p.socket, 3000ms);
   });
   r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then half an update and silence
-    tcp::socket s = co_await open_authenticated(port);
+    Peer p = co_await open_authenticated(port);
     const auto h = wire::encode_header(wire::MessageType::update, 1000);
-    co_await wire::write_raw(s, h, 2000ms);
-    co_await wire::write_raw(s, std::vector<std::byte>(10, std::byte{7}), 2000ms);
-    hung_up["truncated update"] = co_await server_hangs_up(s, 3000ms);
+    co_await wire::write_raw(p.socket, h, 2000ms);
+    co_await wire::write_raw(p.socket, std::vector<std::byte>(10, std::byte{7}), 2000ms);
+    hung_up["truncated update"] = co_await server_hangs_up(p.socket, 3000ms);
   });
-  r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then an update whose payload is garbage
-    tcp::socket s = co_await open_authenticated(port);
+  r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then a sealed update whose payload is garbage
+    Peer p = co_await open_authenticated(port);
     std::vector<std::byte> junk(200, std::byte{0x5A});
-    co_await wire::write_raw(s, wire::encode_frame(wire::MessageType::update, junk), 2000ms);
-    hung_up["garbage payload"] = co_await server_hangs_up(s, 3000ms);
+    co_await wire::write_frame(p.socket, wire::MessageType::update, junk, 2000ms, p.seal());
+    hung_up["garbage payload"] = co_await server_hangs_up(p.socket, 3000ms);
   });
   r.spawn([&]() -> asio::awaitable<void> {  // an HTTP request instead of a frame
     tcp::socket s = co_await open(port);
@@ -134,7 +145,11 @@ TEST(PsHostile, BadPeersAreDroppedWhileHonestWorkersTrain) {
   r.spawn([&]() -> asio::awaitable<void> {  // a valid answer, one byte every 100 ms
     tcp::socket s = co_await open(port);
     const wire::Frame challenge = co_await wire::read_frame(s, 2000ms, 64);
-    const auto frame = wire::encode_frame(wire::MessageType::response, auth::respond(kSecret, challenge.payload));
+    const auth::Nonce own = auth::make_nonce();
+    const auth::Mac mac = auth::respond(kSecret, wire::both_nonces(challenge.payload, own));
+    std::vector<std::byte> answer(mac.begin(), mac.end());
+    answer.insert(answer.end(), own.begin(), own.end());
+    const auto frame = wire::encode_frame(wire::MessageType::response, answer);
     bool closed_early = false;
     for (std::byte b : frame) {
       try {
@@ -187,10 +202,10 @@ TEST(PsHostile, BadPeersAreDroppedWhileHonestWorkersTrain) {
 }
 
 // An update frame from an authenticated peer: `values` as the gradient, tagged with `loss`.
-asio::awaitable<void> send_update(tcp::socket& s, const std::vector<float>& values, const std::string& loss) {
+asio::awaitable<void> send_update(Peer& p, const std::vector<float>& values, const std::string& loss) {
   const dm::Tensor g = dm::Tensor::from_vector(values);
   const auto payload = wire::encode_tensor_payload("gradient", g, {{"base_version", "0"}, {"loss", loss}});
-  co_await wire::write_frame(s, wire::MessageType::update, payload, 2000ms);
+  co_await wire::write_frame(p.socket, wire::MessageType::update, payload, 2000ms, p.seal());
 }
 
 bool finite(const std::vector<float>& v) {
@@ -220,21 +235,21 @@ TEST(PsHostile, NonFiniteUpdatesAreRefusedCountedAndTheirSenderDropped) {
     co_await server.drain(5000ms);
   });
   r.spawn([&]() -> asio::awaitable<void> {  // authenticated, then a NaN, an infinity and a NaN loss
-    tcp::socket s = co_await open_authenticated(port);
+    Peer s = co_await open_authenticated(port);
     std::vector<float> nan_gradient(static_cast<std::size_t>(numel), 0.01f);
     nan_gradient[3] = std::numeric_limits<float>::quiet_NaN();
     std::vector<float> inf_gradient(static_cast<std::size_t>(numel), 0.01f);
     inf_gradient.back() = -std::numeric_limits<float>::infinity();
     co_await send_update(s, nan_gradient, "0.5");
     for (int k = 0; k < 2; ++k) {
-      const wire::Frame answer = co_await wire::read_frame(s, 3000ms, 1 << 20);
+      const wire::Frame answer = co_await wire::read_frame(s.socket, 3000ms, 1 << 20, s.seal());
       const auto p = wire::decode_tensor_payload(answer.payload, "parameters", numel);
       answered_with_finite_parameters.push_back(answer.type == wire::MessageType::parameters &&
                                                 finite(p.tensor.to_vector<float>()));
       if (k == 0) co_await send_update(s, inf_gradient, "0.5");
       if (k == 1) co_await send_update(s, std::vector<float>(static_cast<std::size_t>(numel), 0.01f), "nan");
     }
-    hung_up_after_the_third = co_await server_hangs_up(s, 3000ms);
+    hung_up_after_the_third = co_await server_hangs_up(s.socket, 3000ms);
   });
   dm::Model honest_model = ps_test::small_model(20);
   WorkerOptions honest;

@@ -11,8 +11,10 @@
 //   }
 //
 // Everything runs on the one executor given (a single-threaded io_context); the verbs must be
-// awaited there. Workers authenticate with an HMAC challenge over a shared secret; without a
-// secret the server binds loopback only. Frames are size-checked before allocation, every
+// awaited there. Workers authenticate with an HMAC challenge over a shared secret, and every
+// frame after it is sealed (AES-256-GCM, keys from the secret and both sides' nonces): an
+// altered, replayed or reordered frame drops the connection. Without a secret the server
+// binds loopback only and frames are plain. Frames are size-checked before allocation, every
 // read and write has a deadline, and a worker that dies, goes silent or misbehaves is dropped
 // while the others go on.
 #include <chrono>
