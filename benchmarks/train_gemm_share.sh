@@ -13,7 +13,7 @@ for ((p = 0; p < pairs; ++p)); do
   metrics=$(mktemp)
   build/apps/dm/dm train --model mlp:784-1024-1024-10 --batch-size 256 --epochs 1 --lr 0.01 \
     --schedule constant --metrics "$metrics" > /dev/null 2>&1
-  samples=$(/usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["samples_per_s"])' "$metrics")
+  samples=$(/usr/bin/python3 -c 'import json,sys; print(next(r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "epoch")["samples_per_s"])' "$metrics")
   rm -f "$metrics"
   awk -v g="$gemm" -v s="$samples" -v f="$flop_per_sample" 'BEGIN {
     t = s * f / 1e9

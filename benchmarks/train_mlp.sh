@@ -15,7 +15,7 @@ for config in "784-128-10 64" "784-128-10 256" "784-1024-1024-10 256"; do
     metrics=$(mktemp)
     "$dm" train --model "mlp:$sizes" --batch-size "$batch" --epochs 1 --lr 0.01 --schedule constant \
       --metrics "$metrics" > /dev/null 2>&1
-    ours+=("$(/usr/bin/python3 -c 'import json,sys; print(json.loads(open(sys.argv[1]).readline())["samples_per_s"])' "$metrics")")
+    ours+=("$(/usr/bin/python3 -c 'import json,sys; print(next(r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "epoch")["samples_per_s"])' "$metrics")")
     rm -f "$metrics"
     theirs+=("$(/usr/bin/python3 benchmarks/torch_train_mlp.py "$sizes" "$batch" | sed -E 's/.*: ([0-9.]+) samples.*/\1/')")
   done

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -34,6 +35,9 @@ struct TrainOptions {
   std::int64_t limit = 0;  // 0: every training sample
   std::string metrics;
   std::string on_non_finite = "stop";  // or "skip": what a step with a NaN/inf loss or gradient does
+  std::string device = "cpu";         // "cpu", "cuda" or "cuda:N"
+  std::int64_t log_every = 0;         // 0: no per-step records in the metrics file
+  bool summary = false;               // print the model's layers and exit
 };
 
 struct EvalOptions {
@@ -43,6 +47,13 @@ struct EvalOptions {
   std::int64_t batch_size = 1000;
   int threads = 0;
   bool allow_non_finite = false;  // load a checkpoint holding NaN or infinity
+  std::string device = "cpu";
+};
+
+struct ReportOptions {
+  std::vector<std::string> inputs;  // metrics files of dm train
+  std::string output;
+  std::string title = "dm training report";
 };
 
 /// Registers `train` on `app`; the options are written into `options` by parsing.
@@ -52,5 +63,8 @@ int run_train(const CLI::App& command, TrainOptions options);
 
 CLI::App* add_eval_command(CLI::App& app, EvalOptions& options);
 int run_eval(const EvalOptions& options);
+
+CLI::App* add_report_command(CLI::App& app, ReportOptions& options);
+int run_report(const ReportOptions& options);
 
 }  // namespace dm::cli

@@ -14,6 +14,7 @@
 #include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
 #include "metrics.hpp"
+#include "option_checks.hpp"
 #include "setup.hpp"
 
 namespace dm::cli {
@@ -36,12 +37,12 @@ void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags) {
   train_command.add_flag("--distributed", flags.enabled,
                          "Data-parallel training across the ranks of an MPI job (start with mpirun -np N)");
   train_command.add_option("--bucket-kb", flags.bucket_kb, "Size of a gradient bucket for --distributed, in KiB")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer())
       ->capture_default_str();
   train_command
       .add_option("--collective-timeout-ms", flags.timeout_ms,
                   "With --distributed: how long a collective waits for the other ranks before the job fails")
-      ->check(CLI::PositiveNumber)
+      ->check(positive_integer())
       ->capture_default_str();
 }
 
@@ -55,6 +56,7 @@ int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::W
 
   manual_seed(o.seed);
   Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
+  check_model_fits_data(model.module(), o.model, "dm train");
   data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
   const data::DataLoader test = test_loader(o.data, 1000);
   dist::DistributedTrainer trainer(model, world, {.bucket_bytes = flags.bucket_kb << 10});
@@ -66,7 +68,10 @@ int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::W
     schedule = std::make_shared<optim::CosineLR>(o.lr, std::max<std::int64_t>(1, steps_per_epoch * o.epochs));
   }
   std::optional<MetricsFile> metrics;
-  if (leader && !o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/false);
+  if (leader && !o.metrics.empty()) {
+    metrics.emplace(o.metrics, /*append=*/false);
+    metrics->write(run_config(o, "cpu", steps_per_epoch, model.module().num_parameters(), 0, world.size()));
+  }
   if (leader) std::printf("data-parallel training on %d ranks\n", world.size());
 
   std::optional<EvalResult> last;
@@ -77,17 +82,29 @@ int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::W
     double loss_sum = 0.0;
     std::int64_t seen = 0;
     std::int64_t step = epoch * steps_per_epoch;
+    const double first_lr = schedule->lr_at(step);
     for (const Batch& batch : train) {
-      model.optimizer().set_lr(schedule->lr_at(step++));
+      const double lr = schedule->lr_at(step++);
+      model.optimizer().set_lr(lr);
       const std::int64_t n = batch.x.size(0);
       if (n < world.size()) continue;  // a last batch too small to give every rank a row
-      loss_sum += trainer.train_step(shard(batch.x, world), shard(batch.y, world)).item<double>() * static_cast<double>(n);
+      const double loss = trainer.train_step(shard(batch.x, world), shard(batch.y, world)).item<double>();
+      loss_sum += loss * static_cast<double>(n);
       seen += n;
+      if (metrics && o.log_every > 0 && step % o.log_every == 0)
+        metrics->write(StepMetrics{.step = step, .epoch = epoch + 1, .loss = loss, .lr = lr});
     }
     const double train_seconds = seconds_since(start);
     if (!leader) continue;
-    last = finish_epoch(o, model, test, epoch, seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0, seen,
-                        train_seconds, start, metrics ? &*metrics : nullptr);
+    last = model.evaluate(test);
+    finish_epoch(o, model, *last,
+                 {.epoch = epoch,
+                  .lr = first_lr,
+                  .train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0,
+                  .seen = seen,
+                  .train_seconds = train_seconds,
+                  .started = start},
+                 metrics ? &*metrics : nullptr);
   }
   world.barrier();  // the others wait for rank 0's last evaluation and checkpoint
   if (leader) {
@@ -102,6 +119,7 @@ int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::W
 int run_distributed_train(const TrainOptions& o, const DistributedFlags& flags) {
   if (!o.resume.empty()) throw UsageError("--resume is not supported with --distributed");
   if (o.stop_after > 0) throw UsageError("--stop-after is not supported with --distributed");
+  if (o.device != "cpu") throw UsageError("--device " + o.device + " is not supported with --distributed: it trains on cpu");
   if (o.threads > 0) set_num_threads(o.threads);
   dist::World world = dist::World::mpi({.timeout = std::chrono::milliseconds(flags.timeout_ms)});
   if (world.size() == 1) return train_on_ranks(o, flags, world);

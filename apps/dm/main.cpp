@@ -1,4 +1,4 @@
-// dm: train and evaluate models from the command line.
+// dm: train and evaluate models from the command line, and report on training runs.
 //
 // Exit codes: 0 success, 1 a failure while running (a dm::Error: unreadable data, a corrupt
 // checkpoint...), 2 a bad command line. Every failure is one line on stderr,
@@ -22,10 +22,23 @@ void report(const std::string& message) {
   std::fprintf(stderr, "dm: error: %s\n", line.c_str());
 }
 
+// CLI11 says only "The following arguments were not expected" for `dm frobnicate`: name the
+// word and the commands there are. Options (-h, --version) are left to CLI11.
+void check_command_name(int argc, char** argv, const CLI::App& app) {
+  if (argc < 2 || argv[1][0] == '-') return;
+  const std::string word = argv[1];
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+    if (sub->get_name() == word) return;
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  throw dm::cli::UsageError("unknown command '" + word + "' (commands: " + names + "; see dm --help)");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"dm: train and evaluate democratising models", "dm"};
+  CLI::App app{"dm: train and evaluate democratising models, and draw reports of their runs", "dm"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dm 0.1.0");
   dm::cli::TrainOptions train_options;
@@ -36,7 +49,11 @@ int main(int argc, char** argv) {
   CLI::App* eval = dm::cli::add_eval_command(app, eval_options);
   dm::cli::PsOptions ps_options;
   CLI::App* ps = dm::cli::add_ps_command(app, ps_options);
+  dm::cli::ReportOptions report_options;
+  CLI::App* report_command = dm::cli::add_report_command(app, report_options);
+  app.footer("Run dm COMMAND --help for a command's options.");
   try {
+    check_command_name(argc, argv, app);
     try {
       app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -48,10 +65,11 @@ int main(int argc, char** argv) {
     }
     // The ranges of the flags are checked here, by the rules a resumed checkpoint's record obeys too.
     if (train->parsed()) dm::cli::check_train_flags(train_options);
-    if (train->parsed() && distributed_flags.enabled) return dm::cli::run_distributed_train(train_options, distributed_flags);
+    if (train->parsed() && distributed_flags.enabled && !train_options.summary) return dm::cli::run_distributed_train(train_options, distributed_flags);
     if (train->parsed()) return dm::cli::run_train(*train, train_options);
     if (eval->parsed()) return dm::cli::run_eval(eval_options);
     if (ps->parsed()) return dm::cli::run_ps(*ps, ps_options);
+    if (report_command->parsed()) return dm::cli::run_report(report_options);
     return 0;
   } catch (const CLI::ParseError& e) {
     report(e.what());

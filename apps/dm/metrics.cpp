@@ -8,15 +8,36 @@
 
 namespace dm::cli {
 
+// nlohmann::ordered_json keeps the fields in the order written; doubles are written round-trip exact.
+
 std::string to_json_line(const EpochMetrics& m) {
-  // nlohmann::ordered_json keeps the fields in this order; doubles are written round-trip exact.
   nlohmann::ordered_json j;
+  j["type"] = "epoch";
   j["epoch"] = m.epoch;
+  j["lr"] = m.lr;
   j["train_loss"] = m.train_loss;
   j["samples_per_s"] = m.samples_per_s;
   j["test_loss"] = m.test_loss;
   j["test_accuracy"] = m.test_accuracy;
   j["seconds"] = m.seconds;
+  return j.dump();
+}
+
+std::string to_json_line(const StepMetrics& m) {
+  nlohmann::ordered_json j;
+  j["type"] = "step";
+  j["step"] = m.step;
+  j["epoch"] = m.epoch;
+  j["loss"] = m.loss;
+  j["lr"] = m.lr;
+  return j.dump();
+}
+
+std::string to_json_line(const RunConfig& config) {
+  nlohmann::ordered_json j;
+  j["type"] = "config";
+  j["format"] = kMetricsFormat;
+  for (const auto& [key, value] : config) std::visit([&j, &key = key](const auto& v) { j[key] = v; }, value);
   return j.dump();
 }
 
@@ -37,8 +58,8 @@ MetricsFile::~MetricsFile() {
   if (file_) std::fclose(file_);
 }
 
-void MetricsFile::write(const EpochMetrics& m) {
-  const std::string line = to_json_line(m) + "\n";
+void MetricsFile::write_line(const std::string& text) {
+  const std::string line = text + "\n";
   if (std::fputs(line.c_str(), file_) < 0 || std::fflush(file_) != 0)
     throw IoError("[dm] cannot write metrics file '" + path_ + "': " + std::strerror(errno));
 }

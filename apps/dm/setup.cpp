@@ -12,6 +12,7 @@
 #include "democratising/data/fashion_mnist.hpp"
 #include "democratising/error.hpp"
 #include "democratising/io/safetensors.hpp"
+#include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "democratising/optim/optimizer.hpp"
 
@@ -88,22 +89,71 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
   return data::DataLoader(data::FashionMNIST(data::Split::test, dir), options);
 }
 
-EvalResult finish_epoch(const TrainOptions& o, const Model& model, const data::DataLoader& test, std::int64_t epoch,
-                        double train_loss, std::int64_t seen, double train_seconds, std::chrono::steady_clock::time_point started,
-                        MetricsFile* metrics) {
-  const EvalResult result = model.evaluate(test);
+namespace {
+
+// The first and last Dense layers of a network, looking into nested Sequentials.
+void find_dense(const nn::Module& module, const nn::Dense*& first, const nn::Dense*& last) {
+  if (const auto* dense = dynamic_cast<const nn::Dense*>(&module)) {
+    if (!first) first = dense;
+    last = dense;
+  } else if (const auto* sequential = dynamic_cast<const nn::Sequential*>(&module)) {
+    for (std::size_t i = 0; i < sequential->size(); ++i) find_dense(*(*sequential)[i], first, last);
+  }
+}
+
+}  // namespace
+
+void check_model_fits_data(const nn::Module& model, const std::string& spec, const std::string& command) {
+  const nn::Dense* first = nullptr;
+  const nn::Dense* last = nullptr;
+  find_dense(model, first, last);
+  const std::string prefix = "[" + command + "] model " + spec;
+  if (first && first->in_features() != kInputFeatures)
+    throw UsageError(prefix + " takes " + std::to_string(first->in_features()) + " inputs per sample, but the data has " +
+                     std::to_string(kInputFeatures) + " (28x28 Fashion-MNIST images): start the model with " +
+                     std::to_string(kInputFeatures));
+  if (last && last->out_features() != kClasses)
+    throw UsageError(prefix + " gives " + std::to_string(last->out_features()) + " outputs, but the data has " +
+                     std::to_string(kClasses) + " classes: end the model with " + std::to_string(kClasses));
+}
+
+void finish_epoch(const TrainOptions& o, const Model& model, const EvalResult& result, const EpochResult& e,
+                  MetricsFile* metrics) {
   EpochMetrics m;
-  m.epoch = epoch + 1;
-  m.train_loss = train_loss;
-  m.samples_per_s = train_seconds > 0 ? static_cast<double>(seen) / train_seconds : 0.0;
+  m.epoch = e.epoch + 1;
+  m.lr = e.lr;
+  m.train_loss = e.train_loss;
+  m.samples_per_s = e.train_seconds > 0 ? static_cast<double>(e.seen) / e.train_seconds : 0.0;
   m.test_loss = result.loss;
   m.test_accuracy = result.accuracy;
-  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - e.started).count();
   std::printf("%s\n", summary_line(m, o.epochs).c_str());
   std::fflush(stdout);
   if (metrics) metrics->write(m);
-  if (!o.checkpoint.empty()) model.save_checkpoint(o.checkpoint, to_metadata(run_record(o, epoch + 1)));
-  return result;
+  if (!o.checkpoint.empty()) model.save_checkpoint(o.checkpoint, to_metadata(run_record(o, e.epoch + 1)));
+}
+
+RunConfig run_config(const TrainOptions& o, const std::string& device, std::int64_t steps_per_epoch,
+                     std::int64_t parameters, std::int64_t first_epoch, int world_size) {
+  return {{"model", o.model},
+          {"parameters", parameters},
+          {"optimizer", o.optimizer},
+          {"lr", o.lr},
+          {"momentum", o.momentum},
+          {"schedule", o.schedule},
+          {"epochs", std::int64_t{o.epochs}},
+          {"first_epoch", first_epoch + 1},
+          {"batch_size", o.batch_size},
+          {"shard_size", o.shard_size},
+          {"steps_per_epoch", steps_per_epoch},
+          {"seed", o.seed},
+          {"limit", o.limit},
+          {"threads", std::int64_t{o.threads}},
+          {"ranks", std::int64_t{world_size}},
+          {"device", device},
+          {"data", o.data},
+          {"log_every", o.log_every},
+          {"resumed_from", o.resume}};
 }
 
 std::int64_t effective_shard_size(const TrainOptions& o, std::int64_t parameters) {

@@ -50,11 +50,34 @@ struct RunRecord {
   GeneratorState generator{0, 0};
 };
 
-/// The end of a training epoch on the reporting process: evaluates on `test`, prints the summary
-/// line, appends to the metrics file (when given) and writes the checkpoint (when asked for).
-EvalResult finish_epoch(const TrainOptions& options, const Model& model, const data::DataLoader& test,
-                        std::int64_t epoch, double train_loss, std::int64_t seen, double train_seconds,
-                        std::chrono::steady_clock::time_point started, MetricsFile* metrics);
+/// Fashion-MNIST's samples: 28x28 images, flattened, in 10 classes.
+inline constexpr std::int64_t kInputFeatures = 28 * 28;
+inline constexpr std::int64_t kClasses = 10;
+
+/// UsageError naming both sizes when `model` (built from `spec`) does not take kInputFeatures
+/// inputs or does not give kClasses outputs; `command` prefixes the message ("dm train").
+void check_model_fits_data(const nn::Module& model, const std::string& spec, const std::string& command);
+
+/// What an epoch did, for finish_epoch.
+struct EpochResult {
+  std::int64_t epoch = 0;  // 0-based
+  double lr = 0.0;         // the rate of its first step
+  double train_loss = 0.0;
+  std::int64_t seen = 0;
+  double train_seconds = 0.0;
+  std::chrono::steady_clock::time_point started;
+};
+
+/// The end of a training epoch on the reporting process, once `test_result` is known: prints the
+/// summary line, appends to the metrics file (when given) and writes the checkpoint (when asked
+/// for) from the model's own parameters.
+void finish_epoch(const TrainOptions& options, const Model& model, const EvalResult& test_result,
+                  const EpochResult& epoch, MetricsFile* metrics);
+
+/// The config record of a run's metrics file: every setting that decides the run, and the facts
+/// a report needs beside them (steps per epoch, parameter count, the epoch it starts from).
+RunConfig run_config(const TrainOptions& options, const std::string& device, std::int64_t steps_per_epoch,
+                     std::int64_t parameters, std::int64_t first_epoch, int world_size);
 
 /// --shard-size, or when it is 0: the whole batch for a model of a million parameters or more,
 /// else max(32, half the batch). A large model's matrix products are big enough to split well

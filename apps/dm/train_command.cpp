@@ -5,12 +5,17 @@
 // checkpoint holds the parameters, the optimizer state, the epochs done and the global
 // generator's state, and the loader's order is a pure function of (seed, epoch).
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
 
 #include "commands.hpp"
 #include "democratising/data_parallel.hpp"
+#include "democratising/nn/summary.hpp"
+#include "device_option.hpp"
+#include "option_checks.hpp"
+#include "placement.hpp"
 #include "democratising/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/optim/schedule.hpp"
@@ -48,68 +53,111 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std:
   return std::make_shared<optim::CosineLR>(o.lr, std::max<std::int64_t>(1, steps_per_epoch * o.epochs));
 }
 
-/// One pass over the training loader; returns the mean loss per sample and the samples seen.
-/// Each step is synchronous and data-parallel (DataParallel: shards of a fixed size on the
-/// pool, gradients reduced in shard order), so --threads changes the speed, never the result.
-std::pair<double, std::int64_t> train_epoch(Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
-                                            const DataParallelOptions& options, int epoch, int epochs) {
-  DataParallel trainer(model, options);
-  ProgressLine progress(epoch + 1, epochs, loader.dataset().size());
-  double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
+struct EpochTotals {
+  double loss = 0.0;  // mean per sample
   std::int64_t seen = 0;
+  double first_lr = 0.0;
+};
+
+/// One pass over the training loader. On the CPU each step is synchronous and data-parallel
+/// (DataParallel: shards of a fixed size on the pool, gradients reduced in shard order), so
+/// --threads changes the speed, never the result.
+EpochTotals train_epoch(Placement& placement, Model& model, data::DataLoader& loader, const optim::Schedule& schedule,
+                        const TrainOptions& o, int epoch, int last_epoch, MetricsFile* metrics) {
+  ProgressLine progress(epoch + 1, o.epochs, last_epoch, loader.dataset().size());
+  const std::int64_t skipped_before = placement.skipped_steps();
+  EpochTotals totals;
+  double loss_sum = 0.0;  // sum of per-sample losses, in batch order (the same on every run)
+  std::int64_t counted = 0;  // samples of the steps not skipped
   std::int64_t step = static_cast<std::int64_t>(epoch) * static_cast<std::int64_t>(loader.size());
+  totals.first_lr = schedule.lr_at(step);
   for (const Batch& batch : loader) {
-    model.optimizer().set_lr(schedule.lr_at(step++));
-    Tensor loss;
+    const double lr = schedule.lr_at(step++);
+    model.optimizer().set_lr(lr);
+    double loss = 0.0;
     try {
-      loss = trainer.train_step(batch.x, batch.y);
+      loss = placement.train_step(batch.x, batch.y);
     } catch (const NonFiniteStepError& e) {  // a diverged step: say where, and what to do about it
       throw NonFiniteStepError("[dm train] epoch " + std::to_string(epoch + 1) + " step " +
-                               std::to_string(seen / loader.options().batch_size + 1) + ": " + e.what() +
+                               std::to_string(totals.seen / loader.options().batch_size + 1) + ": " + e.what() +
                                " (or pass --on-non-finite skip)");
     }
     const std::int64_t n = batch.x.size(0);
-    loss_sum += loss.item<double>() * static_cast<double>(n);
-    seen += n;
-    progress.update(seen, loss_sum / static_cast<double>(seen));
+    if (std::isfinite(loss)) {  // a skipped step adds nothing to the epoch's mean
+      loss_sum += loss * static_cast<double>(n);
+      counted += n;
+    }
+    totals.seen += n;
+    if (metrics && o.log_every > 0 && step % o.log_every == 0)
+      metrics->write(StepMetrics{.step = step, .epoch = epoch + 1, .loss = loss, .lr = lr});
+    progress.update(totals.seen, counted > 0 ? loss_sum / static_cast<double>(counted) : loss);
   }
   progress.finish();
-  if (trainer.skipped_steps() > 0)
+  const std::int64_t skipped = placement.skipped_steps() - skipped_before;
+  if (skipped > 0)
     std::fprintf(stderr, "dm train: epoch %d skipped %lld of %lld steps for a NaN or infinite loss or gradient\n",
-                 epoch + 1, static_cast<long long>(trainer.skipped_steps()), static_cast<long long>(loader.size()));
-  return {seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0, seen};
+                 epoch + 1, static_cast<long long>(skipped), static_cast<long long>(loader.size()));
+  totals.loss = counted > 0 ? loss_sum / static_cast<double>(counted) : 0.0;
+  return totals;
+}
+
+/// dm train --summary: the network's table, for one flattened image.
+int print_summary(const Model& model, const TrainOptions& o) {
+  std::printf("model %s, input (1, %lld)\n", o.model.c_str(), static_cast<long long>(kInputFeatures));
+  std::fputs(nn::summary_table(nn::summary(model.module(), {1, kInputFeatures})).c_str(), stdout);
+  return 0;
 }
 
 }  // namespace
 
 CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
-  cmd->add_option("--model", o.model, "Network, e.g. mlp:784-128-10 (Dense layers with ReLU between them)")
+  cmd->footer(
+      "Defaults: dm train's optimizer settings are its own, not the library's. dm train uses SGD with --lr 0.02,\n"
+      "--momentum 0.9 and a cosine schedule; the library's optim::SGDOptions default to lr 0.01 and momentum 0,\n"
+      "a Model built without an optimizer uses SGD with lr 0.05 and momentum 0.9, and optim::AdamOptions default\n"
+      "to lr 0.001. --lr applies to adam and adamw too: pass e.g. --lr 0.001 with them.\n"
+      "Metrics file: one JSON object per line: a \"config\" record first (the run's settings), a \"step\"\n"
+      "record every --log-every steps, and an \"epoch\" record after each epoch; dm report draws them.");
+  cmd->add_option("--model", o.model,
+                  "Network, e.g. mlp:784-128-10 (Dense layers with ReLU between them); it must take 784 inputs "
+                  "and give 10 outputs")
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
       ->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after,
                   "End this run after N epochs (of the planned --epochs); continue later with --resume")
-      ->check(CLI::PositiveNumber);
+      ->check(positive_integer());
   // The ranges of the settings a checkpoint records are not CLI11 checks but broken_train_rule's,
   // which main applies to these flags and from_metadata to a resumed checkpoint's record.
   cmd->add_option("--batch-size", o.batch_size, "Samples per step")->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Learning rate")->capture_default_str();
-  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw")->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Learning rate (the peak of the cosine schedule)")->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw (weight decay 0.01)")
+      ->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "SGD momentum, in [0, 1]")->capture_default_str();
   cmd->add_option("--schedule", o.schedule, "Learning-rate schedule over the run: cosine (decays to 0) or constant")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--threads", o.threads, "Worker threads (default: all cores)")->check(integer_in(1, 1 << 16));
   cmd->add_option("--shard-size", o.shard_size,
                   "Samples per data-parallel shard: each batch is cut into shards of this size, whatever "
                   "--threads (default: the whole batch for models of 1M parameters or more, else max(32, half "
                   "the batch))");
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
+  cmd->add_option("--device", o.device,
+                  "Where to train: cpu, cuda (GPU 0) or cuda:N; a GPU that is not there is an error before "
+                  "anything starts")
+      ->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
   cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");
   cmd->add_option("--data", o.data, "Directory of the Fashion-MNIST IDX files")->capture_default_str();
-  cmd->add_option("--limit", o.limit, "Train on the first N samples only")->check(CLI::PositiveNumber);
-  cmd->add_option("--metrics", o.metrics, "JSON-lines file with one record per epoch");
+  cmd->add_option("--limit", o.limit, "Train on the first N samples only")->check(positive_integer());
+  cmd->add_option("--metrics", o.metrics,
+                  "JSON-lines file: the run's configuration, then one record per epoch (with its learning rate)");
+  cmd->add_option("--log-every", o.log_every,
+                  "Also record the loss and learning rate of every N-th step in the --metrics file")
+      ->check(positive_integer());
+  cmd->add_flag("--summary", o.summary,
+                "Print the model's layers, output shapes and parameter counts, then exit without training");
   cmd->add_option("--on-non-finite", o.on_non_finite,
                   "A step whose loss or gradient is NaN or infinite (the run diverged): stop with an error, "
                   "keeping the last checkpoint, or skip the step")
@@ -119,8 +167,13 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
 }
 
 int run_train(const CLI::App& command, TrainOptions o) {
+  // The device first: a GPU that is not there is said before anything is read or allocated.
+  const Device device = resolve_device(o.device, "dm train");
   if (o.threads > 0) set_num_threads(o.threads);
   const bool resuming = !o.resume.empty();
+  if (resuming && !device.is_cpu())
+    throw UsageError("[dm train] --resume continues a run bit for bit on --device cpu only (a GPU run keeps no "
+                     "optimizer state across processes yet)");
   std::optional<RunRecord> resumed;
   if (resuming) {
     resumed = read_run_record(o.resume);
@@ -129,13 +182,15 @@ int run_train(const CLI::App& command, TrainOptions o) {
 
   manual_seed(o.seed);
   Model model = build_model(o.model, o.optimizer, o.lr, o.momentum);
-  std::int64_t parameters = 0;
-  for (const auto& named : model.module().named_parameters()) parameters += named.second.numel();
+  check_model_fits_data(model.module(), o.model, "dm train");
+  if (o.summary) return print_summary(model, o);
+  const std::int64_t parameters = model.module().num_parameters();
   o.shard_size = effective_shard_size(o, parameters);
   data::DataLoader train = train_loader(o.data, o.limit, o.batch_size, o.seed);
   const data::DataLoader test = test_loader(o.data, 1000);
 
-  const auto schedule = make_schedule(o, static_cast<std::int64_t>(train.size()));
+  const auto steps_per_epoch = static_cast<std::int64_t>(train.size());
+  const auto schedule = make_schedule(o, steps_per_epoch);
   std::int64_t first_epoch = 0;
   if (resumed) {
     model.load_checkpoint(o.resume);
@@ -143,22 +198,35 @@ int run_train(const CLI::App& command, TrainOptions o) {
     set_generator_state(resumed->generator);
   }
   std::optional<MetricsFile> metrics;
-  if (!o.metrics.empty()) metrics.emplace(o.metrics, /*append=*/resuming);
+  if (!o.metrics.empty()) {
+    metrics.emplace(o.metrics, /*append=*/resuming);
+    metrics->write(run_config(o, device.str(), steps_per_epoch, parameters, first_epoch, 1));
+  }
 
-  const DataParallelOptions step_options{
-      .shard_size = o.shard_size,
-      .non_finite = o.on_non_finite == "skip" ? NonFinitePolicy::skip : NonFinitePolicy::raise};
+  Placement placement(model, device,
+                      {.shard_size = o.shard_size,
+                       .non_finite = o.on_non_finite == "skip" ? NonFinitePolicy::skip : NonFinitePolicy::raise});
   std::optional<EvalResult> last;
   const std::int64_t last_epoch = o.stop_after > 0 ? std::min<std::int64_t>(o.epochs, first_epoch + o.stop_after) : o.epochs;
   for (std::int64_t epoch = first_epoch; epoch < last_epoch; ++epoch) {
     const auto start = Clock::now();
     train.set_epoch(static_cast<std::uint64_t>(epoch));
     model.module().train();
-    const auto [train_loss, seen] = train_epoch(model, train, *schedule, step_options, static_cast<int>(epoch), o.epochs);
+    const EpochTotals totals = train_epoch(placement, model, train, *schedule, o, static_cast<int>(epoch),
+                                           static_cast<int>(last_epoch), metrics ? &*metrics : nullptr);
     const double train_seconds = seconds_since(start);
-    last = finish_epoch(o, model, test, epoch, train_loss, seen, train_seconds, start, metrics ? &*metrics : nullptr);
+    last = placement.evaluate(test);
+    placement.sync_to_model();
+    finish_epoch(o, model, *last,
+                 {.epoch = epoch,
+                  .lr = totals.first_lr,
+                  .train_loss = totals.loss,
+                  .seen = totals.seen,
+                  .train_seconds = train_seconds,
+                  .started = start},
+                 metrics ? &*metrics : nullptr);
   }
-  if (!last) last = model.evaluate(test);  // nothing left to train: report the model as it is
+  if (!last) last = placement.evaluate(test);  // nothing left to train: report the model as it is
   std::printf("test accuracy: %.4f\n", last->accuracy);
   return 0;
 }

@@ -1,6 +1,8 @@
 // dm train: output format, determinism across thread counts, and bitwise resume.
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "cli_runner.hpp"
 #include "democratising/io/safetensors.hpp"
 
@@ -9,11 +11,17 @@ namespace {
 using namespace cli_test;
 using nlohmann::json;
 
-std::vector<json> metrics_of(const fs::path& path) {
+/// The records of a metrics file of one type ("epoch", "step" or "config"), in file order.
+std::vector<json> records_of(const fs::path& path, const std::string& type) {
   std::vector<json> out;
-  for (const auto& line : Result::lines(read_file(path))) out.push_back(json::parse(line));
+  for (const auto& line : Result::lines(read_file(path))) {
+    json record = json::parse(line);
+    if (record.at("type") == type) out.push_back(std::move(record));
+  }
   return out;
 }
+
+std::vector<json> metrics_of(const fs::path& path) { return records_of(path, "epoch"); }
 
 /// The fields that depend only on the computation (not on timing), as the exact text written.
 std::string deterministic_fields(const json& m) {
@@ -58,7 +66,7 @@ TEST(CliTrain, PrintsSummariesMetricsAndAccuracy) {
   for (std::size_t i = 0; i < metrics.size(); ++i) {
     const json& m = metrics[i];
     EXPECT_EQ(m.at("epoch").get<int>(), static_cast<int>(i) + 1);
-    for (const char* key : {"train_loss", "samples_per_s", "test_loss", "test_accuracy", "seconds"})
+    for (const char* key : {"lr", "train_loss", "samples_per_s", "test_loss", "test_accuracy", "seconds"})
       EXPECT_TRUE(m.at(key).is_number()) << key;
     EXPECT_GT(m.at("samples_per_s").get<double>(), 0.0);
     EXPECT_GT(m.at("train_loss").get<double>(), 0.0);
@@ -170,6 +178,79 @@ TEST(CliTrain, AdamRunsAndResumes) {
   ASSERT_EQ(b.exit_code, 0) << b.err;
   const Result e = run_dm({"eval", "--checkpoint", ckpt}, dir);
   ASSERT_EQ(e.exit_code, 0) << e.err;
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CliTrain, MetricsStartWithTheConfigurationAndRecordTheRate) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const fs::path path = dir / "m.jsonl";
+  // 2000 samples in batches of 64: 32 steps per epoch, 64 in the run; a record every 5 steps.
+  const Result r = run_dm(tiny_train({"--model", "mlp:784-16-10", "--lr", "0.05", "--metrics", path.string(),
+                                      "--log-every", "5", "--threads", "2"}),
+                          dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto lines = Result::lines(read_file(path));
+  ASSERT_FALSE(lines.empty());
+  const json config = json::parse(lines[0]);
+  EXPECT_EQ(config.at("type"), "config");
+  EXPECT_EQ(config.at("format"), "dm-metrics-1");
+  EXPECT_EQ(config.at("model"), "mlp:784-16-10");
+  EXPECT_EQ(config.at("lr").get<double>(), 0.05);
+  EXPECT_EQ(config.at("epochs"), 2);
+  EXPECT_EQ(config.at("batch_size"), 64);
+  EXPECT_EQ(config.at("steps_per_epoch"), 32);
+  EXPECT_EQ(config.at("parameters"), 784 * 16 + 16 + 16 * 10 + 10);
+  EXPECT_EQ(config.at("seed"), 7);
+  EXPECT_EQ(config.at("device"), "cpu");
+  EXPECT_EQ(config.at("log_every"), 5);
+  EXPECT_EQ(records_of(path, "config").size(), 1u);
+
+  const auto epochs = metrics_of(path);
+  ASSERT_EQ(epochs.size(), 2u);
+  // Cosine over 64 steps: the first epoch starts at the peak, the second at the half-way
+  // point, lr * (1 + cos(pi * 32 / 64)) / 2 = lr / 2.
+  EXPECT_EQ(epochs[0].at("lr").get<double>(), 0.05);
+  EXPECT_NEAR(epochs[1].at("lr").get<double>(), 0.025, 1e-12);
+
+  const auto steps = records_of(path, "step");
+  ASSERT_EQ(steps.size(), 12u);  // steps 5, 10, ..., 60
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const json& s = steps[i];
+    const int step = static_cast<int>(5 * (i + 1));
+    EXPECT_EQ(s.at("step"), step);
+    EXPECT_EQ(s.at("epoch"), step <= 32 ? 1 : 2);
+    EXPECT_GT(s.at("loss").get<double>(), 0.0);
+    // The rate of step s (1-based) is the schedule at global step s - 1.
+    const double expected = 0.05 * (1 + std::cos(3.141592653589793 * (step - 1) / 64.0)) / 2;
+    EXPECT_NEAR(s.at("lr").get<double>(), expected, 1e-12) << step;
+  }
+  // The lines come in the order things happened: config, steps of epoch 1, epoch 1, ...
+  EXPECT_EQ(json::parse(lines[1]).at("type"), "step");
+  EXPECT_EQ(json::parse(lines.back()).at("type"), "epoch");
+}
+
+TEST(CliTrain, AResumedRunAddsAConfigRecordForItsPart) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const std::string ckpt = (dir / "c.safetensors").string();
+  const fs::path path = dir / "m.jsonl";
+  ASSERT_EQ(run_dm({"train", "--limit", "500", "--epochs", "2", "--stop-after", "1", "--model", "mlp:784-8-10",
+                    "--checkpoint", ckpt, "--metrics", path.string()},
+                   dir)
+                .exit_code,
+            0);
+  const Result r = run_dm({"train", "--resume", ckpt, "--metrics", path.string()}, dir);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto configs = records_of(path, "config");
+  ASSERT_EQ(configs.size(), 2u);
+  EXPECT_EQ(configs[0].at("first_epoch"), 1);
+  EXPECT_EQ(configs[1].at("first_epoch"), 2);
+  EXPECT_EQ(configs[1].at("resumed_from"), ckpt);
+  EXPECT_EQ(metrics_of(path).size(), 2u);
 }
 
 }  // namespace
