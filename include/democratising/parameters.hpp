@@ -20,6 +20,7 @@
 
 namespace dm {
 
+/// One flat f32 parameter buffer behind a reader-writer lock (see the file comment).
 class Parameters {
  public:
   /// Takes a copy of `initial` (any shape; f32 on the CPU, else DTypeError / DeviceError),
