@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   std::vector<double> losses;
   for (int epoch = 0; epoch < epochs; ++epoch) {
     data.set_epoch(static_cast<std::uint64_t>(epoch));
-    losses.push_back(dm::block_on(async_training(model, data)));  // our #[tokio::main]
+    losses.push_back(dm::block_on(async_training(model, data)));  // runs the coroutine on this thread
     std::printf("epoch %d: mean loss %.4f\n", epoch + 1, losses.back());
   }
   // [/docs:async-main]

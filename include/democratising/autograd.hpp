@@ -35,6 +35,7 @@ void set_grad_enabled(bool enabled);
 /// Sets recording on this thread for its lifetime, and restores the previous mode after.
 class GradModeGuard {
  public:
+  /// Sets recording to `enabled` until the guard ends.
   explicit GradModeGuard(bool enabled) : previous_(is_grad_enabled()) { set_grad_enabled(enabled); }
   ~GradModeGuard() { set_grad_enabled(previous_); }
   GradModeGuard(const GradModeGuard&) = delete;
@@ -74,10 +75,13 @@ using GradReadyFn = std::function<void(std::size_t input, const Tensor& gradient
 std::vector<Tensor> grad(const Tensor& output, const std::vector<Tensor>& inputs, const GradReadyFn& on_ready,
                          const Tensor& grad_output = Tensor());
 
+/// What gradcheck found.
 struct GradcheckResult {
+  /// Whether every element agreed within the tolerances.
   bool ok = false;
+  /// The largest difference between the analytic and the numeric gradient.
   double max_abs_error = 0.0;
-  std::string message;  // which input and element disagreed, when !ok
+  std::string message;  ///< which input and element disagreed, when !ok
 };
 
 /// Compares the analytic gradient of sum(f(inputs) * v) (v fixed and random) with central

@@ -35,13 +35,17 @@ class NonFiniteStepError : public ValueError {
   using ValueError::ValueError;
 };
 
+/// How DataParallel cuts batches and treats a diverged step.
 struct DataParallelOptions {
   /// Samples per shard (>= 1; ValueError otherwise). Smaller shards spread a small batch over
   /// more threads; larger ones keep each shard's matrix products efficient.
   std::int64_t shard_size = 16;
+  /// What train_step does with a NaN or infinite loss or gradient.
   NonFinitePolicy non_finite = NonFinitePolicy::raise;
 };
 
+/// Synchronous data-parallel training of one Model on the pool, with a result that does not
+/// depend on the thread count (see the file comment).
 class DataParallel {
  public:
   /// Trains `model`, which must outlive this object.
@@ -56,7 +60,9 @@ class DataParallel {
   /// Number of shards a batch of `batch` samples is cut into.
   std::int64_t shard_count(std::int64_t batch) const;
 
+  /// The model it trains.
   Model& model() const { return *model_; }
+  /// The options it was made with.
   const DataParallelOptions& options() const { return options_; }
   /// Steps train_step skipped for a non-finite loss or gradient (NonFinitePolicy::skip).
   std::int64_t skipped_steps() const { return skipped_steps_; }

@@ -8,8 +8,11 @@ namespace dm {
 
 enum class DeviceKind : unsigned char { cpu, cuda };
 
+/// A device a tensor's storage can live on: a kind and an index.
 struct Device {
+  /// CPU or CUDA.
   DeviceKind kind = DeviceKind::cpu;
+  /// Which one of its kind (a logical CPU device, or a GPU's ordinal).
   int index = 0;
 
   /// The host. Distinct indices name logical CPU devices (e.g. pipeline stages); they share memory.
@@ -19,10 +22,15 @@ struct Device {
   /// Every visible GPU; empty without CUDA or without a device.
   static std::vector<Device> cuda_all();
 
+  /// @name Kind tests
+  //@{
+  /// Whether this is a CPU (host or logical) or a CUDA device.
   bool is_cpu() const { return kind == DeviceKind::cpu; }
   bool is_cuda() const { return kind == DeviceKind::cuda; }
+  //@}
   /// "cpu", "cpu:1", "cuda:0"
   std::string str() const;
+  /// Same kind and index.
   friend bool operator==(const Device&, const Device&) = default;
 };
 

@@ -11,8 +11,10 @@ inline constexpr int kNumDTypes = 7;
 
 /// bfloat16: the top half of an IEEE f32. Conversion rounds to nearest even.
 struct bf16 {
+  /// The stored bits: the top 16 of the f32.
   std::uint16_t bits = 0;
   bf16() = default;
+  /// Rounds `f` to the nearest bf16 (ties to even); a NaN stays a NaN.
   bf16(float f) {  // NOLINT(google-explicit-constructor): behaves like a float
     std::uint32_t u;
     std::memcpy(&u, &f, 4);
@@ -23,6 +25,7 @@ struct bf16 {
       bits = static_cast<std::uint16_t>(u >> 16);
     }
   }
+  /// The exact f32 value.
   operator float() const {  // NOLINT(google-explicit-constructor)
     std::uint32_t u = std::uint32_t{bits} << 16;
     float f;
@@ -52,7 +55,10 @@ std::string_view dtype_name(DType t);
 /// bool < u8 < i32 < i64 < bf16 < f32 < f64.
 DType promote_types(DType a, DType b);
 
+/// `dtype_of<T>::value` is the DType of C++ type T: float, double, bf16, std::int32_t,
+/// std::int64_t, std::uint8_t or bool (others do not compile).
 template <class T> struct dtype_of;
+/// @cond
 template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
 template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
 template <> struct dtype_of<bf16> { static constexpr DType value = DType::bf16; };
@@ -60,6 +66,8 @@ template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType
 template <> struct dtype_of<std::int64_t> { static constexpr DType value = DType::i64; };
 template <> struct dtype_of<std::uint8_t> { static constexpr DType value = DType::u8; };
 template <> struct dtype_of<bool> { static constexpr DType value = DType::boolean; };
+/// @endcond
+/// Shorthand for dtype_of<T>::value.
 template <class T> inline constexpr DType dtype_of_v = dtype_of<T>::value;
 
 }  // namespace dm

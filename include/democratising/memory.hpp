@@ -6,13 +6,15 @@
 
 namespace dm {
 
+/// Counters of the CPU caching allocator.
 struct MemoryStats {
-  std::uint64_t allocated_bytes = 0;   // held by live tensors (rounded to size class)
+  std::uint64_t allocated_bytes = 0;   ///< held by live tensors (rounded to size class)
+  /// The most allocated_bytes has been since the last reset_memory_stats().
   std::uint64_t peak_allocated_bytes = 0;
-  std::uint64_t cached_bytes = 0;      // freed blocks kept for reuse
-  std::uint64_t allocations = 0;       // requests served
-  std::uint64_t cache_hits = 0;        // requests served from the cache
-  std::uint64_t system_allocations = 0;  // requests that went to the operating system
+  std::uint64_t cached_bytes = 0;      ///< freed blocks kept for reuse
+  std::uint64_t allocations = 0;       ///< requests served
+  std::uint64_t cache_hits = 0;        ///< requests served from the cache
+  std::uint64_t system_allocations = 0;  ///< requests that went to the operating system
 };
 
 /// A snapshot of the CPU allocator's counters.

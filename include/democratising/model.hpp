@@ -18,6 +18,7 @@ namespace dm {
 
 using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
 
+/// The loss and optimizer of a Model.
 struct ModelOptions {
   /// Default: nn::cross_entropy.
   LossFn loss = {};
@@ -27,7 +28,9 @@ struct ModelOptions {
 
 /// Gradients by parameter name, as views of one flat buffer in the parameters' layout.
 struct Gradients {
+  /// One view of `flat` per parameter, by the parameter's name.
   nn::NamedTensors tensors;
+  /// Every gradient in one contiguous buffer, in the parameters' layout.
   Tensor flat;
   /// Throws ValueError for an unknown name.
   const Tensor& operator[](const std::string& name) const;
@@ -37,20 +40,27 @@ struct Gradients {
 /// diverged): by default saving refuses to replace a file with them and loading refuses them,
 /// each with a ValueError naming the tensor; allow_non_finite lets them through (for debugging).
 struct CheckpointOptions {
+  /// Let NaN and infinity through.
   bool allow_non_finite = false;
 };
 
+/// What Model::evaluate measured.
 struct EvalResult {
-  double loss = 0.0;      // mean over samples
-  double accuracy = 0.0;  // fraction of argmax(output) == label
+  double loss = 0.0;      ///< mean over samples
+  double accuracy = 0.0;  ///< fraction of argmax(output) == label
+  /// How many samples were evaluated.
   std::int64_t samples = 0;
 };
 
+/// A network, a loss and an optimizer together: training steps, evaluation, checkpoints (see the file comment).
 class Model {
  public:
+  /// Wraps `module` (its parameters are moved into one flat buffer) and binds the optimizer to them.
   explicit Model(std::shared_ptr<nn::Module> module, ModelOptions options = {});
   ~Model();
+  /// Models move; they do not copy.
   Model(Model&&) noexcept;
+  /// Models move; they do not copy.
   Model& operator=(Model&&) noexcept;
 
   /// Forward, loss, backward and one optimizer step; returns the loss (a 0-d tensor).
@@ -64,9 +74,13 @@ class Model {
   /// The module's output in evaluation mode, without grad.
   Tensor predict(const Tensor& x) const;
 
+  /// The network.
   nn::Module& module() const;
+  /// The optimizer (bound to the network's parameters).
   optim::Optimizer& optimizer() const;
+  /// Binds `optimizer` to the parameters and uses it from now on; its state starts afresh.
   void set_optimizer(std::shared_ptr<optim::Optimizer> optimizer);
+  /// The loss function.
   const LossFn& loss_fn() const;
 
   /// Saves parameters and optimizer state as safetensors (temporary file, fsync, rename), with
@@ -75,6 +89,7 @@ class Model {
   /// CheckpointOptions.
   void save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata = {},
                        CheckpointOptions options = {}) const;
+  /// Restores what save_checkpoint wrote and returns its metadata (see above).
   std::map<std::string, std::string> load_checkpoint(const std::string& path, CheckpointOptions options = {});
 
  private:

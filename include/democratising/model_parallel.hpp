@@ -24,6 +24,7 @@
 
 namespace dm {
 
+/// How ModelParallel cuts batches and the model.
 struct ModelParallelOptions {
   /// Micro-batches per batch (a batch smaller than this is split into one-sample micro-batches).
   int micro_batches = 4;
@@ -34,17 +35,26 @@ struct ModelParallelOptions {
 
 /// One unit of pipeline work, as recorded for schedule().
 struct PipelineEvent {
+  /// Which pass the work belonged to.
   enum class Phase : unsigned char { forward, backward };
+  /// The pass.
   Phase phase = Phase::forward;
+  /// The pipeline stage that did the work.
   std::size_t stage = 0;
+  /// The micro-batch it worked on.
   std::size_t micro_batch = 0;
+  /// @name Order
+  //@{
   /// Positions in one counter shared by all stages: `begin` taken when the work started, `end`
   /// when it finished, so begin(b) > end(a) means b started after a had finished.
   std::uint64_t begin = 0;
   std::uint64_t end = 0;
+  //@}
+  /// The thread that ran it.
   std::thread::id worker;
 };
 
+/// A Sequential split into pipeline stages, one per device, trained with the GPipe schedule (see the file comment).
 class ModelParallel {
  public:
   /// Splits `model`'s module (which must be an nn::Sequential) into one stage per device and
@@ -73,6 +83,7 @@ class ModelParallel {
 
   /// The layer range [first, last) of each stage.
   std::vector<std::pair<std::size_t, std::size_t>> stages() const;
+  /// The devices of the stages, in order.
   const std::vector<Device>& devices() const;
   /// The parameters as placed on the stages, by the model's names.
   const nn::NamedTensors& parameters() const;

@@ -5,7 +5,7 @@
 //   params.update(delta);            // takes the write lock once for this one update
 //   params.update_batch(updates);    // takes it once for all of them, in one fused pass
 //
-// update_batch is the guide's "minimise synchronisation" advice made concrete: instead of one
+// update_batch takes the lock as rarely as possible and walks memory once: instead of one
 // lock acquisition and one sweep over the whole buffer per update, the buffer is walked once in
 // cache-sized blocks (in parallel on the pool) and every update is added to a block while it is
 // still in cache. Within each element the updates are added in their order, so the result is
@@ -20,6 +20,7 @@
 
 namespace dm {
 
+/// One flat f32 parameter buffer behind a reader-writer lock (see the file comment).
 class Parameters {
  public:
   /// Takes a copy of `initial` (any shape; f32 on the CPU, else DTypeError / DeviceError),

@@ -10,7 +10,9 @@ void manual_seed(std::uint64_t seed);
 
 /// The global generator's state: each draw of n values advances `offset`.
 struct GeneratorState {
+  /// The seed of the stream.
   std::uint64_t seed;
+  /// How many counters earlier draws have used.
   std::uint64_t offset;
 };
 GeneratorState generator_state();
@@ -30,6 +32,7 @@ std::uint64_t derive_seed(GeneratorState state, std::uint64_t index);
 /// runs it, or in which order.
 class ThreadGeneratorScope {
  public:
+  /// Draws on this thread come from a stream starting at `state` until the scope ends.
   explicit ThreadGeneratorScope(GeneratorState state);
   ~ThreadGeneratorScope();
   ThreadGeneratorScope(const ThreadGeneratorScope&) = delete;

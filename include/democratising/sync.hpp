@@ -28,12 +28,20 @@ class WriterPreferringMutex {
   WriterPreferringMutex(const WriterPreferringMutex&) = delete;
   WriterPreferringMutex& operator=(const WriterPreferringMutex&) = delete;
 
+  /// @name Exclusive (writer) locking
+  //@{
+  /// The SharedMutex requirements, so std::unique_lock works with it.
   void lock() { pthread_rwlock_wrlock(&lock_); }
   bool try_lock() { return pthread_rwlock_trywrlock(&lock_) == 0; }
   void unlock() { pthread_rwlock_unlock(&lock_); }
+  //@}
+  /// @name Shared (reader) locking
+  //@{
+  /// The SharedMutex requirements, so std::shared_lock works with it.
   void lock_shared() { pthread_rwlock_rdlock(&lock_); }
   bool try_lock_shared() { return pthread_rwlock_tryrdlock(&lock_) == 0; }
   void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+  //@}
 
  private:
   pthread_rwlock_t lock_;
@@ -43,20 +51,30 @@ class WriterPreferringMutex {
 template <class T>
 class RwLock {
  public:
+  /// Shared access to the value; the read lock is held while it lives.
   class ReadGuard {
    public:
+    /// @name Access
+    //@{
+    /// The value, read-only.
     const T& operator*() const { return *value_; }
     const T* operator->() const { return value_; }
+    //@}
    private:
     friend class RwLock;
     ReadGuard(const T* v, WriterPreferringMutex& m) : value_(v), lock_(m) {}
     const T* value_;
     std::shared_lock<WriterPreferringMutex> lock_;
   };
+  /// Exclusive access to the value; the write lock is held while it lives.
   class WriteGuard {
    public:
+    /// @name Access
+    //@{
+    /// The value, writable.
     T& operator*() const { return *value_; }
     T* operator->() const { return value_; }
+    //@}
    private:
     friend class RwLock;
     WriteGuard(T* v, WriterPreferringMutex& m) : value_(v), lock_(m) {}
@@ -65,11 +83,14 @@ class RwLock {
   };
 
   RwLock() = default;
+  /// Owns `value`.
   explicit RwLock(T value) : value_(std::move(value)) {}
   RwLock(const RwLock&) = delete;
   RwLock& operator=(const RwLock&) = delete;
 
+  /// Waits for the read lock (shared with other readers; a waiting writer goes first).
   [[nodiscard]] ReadGuard read() const { return ReadGuard(&value_, mutex_); }
+  /// Waits for the write lock (exclusive).
   [[nodiscard]] WriteGuard write() { return WriteGuard(&value_, mutex_); }
 
  private:
@@ -81,10 +102,15 @@ class RwLock {
 template <class T>
 class Mutex {
  public:
+  /// Exclusive access to the value; the lock is held while it lives.
   class Guard {
    public:
+    /// @name Access
+    //@{
+    /// The value, writable.
     T& operator*() const { return *value_; }
     T* operator->() const { return value_; }
+    //@}
    private:
     friend class Mutex;
     Guard(T* v, std::mutex& m) : value_(v), lock_(m) {}
@@ -93,10 +119,12 @@ class Mutex {
   };
 
   Mutex() = default;
+  /// Owns `value`.
   explicit Mutex(T value) : value_(std::move(value)) {}
   Mutex(const Mutex&) = delete;
   Mutex& operator=(const Mutex&) = delete;
 
+  /// Waits for the lock.
   [[nodiscard]] Guard lock() { return Guard(&value_, mutex_); }
 
  private:
@@ -108,6 +136,7 @@ class Mutex {
 /// threads (not among the parties) can wait for the rendezvous to have happened.
 class SyncPoint {
  public:
+  /// A rendezvous of `parties` threads.
   explicit SyncPoint(std::ptrdiff_t parties) : barrier_(parties) {}
 
   /// Blocks until all parties have called wait(), then raises the ready flag.
@@ -124,6 +153,7 @@ class SyncPoint {
     std::unique_lock lock(mutex_);
     ready_cv_.wait(lock, [&] { return ready_; });
   }
+  /// Whether the parties have met.
   bool is_ready() const {
     std::lock_guard lock(mutex_);
     return ready_;

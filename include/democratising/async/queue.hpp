@@ -156,6 +156,8 @@ Task<void> wait_for_change(std::shared_ptr<QueueCore> core, QueueCore::Side side
 }  // namespace detail
 
 template <class T>
+/// A bounded FIFO between coroutines and threads, closable, that carries a producer's
+/// exception to the consumer (see the file comment).
 class AsyncQueue {
  public:
   /// capacity >= 1 items may wait in the queue; push waits beyond that.
@@ -243,11 +245,14 @@ class AsyncQueue {
     detail::QueueCore::wake_all(std::move(producers));
   }
 
+  /// Items queued now.
   std::size_t size() const {
     std::lock_guard lock(state_->mutex);
     return state_->items.size();
   }
+  /// The most items the queue holds before push waits.
   std::size_t capacity() const { return state_->capacity; }
+  /// Whether close() or close_with() was called.
   bool closed() const {
     std::lock_guard lock(state_->mutex);
     return state_->closed;

@@ -1,5 +1,5 @@
 #pragma once
-// Coroutines on standalone Asio: our counterpart of async fn / .await / tokio.
+// Coroutines on standalone Asio: Task<T>, co_await, and the glue to ordinary code and the pool.
 //
 //   dm::Task<int> answer() { co_return co_await dm::on_pool([] { return 6 * 7; }); }
 //   int v = dm::block_on(answer());
@@ -99,7 +99,7 @@ Stored<T> unwrap(Caught<T>& c) {
 }  // namespace detail
 
 /// Runs task on a fresh io_context in the calling thread until it finishes; returns its value or
-/// rethrows its exception. Use it at the top of a program (our #[tokio::main]), never inside a Task.
+/// rethrows its exception. Use it at the top of a program (or of a thread), never inside a Task.
 template <class T>
 T block_on(Task<T> task) {
   asio::io_context context;
@@ -119,7 +119,7 @@ T block_on(Task<T> task) {
   if constexpr (!std::is_void_v<T>) return std::move(*result);
 }
 
-/// Starts task on executor ex without waiting for it (tokio::spawn). The future gives its value or
+/// Starts task on executor ex without waiting for it. The future gives its value or
 /// exception to synchronous code; a Task that needs the value should co_await the task instead.
 template <class Executor, class T>
 std::future<T> spawn(Executor ex, Task<T> task) {
@@ -127,7 +127,7 @@ std::future<T> spawn(Executor ex, Task<T> task) {
 }
 
 /// Runs a and b concurrently on the awaiting coroutine's executor, waits for both, and returns
-/// both results (std::monostate for a void one): the guide's tokio::join!. If either throws, the
+/// both results (std::monostate for a void one). If either throws, the
 /// exception reaches the caller once both have ended (a's first if both throw).
 template <class A, class B>
 Task<std::tuple<detail::Stored<A>, detail::Stored<B>>> when_all(Task<A> a, Task<B> b) {

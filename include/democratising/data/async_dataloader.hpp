@@ -24,11 +24,13 @@ namespace detail {
 struct AsyncLoadState;  // shared with the background loads
 }  // namespace detail
 
+/// Options of AsyncDataLoader.
 struct AsyncDataLoaderOptions {
   /// Batches loaded ahead of the consumer (>= 1).
   std::size_t prefetch = 4;
 };
 
+/// One epoch of a DataLoader, loaded ahead in the background and read with `co_await next()`.
 class AsyncDataLoader {
  public:
   /// Takes a copy of loader, at its current epoch; loading starts on the first next().

@@ -4,8 +4,11 @@
 
 namespace dm::data {
 
+/// Inputs and targets of a batch of samples.
 struct Batch {
+  /// Inputs, (B, ...).
   Tensor x;
+  /// Targets, (B, ...).
   Tensor y;
 };
 

@@ -27,22 +27,30 @@ class ParallelChunks;
 
 /// x = (x - mean) / std, applied to floating-point inputs of every batch.
 struct Normalize {
+  /// Subtracted first.
   double mean = 0.0;
+  /// Divided by next (not 0).
   double std = 1.0;
 };
 
+/// How a DataLoader cuts and orders its dataset.
 struct DataLoaderOptions {
+  /// Samples per batch (>= 1).
   std::int64_t batch_size = 1;
+  /// Visit the samples in a shuffled order (a function of seed and epoch) instead of 0..n-1.
   bool shuffle = false;
+  /// Seed of the shuffle.
   std::uint64_t seed = 0;
   /// Drop the last batch when it would be smaller than batch_size.
   bool drop_last = false;
+  /// Normalisation of the inputs; none when empty.
   std::optional<Normalize> normalize = std::nullopt;
 };
 
 /// The sample order of one epoch: 0..n-1, or a permutation that depends only on (seed, epoch).
 std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_t seed, std::uint64_t epoch);
 
+/// Batches of a Dataset in sequential or seeded-shuffled order (see the file comment).
 class DataLoader {
  public:
   /// Throws ValueError for batch_size < 1, std == 0 or a null dataset.
@@ -56,8 +64,11 @@ class DataLoader {
   std::int64_t size() const;
   /// Selects the shuffled order; batch(i) and iteration use it.
   void set_epoch(std::uint64_t epoch) { epoch_ = epoch; }
+  /// The epoch set_epoch() selected (0 at first).
   std::uint64_t epoch() const { return epoch_; }
+  /// The options it was made with.
   const DataLoaderOptions& options() const { return options_; }
+  /// The dataset it reads.
   const Dataset& dataset() const { return *dataset_; }
 
   /// Sample indices of batch i of the current epoch.
@@ -68,17 +79,29 @@ class DataLoader {
   /// Input iterator over the batches of the epoch current when begin() was called.
   class Iterator {
    public:
+    /// @name Iterator traits
+    //@{
+    /// The standard iterator traits of an input iterator over Batch.
     using iterator_category = std::input_iterator_tag;
     using value_type = Batch;
     using difference_type = std::ptrdiff_t;
     using pointer = const Batch*;
     using reference = const Batch&;
+    //@}
 
+    /// A past-the-end iterator.
     Iterator() = default;
+    /// The current batch (loaded on first access).
     const Batch& operator*() const;
+    /// Member access to the current batch.
     const Batch* operator->() const { return &**this; }
+    /// @name Advancing
+    //@{
+    /// Moves to the next batch.
     Iterator& operator++();
     void operator++(int) { ++*this; }
+    //@}
+    /// Whether both point at the same batch position.
     friend bool operator==(const Iterator& a, const Iterator& b) { return a.index_ == b.index_; }
 
    private:
@@ -92,7 +115,9 @@ class DataLoader {
     mutable std::optional<Batch> current_;
   };
 
+  /// The first batch of the current epoch.
   Iterator begin() const;
+  /// Past the last batch.
   Iterator end() const;
 
   /// The batches of the current epoch cut at batch_size (>= 1, else ValueError), as a

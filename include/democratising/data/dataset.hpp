@@ -30,7 +30,9 @@ class TensorDataset : public Dataset {
   std::int64_t size() const override;
   Batch get_batch(const std::vector<std::int64_t>& indices) const override;
 
+  /// All inputs, (N, ...).
   const Tensor& x() const { return x_; }
+  /// All targets, (N, ...).
   const Tensor& y() const { return y_; }
 
  private:

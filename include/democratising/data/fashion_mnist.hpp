@@ -12,6 +12,7 @@ enum class Split { train, test };
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
+/// How FashionMNIST shapes its images.
 struct FashionMNISTOptions {
   /// Images as (N, 784) when true, (N, 1, 28, 28) when false.
   bool flatten = true;
@@ -21,13 +22,20 @@ struct FashionMNISTOptions {
 /// IoError naming the expected path and the Debian package; a malformed file FormatError.
 class FashionMNIST : public TensorDataset {
  public:
+  /// Reads one split from `dir` (the Debian package's directory unless given).
   explicit FashionMNIST(Split split, const std::string& dir = kFashionMnistDir, FashionMNISTOptions options = {});
 
+  /// @name Dimensions
+  //@{
+  /// Classes, and the rows and columns of an image.
   static constexpr int kClasses = 10;
   static constexpr int kRows = 28;
   static constexpr int kCols = 28;
+  //@}
 
+  /// Every image: (N, 784), or (N, 1, 28, 28) unflattened.
   const Tensor& images() const { return x(); }
+  /// Every label: (N) i64 in 0..9.
   const Tensor& labels() const { return y(); }
 };
 

@@ -41,6 +41,7 @@ decltype(auto) isolated(F&& fn) {
 }
 }  // namespace detail
 
+/// The batches of one epoch as a parallel range on the pool (see the file comment).
 class ParallelChunks {
  public:
   /// A range over the batches of `loader` (a copy: the range is independent of later changes).

@@ -18,6 +18,7 @@
 
 namespace dm::dist {
 
+/// How DistributedTrainer groups and sends gradients.
 struct DistributedOptions {
   /// Target size of one gradient bucket. A few MB: small enough to start early, large
   /// enough that per-collective latency does not dominate.
@@ -29,12 +30,15 @@ struct DistributedOptions {
 
 /// Where the last step's time went, in seconds.
 struct StepTimes {
-  double forward_backward = 0.0;  // forward, loss and backward (with overlapped communication inside)
-  double communication_wait = 0.0;  // waiting for all-reduces after backward ended
-  double update = 0.0;              // optimizer step
+  double forward_backward = 0.0;  ///< forward, loss and backward (with overlapped communication inside)
+  double communication_wait = 0.0;  ///< waiting for all-reduces after backward ended
+  double update = 0.0;              ///< optimizer step
+  /// The whole step.
   double total = 0.0;
 };
 
+/// Data-parallel training across the ranks of a World, all-reducing gradient buckets while
+/// backward still runs (see the file comment).
 class DistributedTrainer {
  public:
   /// Broadcasts the model's parameters from rank 0 to all ranks. Throws DistributedError when
@@ -53,9 +57,13 @@ class DistributedTrainer {
   /// Rank `root`'s parameters into every rank's model.
   void broadcast_parameters(int root = 0);
 
+  /// How many buckets the gradients are grouped in.
   int bucket_count() const;
+  /// Where the last step's time went.
   const StepTimes& last_step() const;
+  /// The World it trains over.
   World& world() const;
+  /// The model it trains.
   Model& model() const;
 
  private:

@@ -41,6 +41,7 @@ enum class UpdateMode {
 /// "sync", "async", "bounded"; ValueError otherwise.
 UpdateMode parse_update_mode(const std::string& name);
 
+/// Where a ParameterServer listens, how it applies updates, and its limits and timeouts.
 struct ParameterServerOptions {
   /// Address to bind. Without a secret only loopback addresses are accepted (ValueError otherwise).
   std::string address = "127.0.0.1";
@@ -48,7 +49,9 @@ struct ParameterServerOptions {
   std::uint16_t port = 0;
   /// Shared secret of the HMAC challenge; empty: no secret, loopback only.
   std::string secret;
+  /// How updates are combined and applied (see UpdateMode).
   UpdateMode mode = UpdateMode::asynchronous;
+  /// bounded_staleness: the most versions a gradient's parameters may lag behind.
   std::int64_t max_staleness = 0;
   /// next_update returns nullopt once the parameters reach this version; 0: never.
   std::int64_t max_version = 0;
@@ -86,22 +89,29 @@ struct ParameterServerOptions {
 
 /// What next_update hands over: one worker's gradient, or in synchronous mode the mean of a round.
 struct Update {
+  /// The gradient to apply.
   Gradients gradients;
-  std::int64_t base_version = 0;  // the parameter version the gradient was computed on
+  std::int64_t base_version = 0;  ///< the parameter version the gradient was computed on
+  /// How many workers' gradients it averages.
   std::int64_t contributors = 1;
-  double loss = 0.0;  // the workers' mean batch loss
+  double loss = 0.0;  ///< the workers' mean batch loss
 };
 
+/// What a ParameterServer has done so far.
 struct ParameterServerStats {
+  /// The parameters' version.
   std::int64_t version = 0;
+  /// Updates that arrived, applied or not.
   std::int64_t updates_received = 0;
-  std::int64_t stale_dropped = 0;    // bounded staleness: updates refused as too old
-  std::int64_t peers_rejected = 0;   // failed authentication, a malformed or late handshake, or cut off
-  std::int64_t workers_dropped = 0;  // authenticated, then died, went silent or misbehaved
-  std::int64_t nonfinite_rejected = 0;  // updates refused for a NaN or infinite gradient or loss
+  std::int64_t stale_dropped = 0;    ///< bounded staleness: updates refused as too old
+  std::int64_t peers_rejected = 0;   ///< failed authentication, a malformed or late handshake, or cut off
+  std::int64_t workers_dropped = 0;  ///< authenticated, then died, went silent or misbehaved
+  std::int64_t nonfinite_rejected = 0;  ///< updates refused for a NaN or infinite gradient or loss
+  /// Workers connected now.
   std::int64_t live_workers = 0;
 };
 
+/// Holds a Model's parameters and applies the gradients Workers send over TCP (see the file comment).
 class ParameterServer {
  public:
   /// Binds and starts accepting on `executor`. ValueError for a non-loopback address without
@@ -116,6 +126,7 @@ class ParameterServer {
   std::uint16_t port() const;
   /// The parameters' version: the number of updates applied since the start of training.
   std::int64_t version() const;
+  /// Counters of what the server has done.
   ParameterServerStats stats() const;
 
   /// The next update to apply (see UpdateMode), or nullopt when max_version is reached or the

@@ -26,21 +26,31 @@
 
 namespace dm::dist {
 
+/// Where a Worker finds its server, and its timeouts and retries.
 struct WorkerOptions {
+  /// The server's address.
   std::string host = "127.0.0.1";
+  /// The server's port.
   std::uint16_t port = 0;
+  /// The shared secret of the server's HMAC challenge (empty when the server has none).
   std::string secret;
+  /// How long one connection attempt, authentication included, may take.
   std::chrono::milliseconds connect_timeout{2000};
   /// How long to wait for the parameters after an update (a synchronous round waits for the
   /// slowest worker).
   std::chrono::milliseconds reply_timeout{60000};
   /// Reconnection: attempts, and the first and largest pause between them.
   int connect_attempts = 40;
+  /// The pause after the first failed attempt; each next pause doubles.
   std::chrono::milliseconds initial_backoff{50};
+  /// The longest pause between attempts.
   std::chrono::milliseconds max_backoff{1000};
+  /// Largest frame accepted from the server; the parameters must fit.
   std::size_t max_frame_bytes = std::size_t{512} << 20;
 };
 
+/// Computes gradients on its own data, pushes them to a ParameterServer and pulls the
+/// parameters back (see the file comment).
 class Worker {
  public:
   /// Does not connect yet; `model` must have the server's architecture.
@@ -66,6 +76,7 @@ class Worker {
   std::int64_t version() const;
   /// The loss of the last compute_gradients.
   double last_loss() const;
+  /// Whether the server has said that training is over.
   bool finished() const;
   /// How many times the connection was (re)established.
   int connections() const;

@@ -40,6 +40,7 @@ enum class Reduction { Sum, Mean, Max, Min };
 /// "sum", "mean", "max", "min".
 const char* reduction_name(Reduction reduction);
 
+/// Timeouts and checks of a World's collectives.
 struct WorldOptions {
   /// How long any wait for the other ranks may last.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
@@ -62,22 +63,28 @@ class PendingCollective {
 class Backend {
  public:
   virtual ~Backend() = default;
+  /// This rank, in [0, size()).
   virtual int rank() const = 0;
+  /// The number of ranks.
   virtual int size() const = 0;
+  /// "mpi" or "local".
   virtual const char* name() const = 0;
   /// Element-wise Sum, Max or Min of `count` elements across ranks, in place.
   virtual void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) = 0;
+  /// all_reduce() started without waiting for it.
   virtual std::unique_ptr<PendingCollective> start_all_reduce(void* data, std::int64_t count, DType dtype,
                                                               Reduction op) = 0;
   /// Root's `bytes` bytes into every rank's `data`.
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
   /// Each rank's `bytes` bytes, concatenated in rank order into `out` (size() * bytes).
   virtual void all_gather(const void* data, void* out, std::int64_t bytes) = 0;
+  /// Returns once every rank has called it.
   virtual void barrier() = 0;
   /// Makes every later (and, for the in-process backend, every current) wait fail at once.
   virtual void abort(const std::string& reason) = 0;
 };
 
+/// The ranks that train one model together, and the collectives between them (see the file comment).
 class World {
  public:
   /// This process's rank of the MPI job (MPI starts with the first World and finalizes with the
@@ -86,12 +93,16 @@ class World {
   /// n Worlds in one process, one per rank, to hand to n threads.
   static std::vector<World> local(int n, WorldOptions options = {});
 
+  /// A World over a backend of one's own.
   explicit World(std::shared_ptr<Backend> backend, WorldOptions options = {});
 
+  /// This rank, in [0, size()).
   int rank() const;
+  /// The number of ranks.
   int size() const;
   /// "mpi" or "local".
   const char* backend_name() const;
+  /// The options it was made with.
   const WorldOptions& options() const { return options_; }
 
   /// Reduces a contiguous tensor in place across ranks (f32, f64, i32, i64). Mean is for
@@ -111,10 +122,12 @@ class World {
   /// Every rank's tensor (same shape and dtype everywhere), stacked on a new first dimension
   /// in rank order: (size(), ...shape).
   Tensor all_gather(const Tensor& tensor);
+  /// Returns once every rank has called it.
   void barrier();
   /// Breaks the World: every rank's next (or, in-process, current) collective throws.
   void abort(const std::string& reason);
 
+  /// The backend that moves the bytes.
   Backend& backend() const { return *backend_; }
 
  private:

@@ -47,6 +47,7 @@ std::vector<std::byte> read_file(const std::string& path, std::size_t max_bytes)
 /// temporaries of `path` that writers killed mid-save left behind (their process is gone).
 class AtomicFileWriter {
  public:
+  /// Opens the temporary file beside `path`.
   explicit AtomicFileWriter(std::string path);
   ~AtomicFileWriter();
   AtomicFileWriter(const AtomicFileWriter&) = delete;
@@ -58,7 +59,9 @@ class AtomicFileWriter {
   /// Makes the new content durable and visible under the target path.
   void commit();
 
+  /// The file that commit() replaces.
   const std::string& path() const { return path_; }
+  /// The temporary file the bytes go to until commit().
   const std::string& temp_path() const { return temp_path_; }
 
  private:

@@ -17,6 +17,7 @@ namespace dm::io {
 /// Default cap on the decompressed size of an IDX file (header and data).
 inline constexpr std::size_t kMaxIdxBytes = std::size_t{1} << 30;
 
+/// Limits of read_idx.
 struct IdxOptions {
   /// Files (after decompression) larger than this are rejected without being inflated further.
   std::size_t max_bytes = kMaxIdxBytes;

@@ -28,7 +28,9 @@ using Metadata = std::map<std::string, std::string>;
 
 /// Tensors in buffer order plus the "__metadata__" strings.
 struct SafetensorsContents {
+  /// The tensors, in the order of the byte buffer.
   NamedTensors tensors;
+  /// The "__metadata__" strings.
   Metadata metadata;
 };
 

@@ -12,13 +12,17 @@ namespace dm::nn {
 /// W and b uniform in [-1/sqrt(in), 1/sqrt(in)], from the global generator (dm::manual_seed).
 class Dense : public Module {
  public:
+  /// A layer from in_features to out_features, with or without a bias, of `dtype`.
   Dense(std::int64_t in_features, std::int64_t out_features, bool bias = true, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;
+  /// The weight, (out, in).
   const Tensor& weight() const { return parameter(0); }
   /// The bias, or null for a layer made without one.
   const Tensor* bias() const { return has_bias_ ? &parameter(1) : nullptr; }
+  /// The size of an input sample.
   std::int64_t in_features() const { return in_; }
+  /// The size of an output sample.
   std::int64_t out_features() const { return out_; }
 
  private:
@@ -26,21 +30,25 @@ class Dense : public Module {
   bool has_bias_;
 };
 
+/// max(x, 0), elementwise.
 class ReLU : public Module {
  public:
   Tensor forward(const Tensor& x) const override { return x.relu(); }
   std::string name() const override { return "ReLU"; }
 };
+/// 1 / (1 + exp(-x)), elementwise.
 class Sigmoid : public Module {
  public:
   Tensor forward(const Tensor& x) const override { return x.sigmoid(); }
   std::string name() const override { return "Sigmoid"; }
 };
+/// tanh(x), elementwise.
 class Tanh : public Module {
  public:
   Tensor forward(const Tensor& x) const override { return x.tanh(); }
   std::string name() const override { return "Tanh"; }
 };
+/// The exact (erf) GELU, elementwise.
 class GELU : public Module {
  public:
   Tensor forward(const Tensor& x) const override { return x.gelu(); }
@@ -52,7 +60,9 @@ class GELU : public Module {
 /// p outside [0, 1) is a ValueError.
 class Dropout : public Module {
  public:
+  /// Drops with probability `p`.
   explicit Dropout(double p = 0.5);
+  /// The drop probability.
   double p() const { return p_; }
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;
@@ -65,10 +75,13 @@ class Dropout : public Module {
 /// shift (zeros), as torch.nn.LayerNorm; see nn::layer_norm.
 class LayerNorm : public Module {
  public:
+  /// Normalises over the trailing dims `normalized_shape`, with `eps` added to the variance.
   explicit LayerNorm(const Shape& normalized_shape, double eps = 1e-5, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;
+  /// The learned scale, of shape normalized_shape.
   const Tensor& weight() const { return parameter(0); }
+  /// The learned shift, of shape normalized_shape.
   const Tensor& bias() const { return parameter(1); }
 
  private:
@@ -79,6 +92,7 @@ class LayerNorm : public Module {
 /// Flattens dims start..end (default: all but the batch dim).
 class Flatten : public Module {
  public:
+  /// Flattens dims start_dim..end_dim.
   explicit Flatten(std::int64_t start_dim = 1, std::int64_t end_dim = -1) : start_(start_dim), end_(end_dim) {}
   Tensor forward(const Tensor& x) const override { return x.flatten(start_, end_); }
   std::string name() const override { return "Flatten"; }
@@ -87,8 +101,10 @@ class Flatten : public Module {
   std::int64_t start_, end_;
 };
 
+/// softmax along a dim (the last unless given).
 class Softmax : public Module {
  public:
+  /// Normalises along `dim`.
   explicit Softmax(std::int64_t dim = -1) : dim_(dim) {}
   Tensor forward(const Tensor& x) const override { return x.softmax(dim_); }
   std::string name() const override { return "Softmax"; }
@@ -97,8 +113,10 @@ class Softmax : public Module {
   std::int64_t dim_;
 };
 
+/// log_softmax along a dim (the last unless given).
 class LogSoftmax : public Module {
  public:
+  /// Normalises along `dim`.
   explicit LogSoftmax(std::int64_t dim = -1) : dim_(dim) {}
   Tensor forward(const Tensor& x) const override { return x.log_softmax(dim_); }
   std::string name() const override { return "LogSoftmax"; }

@@ -17,21 +17,27 @@ namespace dm::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// A differentiable function with named parameters (see the file comment). Derive from it,
+/// register parameters in the constructor, and write forward() and name().
 class Module {
  public:
   virtual ~Module() = default;
 
   /// The layer's computation. Thread-safe: modules hold no per-call state.
   virtual Tensor forward(const Tensor& x) const = 0;
+  /// Same as forward(x).
   Tensor operator()(const Tensor& x) const { return forward(x); }
 
   /// Parameters by dotted name ("0.weight", "0.bias", "2.weight"...), in registration order.
   NamedTensors named_parameters() const;
+  /// The parameters, in registration order.
   std::vector<Tensor> parameters() const;
+  /// The number of parameter values, children included.
   std::int64_t num_parameters() const;
 
   /// Training mode (Dropout active) or evaluation mode; applies to children too.
   void train(bool on = true);
+  /// Same as train(false).
   void eval() { train(false); }
   /// The module's mode, unless an EvalModeGuard is alive on the calling thread (then false).
   bool is_training() const;
@@ -62,7 +68,9 @@ class Module {
   /// handle, valid until the next registration. Layers that keep a parameter use its index:
   /// the n-th registration is parameter(n), which survives copies and moves of the module.
   Tensor& register_parameter(const std::string& name, Tensor value);
+  /// The parameter registered `index`-th by this module (not its children).
   const Tensor& parameter(std::size_t index) const { return params_[index].second; }
+  /// Registers a child module; its parameters appear as "<name>.<parameter>".
   void register_module(const std::string& name, std::shared_ptr<Module> child);
 
  private:

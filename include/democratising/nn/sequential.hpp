@@ -18,10 +18,14 @@ struct ModelOptions;
 
 namespace dm::nn {
 
+/// Layers applied in order, built with add() and finished with build() (see the file comment).
 class Sequential : public Module {
  public:
   Sequential() = default;
 
+  /// @name Adding layers
+  //@{
+  /// Appends a copy of `layer` (a Module) and returns this Sequential, for chaining.
   template <std::derived_from<Module> M>
   Sequential& add(M layer) & {
     return add_shared(std::make_shared<M>(std::move(layer)));
@@ -31,16 +35,24 @@ class Sequential : public Module {
     add_shared(std::make_shared<M>(std::move(layer)));
     return std::move(*this);
   }
+  //@}
+  /// Appends a layer that others may share.
   Sequential& add_shared(std::shared_ptr<Module> layer);
 
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;
+  /// The number of layers.
   std::size_t size() const { return layers_.size(); }
+  /// Layer i.
   const std::shared_ptr<Module>& operator[](std::size_t i) const { return layers_[i]; }
 
-  /// Finishes the network: flattens its parameters and wraps it in a Model.
+  /// @name Finishing
+  //@{
+  /// Finishes the network: flattens its parameters and wraps it in a Model (with `options`,
+  /// or cross-entropy and SGD).
   Model build(const ModelOptions& options) &&;
   Model build() &&;
+  //@}
 
  private:
   std::vector<std::shared_ptr<Module>> layers_;

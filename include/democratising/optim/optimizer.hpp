@@ -13,6 +13,7 @@
 
 namespace dm::optim {
 
+/// Updates bound parameters in place from their gradients; SGD, Adam and AdamW derive from it.
 class Optimizer {
  public:
   virtual ~Optimizer() = default;
@@ -28,7 +29,9 @@ class Optimizer {
   /// Clears each bound parameter's grad().
   void zero_grad();
 
+  /// The learning rate of the next step.
   double lr() const { return lr_; }
+  /// Sets the learning rate (a schedule calls this before each step).
   void set_lr(double lr) { lr_ = lr; }
   /// Steps taken so far.
   std::int64_t steps() const { return steps_; }
@@ -39,29 +42,42 @@ class Optimizer {
   /// "exp_avg_sq.<param>" (Adam). load_state is the inverse; it throws FormatError naming what
   /// is missing or mis-shaped, and ignores names it does not know.
   virtual nn::NamedTensors state() const = 0;
+  /// Restores what state() returned (see above).
   virtual void load_state(const nn::NamedTensors& state) = 0;
+  /// "sgd", "adam" or "adamw".
   virtual std::string name() const = 0;
 
  protected:
+  /// Starts with learning rate `lr`.
   explicit Optimizer(double lr) : lr_(lr) {}
+  /// The bound parameters.
   nn::NamedTensors params_;
+  /// The learning rate.
   double lr_;
+  /// Steps taken.
   std::int64_t steps_ = 0;
   /// Steps each bound parameter has taken (bind() sizes and zeroes it).
   std::vector<std::int64_t> param_steps_;
 };
 
+/// Hyperparameters of SGD, as torch.optim.SGD names them.
 struct SGDOptions {
+  /// Learning rate.
   double lr = 0.01;
+  /// Momentum factor (0: plain SGD).
   double momentum = 0.0;
+  /// Dampening of the momentum.
   double dampening = 0.0;
+  /// L2 penalty added to the gradient.
   double weight_decay = 0.0;
+  /// Nesterov momentum (needs a momentum and no dampening).
   bool nesterov = false;
 };
 
 /// torch.optim.SGD's update rule, including momentum, dampening, Nesterov and weight decay.
 class SGD : public Optimizer {
  public:
+  /// SGD with these hyperparameters.
   explicit SGD(SGDOptions options = {});
   void bind(const nn::NamedTensors& parameters) override;
   using Optimizer::step;
@@ -69,6 +85,7 @@ class SGD : public Optimizer {
   nn::NamedTensors state() const override;
   void load_state(const nn::NamedTensors& state) override;
   std::string name() const override { return "sgd"; }
+  /// The hyperparameters.
   const SGDOptions& options() const { return options_; }
 
  private:
@@ -76,17 +93,23 @@ class SGD : public Optimizer {
   std::vector<Tensor> momentum_;
 };
 
+/// Hyperparameters of Adam and AdamW, as torch.optim names them.
 struct AdamOptions {
+  /// Learning rate.
   double lr = 1e-3;
+  /// Decay rate of the first moment estimate.
   double beta1 = 0.9;
+  /// Decay rate of the second moment estimate.
   double beta2 = 0.999;
+  /// Added to the denominator for numerical stability.
   double eps = 1e-8;
-  double weight_decay = 0.0;  // Adam: L2 added to the gradient; AdamW: decoupled decay
+  double weight_decay = 0.0;  ///< Adam: L2 added to the gradient; AdamW: decoupled decay
 };
 
 /// torch.optim.Adam (decoupled = false) and torch.optim.AdamW (decoupled = true).
 class Adam : public Optimizer {
  public:
+  /// Adam, or AdamW's update when decoupled_weight_decay.
   explicit Adam(AdamOptions options = {}, bool decoupled_weight_decay = false);
   void bind(const nn::NamedTensors& parameters) override;
   using Optimizer::step;
@@ -104,6 +127,7 @@ class Adam : public Optimizer {
 /// AdamW with torch's default weight decay of 0.01.
 class AdamW : public Adam {
  public:
+  /// AdamW with these hyperparameters.
   explicit AdamW(AdamOptions options = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01})
       : Adam(options, true) {}
 };

@@ -18,6 +18,7 @@ class Schedule {
 /// base * gamma^(step / step_size), with integer division.
 class StepLR : public Schedule {
  public:
+  /// Starts at base_lr and multiplies by gamma every step_size steps.
   StepLR(double base_lr, std::int64_t step_size, double gamma = 0.1);
   double lr_at(std::int64_t step) const override;
 
@@ -30,6 +31,7 @@ class StepLR : public Schedule {
 /// Cosine annealing from base to min_lr over total_steps, then min_lr.
 class CosineLR : public Schedule {
  public:
+  /// Anneals from base_lr to min_lr over total_steps.
   CosineLR(double base_lr, std::int64_t total_steps, double min_lr = 0.0);
   double lr_at(std::int64_t step) const override;
 
@@ -43,6 +45,7 @@ class CosineLR : public Schedule {
 /// inner schedule (shifted so that it starts after the warm-up).
 class LinearWarmup : public Schedule {
  public:
+  /// Warms up over warmup_steps, then follows `after`.
   LinearWarmup(std::int64_t warmup_steps, std::shared_ptr<const Schedule> after);
   double lr_at(std::int64_t step) const override;
 
@@ -54,6 +57,7 @@ class LinearWarmup : public Schedule {
 /// A constant rate (finite, >= 0).
 class ConstantLR : public Schedule {
  public:
+  /// Always `lr`.
   explicit ConstantLR(double lr);
   double lr_at(std::int64_t) const override { return lr_; }
 
