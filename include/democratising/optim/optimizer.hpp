@@ -1,15 +1,16 @@
 #pragma once
 // Optimizers update parameters in place from gradients, under NoGradGuard.
 //
-// A Model binds its optimizer to its parameters once; when the parameters are views of one
-// flat buffer and the gradients come as one flat buffer in the same layout, a step is one
-// fused pass over that block.
+// A Model binds its optimizer to its parameters once, with their nn::ParameterLayout: the
+// optimizer's state is then laid out the same way, and when the gradients come as one block in
+// that layout too, a step is one fused pass over parameters, gradients and state.
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/parameter_layout.hpp"
 
 namespace dm::optim {
 
@@ -17,14 +18,18 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
 
-  /// Binds the parameters to update (in this order); resets the state.
-  virtual void bind(const nn::NamedTensors& parameters);
+  /// Binds the parameters to update (in this order); resets the state. With a layout, the
+  /// parameters are its views of one block (a model's) and the state is allocated in the same
+  /// layout; ValueError when the layout does not describe them.
+  virtual void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr);
   /// One update with grads[i] for parameter i (same shapes; undefined = no gradient).
   virtual void step(const std::vector<Tensor>& grads) = 0;
   /// One update using each parameter's accumulated grad().
   void step();
   /// The bound parameters, in order.
   const nn::NamedTensors& parameters() const { return params_; }
+  /// Their layout, when bound with one (else null).
+  const std::shared_ptr<const nn::ParameterLayout>& layout() const { return layout_; }
   /// Clears each bound parameter's grad().
   void zero_grad();
 
@@ -45,6 +50,7 @@ class Optimizer {
  protected:
   explicit Optimizer(double lr) : lr_(lr) {}
   nn::NamedTensors params_;
+  std::shared_ptr<const nn::ParameterLayout> layout_;
   double lr_;
   std::int64_t steps_ = 0;
   /// Steps each bound parameter has taken (bind() sizes and zeroes it).
@@ -63,7 +69,7 @@ struct SGDOptions {
 class SGD : public Optimizer {
  public:
   explicit SGD(SGDOptions options = {});
-  void bind(const nn::NamedTensors& parameters) override;
+  void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr) override;
   using Optimizer::step;
   void step(const std::vector<Tensor>& grads) override;
   nn::NamedTensors state() const override;
@@ -88,7 +94,7 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   explicit Adam(AdamOptions options = {}, bool decoupled_weight_decay = false);
-  void bind(const nn::NamedTensors& parameters) override;
+  void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr) override;
   using Optimizer::step;
   void step(const std::vector<Tensor>& grads) override;
   nn::NamedTensors state() const override;
