@@ -1,6 +1,6 @@
 // dm train --distributed: the training loop of `dm train` over a DistributedTrainer. All ranks
 // build the same loader (same seed, so the same batches in the same order) and each trains on
-// its slice of every batch; the averaged gradients keep the ranks' parameters identical, so
+// its slice of every batch; the combined gradients keep the ranks' parameters identical, so
 // rank 0's evaluation, metrics and checkpoints speak for all.
 #include "distributed.hpp"
 
@@ -23,7 +23,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-// Rows [rank * n / size, (rank + 1) * n / size) of a batch.
+// Rows [rank * n / size, (rank + 1) * n / size) of a batch. The slices differ by a row when
+// the ranks do not divide the batch (64 on 3 ranks: 21, 21, 22); the trainer weights each by
+// its size, so the step is still the whole batch's.
 Tensor shard(const Tensor& batch, const dist::World& world) {
   const std::int64_t n = batch.size(0);
   const std::int64_t begin = n * world.rank() / world.size();
@@ -88,6 +90,7 @@ int train_on_ranks(const TrainOptions& o, const DistributedFlags& flags, dist::W
       model.optimizer().set_lr(lr);
       const std::int64_t n = batch.x.size(0);
       if (n < world.size()) continue;  // a last batch too small to give every rank a row
+      // The trainer returns the whole batch's mean loss, the same on every rank.
       const double loss = trainer.train_step(shard(batch.x, world), shard(batch.y, world)).item<double>();
       loss_sum += loss * static_cast<double>(n);
       seen += n;

@@ -13,7 +13,8 @@
 // operation, then depends only on the batch, never on how many threads run it. The parameters
 // after N steps are bitwise the same for 1, 2 or 64 threads. Weighting each shard's gradient by
 // its share of the samples makes the sum the gradient of the full-batch mean loss (up to
-// rounding), for any loss that is a mean over the samples, such as cross_entropy and mse_loss.
+// rounding), for any loss that is a mean over the samples, such as cross_entropy and mse_loss;
+// the DDP trainer weights its ranks' shards the same way. f32 and f64 parameters are accepted.
 // Layers that draw random numbers in training mode (dropout) draw them from a stream of each
 // shard's own, derived from the global generator (which moves on by one counter per step) and
 // the shard's index, so their masks do not depend on the thread count either.
@@ -23,17 +24,6 @@
 #include "democratising/model.hpp"
 
 namespace dm {
-
-/// What train_step does when the loss or a gradient holds NaN or infinity (a run that diverged):
-/// raise a NonFiniteStepError, or skip the step. Either way the parameters are left as they were.
-enum class NonFinitePolicy { raise, skip };
-
-/// A step refused because its loss or a gradient is not finite (a ValueError, so a caller can
-/// tell it from the others and say what to do about it).
-class NonFiniteStepError : public ValueError {
- public:
-  using ValueError::ValueError;
-};
 
 /// How DataParallel cuts batches and treats a diverged step.
 struct DataParallelOptions {

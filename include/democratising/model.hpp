@@ -4,6 +4,9 @@
 // train_step, compute_gradients and apply_gradients are safe to call from many threads at
 // once (asynchronous, Hogwild-style SGD): the forward and backward passes hold the parameters'
 // read lock, each on its own thread-local graph; an update holds the write lock.
+//
+// The parameters live in one block laid out by the module's nn::ParameterLayout; gradients,
+// the optimizer's state, checkpoints and parameters() share that layout.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -11,12 +14,27 @@
 #include <string>
 
 #include "democratising/data/dataloader.hpp"
+#include "democratising/error.hpp"
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/parameter_layout.hpp"
 #include "democratising/optim/optimizer.hpp"
+#include "democratising/parameters.hpp"
 
 namespace dm {
 
 using LossFn = std::function<Tensor(const Tensor& output, const Tensor& target)>;
+
+/// What a trainer's step does when the loss or a gradient holds NaN or infinity (a run that
+/// diverged): raise a NonFiniteStepError, or skip the step. Either way the parameters are left
+/// as they were. Every trainer (Model, DataParallel, the DDP trainer, ModelParallel) applies it.
+enum class NonFinitePolicy { raise, skip };
+
+/// A step refused because its loss or a gradient is not finite (a ValueError, so a caller can
+/// tell it from the others and say what to do about it).
+class NonFiniteStepError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
 
 /// The loss and optimizer of a Model.
 struct ModelOptions {
@@ -24,6 +42,8 @@ struct ModelOptions {
   LossFn loss = {};
   /// Default: SGD with lr 0.05 and momentum 0.9.
   std::shared_ptr<optim::Optimizer> optimizer = nullptr;
+  /// What train_step does with a non-finite loss or gradient.
+  NonFinitePolicy non_finite = NonFinitePolicy::raise;
 };
 
 /// Gradients by parameter name, as views of one flat buffer in the parameters' layout.
@@ -32,6 +52,8 @@ struct Gradients {
   nn::NamedTensors tensors;
   /// Every gradient in one contiguous buffer, in the parameters' layout.
   Tensor flat;
+  /// The layout of `flat`, when it came from a model (null for gradients assembled by hand).
+  std::shared_ptr<const nn::ParameterLayout> layout;
   /// Throws ValueError for an unknown name.
   const Tensor& operator[](const std::string& name) const;
 };
@@ -63,7 +85,8 @@ class Model {
   /// Models move; they do not copy.
   Model& operator=(Model&&) noexcept;
 
-  /// Forward, loss, backward and one optimizer step; returns the loss (a 0-d tensor).
+  /// Forward, loss, backward and one optimizer step; returns the loss (a 0-d tensor). A
+  /// non-finite loss or gradient is handled by the options' non_finite policy, before any update.
   Tensor train_step(const Tensor& x, const Tensor& y);
   /// Forward, loss and backward only; the loss goes to *loss when given.
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
@@ -73,6 +96,15 @@ class Model {
   EvalResult evaluate(const data::DataLoader& loader) const;
   /// The module's output in evaluation mode, without grad.
   Tensor predict(const Tensor& x) const;
+
+  /// The layout of the parameters' block, shared by the gradients, the optimizer and checkpoints.
+  const std::shared_ptr<const nn::ParameterLayout>& parameter_layout() const;
+  /// A Parameters handle on this model's own block (f32; DTypeError otherwise): its updates
+  /// write the model's parameters under the model's write lock, its reads take the read lock,
+  /// so they interleave safely with train_step on other threads. Valid beyond the model's life.
+  Parameters parameters() const;
+  /// Steps train_step skipped for a non-finite loss or gradient (NonFinitePolicy::skip).
+  std::int64_t skipped_steps() const;
 
   /// The network.
   nn::Module& module() const;

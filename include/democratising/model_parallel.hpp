@@ -31,6 +31,8 @@ struct ModelParallelOptions {
   /// Layer indices where stages 1, 2, ... begin (one fewer than there are devices, strictly
   /// increasing, each in 1..layers-1). Empty: stages balanced by parameter count.
   std::vector<std::size_t> split_points = {};
+  /// What step() does when the loss of the backward() calls before it or a gradient is not finite.
+  NonFinitePolicy non_finite = NonFinitePolicy::raise;
 };
 
 /// One unit of pipeline work, as recorded for schedule().
@@ -75,8 +77,11 @@ class ModelParallel {
   /// through every stage; gradients add to those of earlier backward() calls until step().
   /// Returns the batch's loss (0-d, on the last stage's device).
   Tensor backward(const Tensor& y);
-  /// One optimizer step over every stage's parameters, then clears their gradients.
+  /// One optimizer step over every stage's parameters, then clears their gradients. A
+  /// non-finite loss or gradient is handled by options.non_finite, before any update.
   void step();
+  /// Steps step() skipped for a non-finite loss or gradient (NonFinitePolicy::skip).
+  std::int64_t skipped_steps() const;
 
   /// Copies the parameters' current values into the model's own buffer (also done on destruction).
   void sync_to_model();

@@ -10,6 +10,12 @@
 // cache-sized blocks (in parallel on the pool) and every update is added to a block while it is
 // still in cache. Within each element the updates are added in their order, so the result is
 // bitwise the same as calling update() on each of them in turn, for any pool size.
+//
+// A Parameters is also how to update a model's own parameters this way: Model::parameters()
+// gives a handle on the model's flat block (no copy) behind the model's own lock, so
+//   auto params = model.parameters();
+//   params.update_batch(updates);    // the model's next forward sees the result
+// Copies of a handle share the values and the lock.
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -20,11 +26,13 @@
 
 namespace dm {
 
+class Model;
+
 /// One flat f32 parameter buffer behind a reader-writer lock (see the file comment).
 class Parameters {
  public:
   /// Takes a copy of `initial` (any shape; f32 on the CPU, else DTypeError / DeviceError),
-  /// kept as one contiguous vector of initial.numel() values.
+  /// kept as one contiguous vector of initial.numel() values, behind a lock of its own.
   explicit Parameters(const Tensor& initial);
 
   /// Number of values.
@@ -37,6 +45,9 @@ class Parameters {
   /// and in one pass over the buffer. Every delta is checked before anything changes.
   void update_batch(std::span<const Tensor> deltas, float alpha = 1.0f);
 
+  /// params = values under the write lock (the same checks as update; nothing changes on error).
+  void assign(const Tensor& values);
+
   /// A copy of the values (shape (numel)), taken under the read lock.
   Tensor snapshot() const;
   /// Calls fn(values) with the values (a read-only view, shape (numel)) under the read lock.
@@ -47,11 +58,15 @@ class Parameters {
   }
 
  private:
+  friend class Model;
+  /// A handle on `values` (contiguous f32 CPU, shape (numel)) guarded by `mutex`, both shared.
+  Parameters(Tensor values, std::shared_ptr<WriterPreferringMutex> mutex);
+
   Tensor values_;  // contiguous f32, shape (numel)
   std::int64_t numel_ = 0;
-  // Behind a pointer so Parameters can be moved; the lock prefers writers, so a stream of
-  // readers cannot starve the updates.
-  std::unique_ptr<WriterPreferringMutex> mutex_;
+  // Shared: with a model's own lock for a handle on its parameters, and between copies. The
+  // lock prefers writers, so a stream of readers cannot starve the updates.
+  std::shared_ptr<WriterPreferringMutex> mutex_;
 };
 
 }  // namespace dm

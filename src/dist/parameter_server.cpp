@@ -42,10 +42,12 @@ ParameterServer::Impl::Impl(asio::any_io_executor ex, Model& m, ParameterServerO
   if (options.max_staleness < 0) throw ValueError("[ParameterServer] max_staleness must be >= 0");
   if (options.max_version < 0) throw ValueError("[ParameterServer] max_version must be >= 0");
   if (options.max_nonfinite_updates < 1) throw ValueError("[ParameterServer] max_nonfinite_updates must be >= 1");
+  layout = model.parameter_layout();
   flat = model.module().flat_parameters();
-  if (!flat.defined()) flat = model.module().flatten_parameters();
-  if (flat.dtype() != DType::f32) throw DTypeError("[ParameterServer] parameters must be f32");
-  numel = flat.numel();
+  if (layout->dtype() != DType::f32)
+    throw DTypeError("[ParameterServer] parameters must be f32 (frames carry f32), got " +
+                     std::string(dtype_name(layout->dtype())));
+  numel = layout->numel();
   if (static_cast<std::size_t>(numel) * 4 + 4096 > options.max_frame_bytes)
     throw ValueError("[ParameterServer] max_frame_bytes is too small for " + std::to_string(numel) + " parameters");
   if (options.resume && !options.checkpoint.empty() && std::filesystem::exists(options.checkpoint)) {
@@ -71,12 +73,8 @@ wire::TensorPayloadParts ParameterServer::Impl::parameters_payload() const {
 Gradients ParameterServer::Impl::as_gradients(const Tensor& flat_gradient) const {
   Gradients grads;
   grads.flat = flat_gradient;
-  const auto* base = static_cast<const float*>(flat.data_ptr());
-  for (const auto& [name, p] : model.module().named_parameters()) {
-    // Each parameter is a view of the flat buffer: its offset there is its offset here.
-    const std::int64_t offset = static_cast<const float*>(p.data_ptr()) - base;
-    grads.tensors.emplace_back(name, flat_gradient.narrow(0, offset, p.numel()).view(p.shape()));
-  }
+  grads.layout = layout;
+  grads.tensors = layout->named_views(flat_gradient);
   return grads;
 }
 
@@ -121,7 +119,7 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
     } else if (s.options.mode == UpdateMode::synchronous) {
       // A round is complete when every live worker has one update in (each waits for its answer).
       if (!s.live.empty() && s.pending.size() >= s.live.size()) {
-        Tensor sum = Tensor::zeros({s.numel});
+        Tensor sum = s.layout->allocate();
         float* out = static_cast<float*>(sum.data_ptr());
         double loss = 0.0;
         for (const PendingUpdate& p : s.pending) {

@@ -40,7 +40,7 @@ struct ServerSession {
 
 struct PendingUpdate {
   std::shared_ptr<ServerSession> session;
-  Tensor gradient;  // flat, f32, the parameters' layout
+  Tensor gradient;  // one f32 block in the model's parameter layout
   std::int64_t base_version = 0;
   double loss = 0.0;
 };
@@ -55,6 +55,7 @@ struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Imp
   /// Wakes next_update when an update arrives or a worker leaves.
   asio::steady_timer wake;
 
+  std::shared_ptr<const nn::ParameterLayout> layout;  // the model's: frames carry blocks in it
   Tensor flat;  // the model's flat parameter buffer
   std::int64_t numel = 0;
   std::int64_t version = 0;

@@ -3,7 +3,6 @@
 #include "democratising/dist/worker.hpp"
 
 #include <algorithm>
-#include <cstring>
 #include <optional>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -11,7 +10,6 @@
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
-#include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "dist/frame_io.hpp"
 #include "dist/handshake.hpp"
@@ -32,8 +30,9 @@ class Refused : public DistributedError {
 struct Worker::Impl {
   Impl(asio::any_io_executor ex, Model& m, WorkerOptions o) : executor(std::move(ex)), model(m), options(std::move(o)) {
     flat = model.module().flat_parameters();
-    if (!flat.defined()) flat = model.module().flatten_parameters();
-    if (flat.dtype() != DType::f32) throw DTypeError("[Worker] parameters must be f32");
+    if (model.parameter_layout()->dtype() != DType::f32)
+      throw DTypeError("[Worker] parameters must be f32 (frames carry f32), got " +
+                       std::string(dtype_name(model.parameter_layout()->dtype())));
   }
 
   asio::any_io_executor executor;
@@ -50,9 +49,9 @@ struct Worker::Impl {
   void load(const wire::Frame& frame) {
     wire::TensorPayload p = wire::decode_tensor_payload(frame.payload, "parameters", flat.numel());
     version = wire::metadata_int(p.metadata, "version");
-    // The module's parameters are views of `flat`: one copy updates them all.
-    std::memcpy(flat.data_ptr(), p.tensor.data_ptr(), static_cast<std::size_t>(flat.numel()) * sizeof(float));
-    autograd::bump_version(flat);  // a raw write, counted like an in-place op
+    // The frame is a block in the model's layout: one update through the model's Parameters
+    // handle (under its write lock) sets every parameter.
+    model.parameters().assign(p.tensor);
   }
 
   // Applies the server's answer to an update or a handshake; false when training is over.

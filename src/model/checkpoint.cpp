@@ -48,9 +48,9 @@ const std::string* first_non_finite(const io::NamedTensors& tensors) {
 void Model::save_checkpoint(const std::string& path, const std::map<std::string, std::string>& metadata,
                             CheckpointOptions options) const {
   const State& s = *state_;
-  std::shared_lock lock(s.mutex);
+  std::shared_lock lock(*s.mutex);
   io::NamedTensors tensors;
-  for (const auto& [name, p] : s.params) tensors.emplace_back(std::string(kParamPrefix) + name, p.detach());
+  for (auto& [name, p] : s.layout->named_views(s.flat)) tensors.emplace_back(std::string(kParamPrefix) + name, std::move(p));
   for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back(std::string(kOptimPrefix) + name, t);
   if (!options.allow_non_finite)
     if (const std::string* bad = first_non_finite(tensors))
@@ -88,19 +88,21 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
     }
   }
 
-  std::unique_lock lock(s.mutex);
+  std::unique_lock lock(*s.mutex);
   const auto optimizer = contents.metadata.find("optimizer");
   if (optimizer == contents.metadata.end() || optimizer->second != s.optimizer->name())
     mismatch(path, "optimizer is " +
                        (optimizer == contents.metadata.end() ? std::string("missing") : "'" + optimizer->second + "'") +
                        ", this model uses '" + s.optimizer->name() + "'");
+  const nn::ParameterLayout& layout = *s.layout;
   std::set<std::string> expected;
-  for (const auto& [name, p] : s.params) {
-    expected.insert(name);
-    const auto it = params.find(name);
-    if (it == params.end()) mismatch(path, "parameter '" + name + "' is missing");
-    if (it->second.shape() != p.shape() || it->second.dtype() != p.dtype())
-      mismatch(path, "parameter '" + name + "' is " + describe(it->second) + ", the model has " + describe(p));
+  for (const nn::ParameterLayout::Entry& e : layout.entries()) {
+    expected.insert(e.name);
+    const auto it = params.find(e.name);
+    if (it == params.end()) mismatch(path, "parameter '" + e.name + "' is missing");
+    if (it->second.shape() != e.shape || it->second.dtype() != layout.dtype())
+      mismatch(path, "parameter '" + e.name + "' is " + describe(it->second) + ", the model has " +
+                         std::string(dtype_name(layout.dtype())) + " " + e.shape.str());
   }
   for (const auto& [name, _] : params)
     if (!expected.count(name)) mismatch(path, "parameter '" + name + "' is not in the model");
@@ -115,7 +117,8 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
     s.optimizer->load_state(previous);
     mismatch(path, std::string("optimizer state: ") + e.what());
   }
-  for (const auto& [name, p] : s.params) p.detach().copy_(params.at(name));
+  const std::vector<Tensor> views = layout.views(s.flat);
+  for (std::size_t i = 0; i < views.size(); ++i) Tensor(views[i]).copy_(params.at(layout[i].name));
   return contents.metadata;
 }
 

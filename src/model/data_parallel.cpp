@@ -10,9 +10,9 @@
 #include "democratising/data/par_chunks.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/error.hpp"
-#include "democratising/finite.hpp"
 #include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
+#include "model/gradient_step.hpp"
 
 namespace dm {
 namespace {
@@ -67,14 +67,9 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   double loss_sum = 0.0;
   for (std::int64_t k = 0; k < shards; ++k) {
     const auto i = static_cast<std::size_t>(k);
-    const std::int64_t n = std::min(size, batch - k * size);
-    // Rounded to f32 here so the loss below is weighted exactly as the gradients are.
-    weights[i] = static_cast<float>(static_cast<double>(n) / static_cast<double>(batch));
-    if (results[i].grads.flat.dtype() != DType::f32)
-      throw DTypeError("[DataParallel] gradients are " + std::string(dtype_name(results[i].grads.flat.dtype())) +
-                       ", only f32 parameters are supported");
+    weights[i] = detail::shard_weight(std::min(size, batch - k * size), batch, results[i].grads.flat.dtype());
     sources[i] = static_cast<const std::byte*>(results[i].grads.flat.data_ptr());
-    loss_sum += static_cast<double>(weights[i]) * results[i].loss.item<double>();
+    loss_sum += weights[i] * results[i].loss.item<double>();
   }
 
   // Shard 0's buffer (its views by name included) receives the sum, so apply_gradients and
@@ -83,25 +78,16 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   if (loss) *loss = Tensor::scalar(loss_sum, results.front().loss.dtype());
   if (shards == 1) return out;  // weight 1: the shard's mean is the batch's, no pass needed
   backend::backend_for(out.flat.device())
-      .weighted_sum(DType::f32, static_cast<std::byte*>(out.flat.data_ptr()), sources, weights, out.flat.numel());
+      .weighted_sum(out.flat.dtype(), static_cast<std::byte*>(out.flat.data_ptr()), sources, weights, out.flat.numel());
   return out;
 }
 
 Tensor DataParallel::train_step(const Tensor& x, const Tensor& y) {
   Tensor loss;
   const Gradients grads = compute_gradients(x, y, &loss);
-  // One NaN in a gradient becomes NaN in every parameter it reaches and stays there: check
-  // before the step, while the parameters are still as good as they were.
-  const bool loss_finite = all_finite(loss);
-  if (!loss_finite || !all_finite(grads.flat)) {
-    if (options_.non_finite == NonFinitePolicy::skip) {
-      ++skipped_steps_;
-      return loss;
-    }
-    throw NonFiniteStepError(std::string("[DataParallel] ") +
-                     (loss_finite ? "a gradient is not finite (NaN or infinity)"
-                                  : "the loss is " + std::to_string(loss.item<double>())) +
-                     ": training diverged (a smaller learning rate may help); the step was not applied");
+  if (!detail::admit_step(loss, {grads.flat}, options_.non_finite, "DataParallel")) {
+    ++skipped_steps_;
+    return loss;
   }
   model_->apply_gradients(grads);
   return loss;

@@ -8,11 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_into.hpp"
-#include "core/tensor_impl.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/nn/functional.hpp"
+#include "model/gradient_step.hpp"
 #include "model_state.hpp"
 
 namespace dm {
@@ -43,14 +42,17 @@ const Tensor& Gradients::operator[](const std::string& name) const {
 
 Model::Model(std::shared_ptr<nn::Module> module, ModelOptions options) : state_(std::make_unique<State>()) {
   if (!module) throw ValueError("[Model] the module is null");
-  module->flatten_parameters();
-  state_->module = std::move(module);
-  state_->loss = options.loss ? std::move(options.loss) : LossFn(nn::cross_entropy);
-  state_->optimizer =
+  State& s = *state_;
+  s.flat = module->flatten_parameters();
+  s.layout = module->parameter_layout();
+  s.module = std::move(module);
+  s.loss = options.loss ? std::move(options.loss) : LossFn(nn::cross_entropy);
+  s.optimizer =
       options.optimizer ? std::move(options.optimizer) : std::make_shared<optim::SGD>(optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
-  state_->params = state_->module->named_parameters();
-  for (const auto& [_, p] : state_->params) state_->param_tensors.push_back(p);
-  state_->optimizer->bind(state_->params);
+  s.non_finite = options.non_finite;
+  s.params = s.module->named_parameters();
+  for (const auto& [_, p] : s.params) s.param_tensors.push_back(p);
+  s.optimizer->bind(s.params, s.layout);
 }
 
 Model::~Model() = default;
@@ -60,44 +62,29 @@ Model& Model::operator=(Model&&) noexcept = default;
 nn::Module& Model::module() const { return *state_->module; }
 optim::Optimizer& Model::optimizer() const { return *state_->optimizer; }
 const LossFn& Model::loss_fn() const { return state_->loss; }
+const std::shared_ptr<const nn::ParameterLayout>& Model::parameter_layout() const { return state_->layout; }
+std::int64_t Model::skipped_steps() const { return state_->skipped_steps.load(); }
+
+Parameters Model::parameters() const { return Parameters(state_->flat, state_->mutex); }
 
 void Model::set_optimizer(std::shared_ptr<optim::Optimizer> optimizer) {
   if (!optimizer) throw ValueError("[set_optimizer] the optimizer is null");
-  std::unique_lock lock(state_->mutex);
-  optimizer->bind(state_->params);
+  std::unique_lock lock(*state_->mutex);
+  optimizer->bind(state_->params, state_->layout);
   state_->optimizer = std::move(optimizer);
 }
 
 Gradients Model::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
   const State& s = *state_;
-  std::shared_lock lock(s.mutex);
-  // One flat buffer in the parameters' layout, so an update, an all-reduce or a push is a
-  // single pass over one block; backward writes each gradient straight into its view.
-  std::int64_t total = 0;
-  for (const Tensor& p : s.param_tensors) total += p.numel();
-  const DType dtype = s.param_tensors.empty() ? DType::f32 : s.param_tensors.front().dtype();
-  Gradients grads;
-  grads.flat = make_tensor(Shape{total}, dtype, Device::cpu());
-  grads.tensors.reserve(s.params.size());
+  std::shared_lock lock(*s.mutex);
+  // One block in the parameters' layout, so an update, an all-reduce or a push is a single
+  // pass over it; backward writes each gradient straight into its view.
+  Gradients grads = detail::gradient_block(s.layout);
   std::vector<Tensor> views;
-  views.reserve(s.params.size());
-  std::int64_t offset = 0;
-  for (std::size_t i = 0; i < s.params.size(); ++i) {
-    const Shape& shape = s.params[i].second.shape();
-    views.push_back(make_view(grads.flat, shape, contiguous_strides(shape), offset));
-    grads.tensors.emplace_back(s.params[i].first, views.back());
-    offset += shape.numel();
-  }
-  Tensor value;
-  {
-    EnableGradGuard recording;
-    const Tensor output = s.module->forward(x);
-    value = s.loss(output, y);
-    if (!value.requires_grad())
-      throw ValueError("[compute_gradients] the loss " + value.shape().str() + " does not depend on any parameter");
-    autograd::grad_into(value, s.param_tensors, views);
-  }
-  if (loss) *loss = value.detach();
+  views.reserve(grads.tensors.size());
+  for (const auto& named : grads.tensors) views.push_back(named.second);
+  const Tensor value = detail::gradient_step(*s.module, s.loss, s.param_tensors, x, y, views, "compute_gradients");
+  if (loss) *loss = value;
   return grads;
 }
 
@@ -116,7 +103,7 @@ void Model::apply_gradients(const Gradients& grads) {
                        ", the parameter " + p.shape().str());
     ordered[i] = g;
   }
-  std::unique_lock lock(s.mutex);
+  std::unique_lock lock(*s.mutex);
   NoGradGuard no_grad;
   s.optimizer->step(ordered);
 }
@@ -124,12 +111,16 @@ void Model::apply_gradients(const Gradients& grads) {
 Tensor Model::train_step(const Tensor& x, const Tensor& y) {
   Tensor loss;
   const Gradients grads = compute_gradients(x, y, &loss);
+  if (!detail::admit_step(loss, {grads.flat}, state_->non_finite, "train_step")) {
+    ++state_->skipped_steps;
+    return loss;
+  }
   apply_gradients(grads);
   return loss;
 }
 
 Tensor Model::predict(const Tensor& x) const {
-  std::shared_lock lock(state_->mutex);
+  std::shared_lock lock(*state_->mutex);
   NoGradGuard no_grad;
   nn::EvalModeGuard eval;
   return state_->module->forward(x);
@@ -146,7 +137,7 @@ EvalResult Model::evaluate(const data::DataLoader& loader) const {
     Tensor output, loss;
     {
       // Per batch, so a long evaluation does not hold the updates back.
-      std::shared_lock lock(s.mutex);
+      std::shared_lock lock(*s.mutex);
       output = s.module->forward(batch.x);
       loss = s.loss(output, batch.y);
     }

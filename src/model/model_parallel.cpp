@@ -15,6 +15,7 @@
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/nn/sequential.hpp"
+#include "model/gradient_step.hpp"
 #include "model_parallel_partition.hpp"
 #include "model_parallel_worker.hpp"
 
@@ -59,6 +60,10 @@ struct ModelParallel::State {
   std::vector<std::int64_t> sizes;
   std::int64_t batch = 0;
   int micro_batches = 1;
+  // The loss of the backward() calls since the last step(), for its non-finite check.
+  Tensor loss;
+  NonFinitePolicy non_finite = NonFinitePolicy::raise;
+  std::int64_t skipped = 0;
 
   std::atomic<std::uint64_t> clock{0};
   mutable std::mutex events_mutex;
@@ -126,6 +131,7 @@ ModelParallel::ModelParallel(Model& model, std::vector<Device> devices, ModelPar
 
   st.model = &model;
   st.micro_batches = options.micro_batches;
+  st.non_finite = options.non_finite;
   st.sequential = sequential;
   st.devices = std::move(devices);
   st.first_layer.push_back(0);
@@ -160,7 +166,7 @@ ModelParallel::~ModelParallel() {
   try {
     sync_to_model();
     for (const auto& [name, home] : st.home) st.sequential->replace_parameter(name, home);
-    st.model->optimizer().bind(st.home);
+    st.model->optimizer().bind(st.home, st.model->parameter_layout());
   } catch (...) {
     // A destructor must not throw; the copies above only fail if memory ran out.
   }
@@ -255,12 +261,9 @@ Tensor ModelParallel::backward(const Tensor& y) {
           for (std::size_t k = 0; k < m; ++k) offset += st.sizes[k];
           const Tensor target = y.narrow(0, offset, st.sizes[m]).to(st.devices[s]);
           // The batch loss is the mean over samples, so micro-batch m weighs in by its share.
-          const double share = static_cast<double>(st.sizes[m]) / static_cast<double>(st.batch);
-          const Tensor weighted = st.model->loss_fn()(out, target) * share;
-          if (weighted.numel() != 1)
-            throw ShapeError("[ModelParallel::backward] the loss must be one value, got shape " + weighted.shape().str());
-          if (!weighted.requires_grad())
-            throw ValueError("[ModelParallel::backward] the loss does not depend on any parameter");
+          const Tensor value = st.model->loss_fn()(out, target);
+          detail::check_loss(value, "ModelParallel::backward");
+          const Tensor weighted = value * detail::shard_weight(st.sizes[m], st.batch, value.dtype());
           weighted.backward();
           NoGradGuard no_grad;
           loss = loss.defined() ? loss + weighted.detach() : weighted.detach();
@@ -279,15 +282,26 @@ Tensor ModelParallel::backward(const Tensor& y) {
   // The graphs are spent; drop them so their memory goes now.
   st.inputs.assign(st.stage_count(), {});
   st.outputs.assign(st.stage_count(), {});
+  NoGradGuard no_grad;
+  st.loss = st.loss.defined() ? st.loss + loss.to(st.loss.device()) : loss;
   return loss.reshape({});
 }
 
 void ModelParallel::step() {
+  State& st = *state_;
   NoGradGuard no_grad;
-  optim::Optimizer& optimizer = state_->model->optimizer();
-  optimizer.step();
+  optim::Optimizer& optimizer = st.model->optimizer();
+  std::vector<Tensor> grads;
+  for (const auto& [_, p] : optimizer.parameters()) grads.push_back(p.grad());
+  const Tensor loss = std::exchange(st.loss, Tensor());
+  if (!loss.defined() || detail::admit_step(loss, grads, st.non_finite, "ModelParallel"))
+    optimizer.step(grads);
+  else
+    ++st.skipped;
   optimizer.zero_grad();
 }
+
+std::int64_t ModelParallel::skipped_steps() const { return state_->skipped; }
 
 std::vector<std::pair<std::size_t, std::size_t>> ModelParallel::stages() const {
   std::vector<std::pair<std::size_t, std::size_t>> out;

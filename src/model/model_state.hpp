@@ -1,5 +1,6 @@
 #pragma once
 // What a dm::Model holds. Shared by the files that implement Model (training, checkpoints).
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -12,12 +13,18 @@ struct Model::State {
   std::shared_ptr<nn::Module> module;
   LossFn loss;
   std::shared_ptr<optim::Optimizer> optimizer;
-  // Views of the module's flat parameter buffer, in named_parameters() order.
+  NonFinitePolicy non_finite = NonFinitePolicy::raise;
+  std::atomic<std::int64_t> skipped_steps{0};
+  // The module's flat parameter block and its layout; made once, when the model is.
+  Tensor flat;
+  std::shared_ptr<const nn::ParameterLayout> layout;
+  // Views of `flat`, in layout order.
   nn::NamedTensors params;
   std::vector<Tensor> param_tensors;
-  // Readers: forward + backward, evaluation, saving. Writer: optimizer steps, loading. A
-  // writer-preferring lock, so a stream of training threads cannot starve the updates.
-  mutable WriterPreferringMutex mutex;
+  // Readers: forward + backward, evaluation, saving. Writer: optimizer steps, loading, and
+  // Parameters handles on `flat` (which share it). A writer-preferring lock, so a stream of
+  // training threads cannot starve the updates.
+  std::shared_ptr<WriterPreferringMutex> mutex = std::make_shared<WriterPreferringMutex>();
 };
 
 }  // namespace dm

@@ -1,4 +1,5 @@
-// dm::Parameters: updates to one flat f32 buffer, singly or fused under one write lock.
+// dm::Parameters: updates to one flat f32 buffer (its own, or a model's), singly or fused under
+// one write lock.
 #include "democratising/parameters.hpp"
 
 #include <mutex>
@@ -6,6 +7,7 @@
 #include <vector>
 
 #include "autograd/version.hpp"
+#include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "backend/backend.hpp"
 
@@ -36,10 +38,18 @@ Tensor checked_delta(const Tensor& delta, const Tensor& values, std::int64_t num
 
 }  // namespace
 
-Parameters::Parameters(const Tensor& initial) : mutex_(std::make_unique<WriterPreferringMutex>()) {
+Parameters::Parameters(const Tensor& initial) : mutex_(std::make_shared<WriterPreferringMutex>()) {
   check_cpu_f32(initial, "Parameters", "the initial value");
   numel_ = initial.numel();
   values_ = initial.reshape({numel_}).clone();  // our own storage: nobody else writes it
+}
+
+Parameters::Parameters(Tensor values, std::shared_ptr<WriterPreferringMutex> mutex)
+    : values_(std::move(values)), mutex_(std::move(mutex)) {
+  check_cpu_f32(values_, "Parameters", "the model's parameters");
+  if (values_.dim() != 1 || !values_.is_contiguous())
+    throw ShapeError("[Parameters] a model's parameters must be one contiguous block, got " + values_.shape().str());
+  numel_ = values_.numel();
 }
 
 void Parameters::update(const Tensor& delta, float alpha) {
@@ -66,6 +76,13 @@ void Parameters::update_batch(std::span<const Tensor> deltas, float alpha) {
   std::unique_lock lock(*mutex_);
   autograd::bump_version(values_);  // a raw write, counted like an in-place op
   backend::backend_for(values_.device()).add_scaled_many(values_.data<float>(), sources, alpha, numel_);
+}
+
+void Parameters::assign(const Tensor& values) {
+  const Tensor v = checked_delta(values, values_, numel_, "Parameters::assign", "the values");
+  std::unique_lock lock(*mutex_);
+  NoGradGuard no_grad;
+  Tensor(values_).copy_(v.reshape({numel_}));  // counted like any in-place op
 }
 
 Tensor Parameters::snapshot() const {

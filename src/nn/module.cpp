@@ -113,55 +113,38 @@ std::vector<Tensor*> Module::parameter_slots() {
 
 void Module::forget_flat_buffers() {
   flat_ = Tensor();
+  layout_.reset();
   for (auto& [_, child] : children_) child->forget_flat_buffers();
 }
 
 Tensor Module::flatten_parameters() {
   const std::vector<Tensor*> slots = parameter_slots();
-  // Already flat when every parameter is, in order, the next contiguous run of flat_.
-  if (flat_.defined()) {
-    bool in_place = true;
-    std::int64_t offset = flat_.storage_offset();
-    for (const Tensor* p : slots) {
-      in_place = in_place && p->shares_storage_with(flat_) && p->is_contiguous() && p->storage_offset() == offset;
-      offset += p->numel();
-    }
-    if (in_place && offset == flat_.storage_offset() + flat_.numel()) return flat_;
+  // Already flat when every parameter is, in order, its entry's view of flat_.
+  if (flat_.defined() && layout_) {
+    std::vector<Tensor> current;
+    current.reserve(slots.size());
+    for (const Tensor* p : slots) current.push_back(*p);
+    if (layout_->describes(current, flat_)) return flat_;
   }
 
-  DType dtype = DType::f32;
-  Device device = Device::cpu();
-  std::int64_t total = 0;
+  const NamedTensors named = named_parameters();  // the same order as the slots
+  std::shared_ptr<const ParameterLayout> layout = ParameterLayout::of(named);
+  const Device device = slots.empty() ? Device::cpu() : slots.front()->device();
+  for (const Tensor* p : slots)
+    if (p->device() != device)
+      throw DeviceError("[flatten_parameters] parameters live on " + device.str() + " and " + p->device().str());
+
+  Tensor flat = layout->allocate_for_overwrite(device);
+  std::vector<Tensor> views = layout->views(flat);
   for (std::size_t i = 0; i < slots.size(); ++i) {
-    const Tensor& p = *slots[i];
-    if (i == 0) {
-      dtype = p.dtype();
-      device = p.device();
-    } else if (p.dtype() != dtype) {
-      throw DTypeError("[flatten_parameters] parameters mix dtypes " + std::string(dtype_name(dtype)) + " and " +
-                       std::string(dtype_name(p.dtype())));
-    } else if (p.device() != device) {
-      throw DeviceError("[flatten_parameters] parameters live on " + device.str() + " and " + p.device().str());
-    }
-    total += p.numel();
-  }
-
-  Tensor flat = make_tensor(Shape{total}, dtype, device);
-  std::vector<Tensor> views;
-  views.reserve(slots.size());
-  std::int64_t offset = 0;
-  for (const Tensor* p : slots) {
-    const Shape& shape = p->shape();
-    Tensor view = make_view(flat, shape, contiguous_strides(shape), offset);
-    view.copy_(p->detach());
-    if (p->requires_grad()) view.set_requires_grad(true);
-    views.push_back(std::move(view));
-    offset += shape.numel();
+    views[i].copy_(slots[i]->detach());
+    if (slots[i]->requires_grad()) views[i].set_requires_grad(true);
   }
   // Only now that every copy succeeded do the handles change, so a failure leaves the module as it was.
   for (std::size_t i = 0; i < slots.size(); ++i) *slots[i] = std::move(views[i]);
   forget_flat_buffers();
   flat_ = flat;
+  layout_ = std::move(layout);
   return flat_;
 }
 

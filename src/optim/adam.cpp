@@ -30,10 +30,10 @@ Adam::Adam(AdamOptions options, bool decoupled_weight_decay)
     throw ValueError(op + std::string("invalid weight decay ") + std::to_string(options.weight_decay));
 }
 
-void Adam::bind(const nn::NamedTensors& parameters) {
-  Optimizer::bind(parameters);
-  m_ = detail::make_state_like(params_);
-  v_ = detail::make_state_like(params_);
+void Adam::bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout) {
+  Optimizer::bind(parameters, std::move(layout));
+  m_ = detail::make_state_like(params_, layout_.get());
+  v_ = detail::make_state_like(params_, layout_.get());
 }
 
 void Adam::step(const std::vector<Tensor>& grads) {

@@ -6,9 +6,17 @@
 
 namespace dm::optim {
 
-void Optimizer::bind(const nn::NamedTensors& parameters) {
+void Optimizer::bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout) {
   detail::check_parameters(parameters, "optimizer");
+  if (layout) {
+    bool same = layout->size() == parameters.size();
+    for (std::size_t i = 0; same && i < parameters.size(); ++i)
+      same = (*layout)[i].name == parameters[i].first && (*layout)[i].shape == parameters[i].second.shape() &&
+             parameters[i].second.dtype() == layout->dtype();
+    if (!same) throw ValueError("[optimizer] the parameter layout does not describe the parameters being bound");
+  }
   params_ = parameters;
+  layout_ = std::move(layout);
   steps_ = 0;
   param_steps_.assign(params_.size(), 0);
 }

@@ -33,9 +33,9 @@ SGD::SGD(SGDOptions options) : Optimizer(options.lr), options_(options) {
                      std::to_string(options.momentum) + ", dampening " + std::to_string(options.dampening) + ")");
 }
 
-void SGD::bind(const nn::NamedTensors& parameters) {
-  Optimizer::bind(parameters);
-  momentum_ = options_.momentum != 0.0 ? detail::make_state_like(params_) : std::vector<Tensor>{};
+void SGD::bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout) {
+  Optimizer::bind(parameters, std::move(layout));
+  momentum_ = options_.momentum != 0.0 ? detail::make_state_like(params_, layout_.get()) : std::vector<Tensor>{};
 }
 
 void SGD::step(const std::vector<Tensor>& grads) {

@@ -59,9 +59,10 @@ std::vector<Tensor> tensors_of(const nn::NamedTensors& params) {
   return out;
 }
 
-std::vector<Tensor> make_state_like(const nn::NamedTensors& params) {
+std::vector<Tensor> make_state_like(const nn::NamedTensors& params, const nn::ParameterLayout* layout) {
   std::vector<Tensor> out;
   if (params.empty()) return out;
+  if (layout) return layout->views(layout->allocate(compute_dtype(layout->dtype()), params.front().second.device()));
   const DType dtype = compute_dtype(params.front().second.dtype());
   bool one_dtype = true;
   std::int64_t total = 0;

@@ -18,6 +18,7 @@
 #include "autograd/version.hpp"
 #include "democratising/tensor.hpp"
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/parameter_layout.hpp"
 
 namespace dm::optim::detail {
 
@@ -44,9 +45,10 @@ void check_parameters(const nn::NamedTensors& params, const char* op);
 /// shape, floating and on its parameter's device.
 void check_gradients(const nn::NamedTensors& params, const std::vector<Tensor>& grads, const char* op);
 
-/// Zero state tensors shaped like the parameters in their compute dtype: views of one flat
-/// buffer when all parameters share a compute dtype (so the fused path applies to them too).
-std::vector<Tensor> make_state_like(const nn::NamedTensors& params);
+/// Zero state tensors shaped like the parameters in their compute dtype: the views of one block
+/// in `layout` when the parameters are bound with one, else of one flat buffer when all
+/// parameters share a compute dtype (so the fused path applies to them too).
+std::vector<Tensor> make_state_like(const nn::NamedTensors& params, const nn::ParameterLayout* layout = nullptr);
 
 /// The parameters' tensors without their names.
 std::vector<Tensor> tensors_of(const nn::NamedTensors& params);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <string>
 
@@ -29,12 +30,12 @@ World& mpi_world() {
 #define SKIP_OUTSIDE_MPIRUN() \
   if (!inside_mpi_run()) GTEST_SKIP() << "runs inside `mpirun`, started by the MpiLaunch tests"
 
-void expect_ranks_passed(const MpiRunResult& run, const std::string& what) {
+void expect_ranks_passed(const MpiRunResult& run, const std::string& what, std::size_t ranks = 2) {
   EXPECT_EQ(run.exit_code, 0) << what << " under mpirun:\n" << run.output;
   // Each rank prints its own summary; a rank that skipped everything would prove nothing.
   std::size_t passed = 0;
   for (std::size_t at = run.output.find("[  PASSED  ]"); at != std::string::npos; at = run.output.find("[  PASSED  ]", at + 1)) ++passed;
-  EXPECT_EQ(passed, 2u) << run.output;
+  EXPECT_EQ(passed, ranks) << run.output;
   EXPECT_EQ(run.output.find("[  SKIPPED ]"), std::string::npos) << run.output;
 }
 
@@ -44,6 +45,10 @@ TEST(MpiLaunch, CollectivesAcrossTwoProcesses) {
 
 TEST(MpiLaunch, DataParallelFashionMnistAcrossTwoProcesses) {
   expect_ranks_passed(mpi_run(2, "MpiRank.DataParallel*"), "data-parallel training");
+}
+
+TEST(MpiLaunch, UnequalShardsAcrossThreeProcesses) {
+  expect_ranks_passed(mpi_run(3, "MpiRankOfThree.*"), "unequal shards", 3);
 }
 
 TEST(MpiLaunch, ASilentProcessIsATimeoutNotAHang) {
@@ -154,6 +159,42 @@ TEST(MpiRank, DataParallelFashionMnistReachesBitwiseEqualParametersAndLearns) {
     epoch_loss.push_back(sum / static_cast<double>(samples / batch));
   }
   EXPECT_LT(epoch_loss.back(), 0.8 * epoch_loss.front()) << epoch_loss.front() << " -> " << epoch_loss.back();
+}
+
+// Batch 50 on 3 processes (16, 17 and 17 rows): the reduced gradient is the one this process
+// computes on the whole batch, up to the order of the additions (tolerances as in
+// test_ddp_local.cpp: f32 within PyTorch's atol 1e-5, f64 within 1e-12), and every rank
+// holds the same bits.
+TEST(MpiRankOfThree, UnequalShardsGiveTheFullBatchGradient) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  ASSERT_EQ(world.size(), 3);
+  for (DType dtype : {DType::f32, DType::f64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    manual_seed(5);
+    const Tensor x = Tensor::randn(Shape{50, 20}).to(dtype);
+    const Tensor y = Tensor::randint(0, 4, Shape{50});
+    manual_seed(21);
+    Model model = nn::Sequential()
+                      .add(nn::Dense(20, 16, true, dtype))
+                      .add(nn::ReLU())
+                      .add(nn::Dense(16, 4, true, dtype))
+                      .build();
+    Tensor full_loss;
+    const Tensor full = model.compute_gradients(x, y, &full_loss).flat.clone();
+    DistributedTrainer trainer(model, world, DistributedOptions{.bucket_bytes = 256});
+    Tensor loss;
+    const Tensor reduced = trainer.compute_gradients(shard(x, world), shard(y, world), &loss).flat;
+    const double atol = dtype == DType::f32 ? 1e-5 : 1e-12, rtol = dtype == DType::f32 ? 1.3e-6 : 1e-10;
+    const std::vector<double> got = reduced.to_vector<double>(), want = full.to_vector<double>();
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i)
+      ASSERT_LE(std::abs(got[i] - want[i]), atol + rtol * std::abs(want[i])) << "element " << i;
+    EXPECT_NEAR(loss.item<double>(), full_loss.item<double>(), dtype == DType::f32 ? 1e-6 : 1e-13);
+    const Tensor all = world.all_gather(reduced.contiguous());
+    for (int r = 1; r < world.size(); ++r)
+      ASSERT_EQ(all.select(0, r).to_vector<double>(), all.select(0, 0).to_vector<double>()) << "rank " << r;
+  }
 }
 
 TEST(MpiRank, TimeoutWhenTheOtherProcessStaysSilent) {

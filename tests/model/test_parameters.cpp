@@ -1,13 +1,22 @@
 // dm::Parameters: update and update_batch against a naive loop, bitwise equality of a fused
-// batch with the same updates applied one by one, and typed errors that change nothing.
+// batch with the same updates applied one by one, and typed errors that change nothing; a
+// handle on a model's own parameters, which shares their storage and their lock.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "democratising/error.hpp"
+#include "democratising/model.hpp"
+#include "democratising/nn/layers.hpp"
+#include "democratising/nn/sequential.hpp"
 #include "democratising/parameters.hpp"
+#include "democratising/random.hpp"
 #include "democratising/runtime.hpp"
+#include "model_test_util.hpp"
 
 namespace {
 
@@ -94,6 +103,101 @@ TEST(Parameters, BadUpdatesThrowTypedErrorsAndChangeNothing) {
   EXPECT_THROW(dm::Parameters(Tensor::ones({3}, dm::DType::i64)), dm::DTypeError);
   params.update_batch(std::span<const Tensor>{});  // no updates: no change
   EXPECT_EQ(params.snapshot().to_vector<float>(), init);
+}
+
+dm::Model small_model(std::uint64_t seed, dm::DType dtype = dm::DType::f32) {
+  dm::manual_seed(seed);
+  return dm::nn::Sequential()
+      .add(dm::nn::Dense(4, 8, true, dtype))
+      .add(dm::nn::ReLU())
+      .add(dm::nn::Dense(8, 3, true, dtype))
+      .build({.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 0.1})});
+}
+
+std::vector<float> model_values(const dm::Model& model) {
+  std::vector<float> out;
+  for (const auto& [_, p] : model.module().named_parameters()) {
+    const auto v = p.to_vector<float>();
+    out.insert(out.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+TEST(ModelParameters, UpdateBatchWritesTheModelsOwnParameters) {
+  dm::Model model = small_model(3);
+  const std::vector<float> initial = model_values(model);
+  const auto n = static_cast<std::int64_t>(initial.size());
+  std::vector<Tensor> updates;
+  for (int k = 0; k < 3; ++k) updates.push_back(Tensor::from_vector(random_values(initial.size(), 40 + k), {n}));
+
+  dm::Parameters params = model.parameters();
+  EXPECT_EQ(params.numel(), model.module().num_parameters());
+  params.update_batch(updates, -0.5f);
+  // The same updates on a separate copy of the values: the model's parameters, which its
+  // forward reads, are now bitwise those.
+  dm::Parameters separate(Tensor::from_vector(initial, {n}));
+  separate.update_batch(updates, -0.5f);
+  EXPECT_EQ(model_values(model), separate.snapshot().to_vector<float>());
+  EXPECT_EQ(params.snapshot().to_vector<float>(), separate.snapshot().to_vector<float>());
+
+  // No copy: a handle taken later, and a copy of this one, see the same storage.
+  const dm::Parameters copy = params;
+  model.parameters().update(updates[0], 1.0f);
+  EXPECT_EQ(copy.snapshot().to_vector<float>(), model_values(model));
+  // And the model trains on from the updated values.
+  const auto data = model_test::blobs(16, 4, 3, 2);
+  const std::vector<float> before_step = model_values(model);
+  model.train_step(data.x, data.y);
+  EXPECT_NE(model_values(model), before_step);
+  EXPECT_EQ(params.snapshot().to_vector<float>(), model_values(model));
+}
+
+TEST(ModelParameters, ReadingThroughTheHandleHoldsOffTheModelsUpdates) {
+  dm::Model model = small_model(4);
+  const auto data = model_test::blobs(16, 4, 3, 5);
+  const dm::Gradients grads = model.compute_gradients(data.x, data.y);
+  dm::Parameters params = model.parameters();
+  std::atomic<bool> applied{false};
+  std::thread updater;
+  params.read([&](const Tensor& values) {
+    const std::vector<float> seen = values.to_vector<float>();
+    updater = std::thread([&] {
+      model.apply_gradients(grads);  // needs the model's write lock, which our read holds off
+      applied = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_FALSE(applied.load()) << "the model updated its parameters while a Parameters read held its lock";
+    EXPECT_EQ(values.to_vector<float>(), seen);
+  });
+  updater.join();
+  EXPECT_TRUE(applied.load());
+  EXPECT_EQ(model.optimizer().steps(), 1);
+}
+
+TEST(ModelParameters, UpdatesRaceSafelyWithTraining) {
+  // Hogwild training on two threads and fused updates on a third: every write takes the
+  // model's write lock, so the run is clean under TSan and every update lands once.
+  dm::Model model = small_model(6);
+  const auto data = model_test::blobs(32, 4, 3, 6);
+  dm::Parameters params = model.parameters();
+  const Tensor zero = Tensor::zeros({params.numel()});
+  const std::vector<Tensor> nothing = {zero, zero};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) model.train_step(data.x, data.y);
+    });
+  threads.emplace_back([&] {
+    for (int i = 0; i < 50; ++i) params.update_batch(nothing);
+  });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(model.optimizer().steps(), 20);
+  EXPECT_EQ(params.snapshot().to_vector<float>(), model_values(model));
+}
+
+TEST(ModelParameters, OnlyF32ModelsHaveAHandle) {
+  const dm::Model model = small_model(5, dm::DType::f64);
+  EXPECT_THROW((void)model.parameters(), dm::DTypeError);
 }
 
 }  // namespace

@@ -3,14 +3,15 @@
 //
 // forward() is const and may run on many threads at once (each thread records its own graph);
 // parameters are leaf tensors that require grad. A finished model keeps all its parameters in
-// one contiguous buffer with a view per parameter (see flatten_parameters), so optimizers,
-// all-reduce and checkpoints each make one pass over one block.
+// one contiguous buffer with a view per parameter, described by one ParameterLayout (see
+// flatten_parameters), so optimizers, all-reduce and checkpoints each make one pass over one block.
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "democratising/nn/parameter_layout.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm::nn {
@@ -56,12 +57,15 @@ class Module {
   /// unknown name, ShapeError/DTypeError for a different shape/dtype.
   void replace_parameter(const std::string& name, Tensor value);
 
-  /// Moves every parameter into one contiguous buffer of their common dtype and returns it;
-  /// each parameter becomes a leaf view of it with its values and requires_grad kept.
-  /// Called by Sequential::build(); idempotent. Mixed parameter dtypes are a DTypeError.
+  /// Moves every parameter into one contiguous buffer of their common dtype, laid out by a
+  /// new ParameterLayout, and returns it; each parameter becomes a leaf view of it with its
+  /// values and requires_grad kept. Called by Sequential::build(); idempotent. Mixed parameter
+  /// dtypes are a DTypeError.
   Tensor flatten_parameters();
   /// The flat buffer, if flatten_parameters() ran (else undefined).
   const Tensor& flat_parameters() const { return flat_; }
+  /// The layout of flat_parameters(), if flatten_parameters() ran (else null).
+  const std::shared_ptr<const ParameterLayout>& parameter_layout() const { return layout_; }
 
  protected:
   /// Registers a parameter (marks it requires_grad) and returns a reference to the stored
@@ -83,6 +87,7 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   Tensor flat_;
+  std::shared_ptr<const ParameterLayout> layout_;
 };
 
 /// Puts every module into evaluation mode for the calling thread only, for its lifetime,

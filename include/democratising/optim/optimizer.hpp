@@ -1,15 +1,16 @@
 #pragma once
 // Optimizers update parameters in place from gradients, under NoGradGuard.
 //
-// A Model binds its optimizer to its parameters once; when the parameters are views of one
-// flat buffer and the gradients come as one flat buffer in the same layout, a step is one
-// fused pass over that block.
+// A Model binds its optimizer to its parameters once, with their nn::ParameterLayout: the
+// optimizer's state is then laid out the same way, and when the gradients come as one block in
+// that layout too, a step is one fused pass over parameters, gradients and state.
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/parameter_layout.hpp"
 
 namespace dm::optim {
 
@@ -18,14 +19,18 @@ class Optimizer {
  public:
   virtual ~Optimizer() = default;
 
-  /// Binds the parameters to update (in this order); resets the state.
-  virtual void bind(const nn::NamedTensors& parameters);
+  /// Binds the parameters to update (in this order); resets the state. With a layout, the
+  /// parameters are its views of one block (a model's) and the state is allocated in the same
+  /// layout; ValueError when the layout does not describe them.
+  virtual void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr);
   /// One update with grads[i] for parameter i (same shapes; undefined = no gradient).
   virtual void step(const std::vector<Tensor>& grads) = 0;
   /// One update using each parameter's accumulated grad().
   void step();
   /// The bound parameters, in order.
   const nn::NamedTensors& parameters() const { return params_; }
+  /// Their layout, when bound with one (else null).
+  const std::shared_ptr<const nn::ParameterLayout>& layout() const { return layout_; }
   /// Clears each bound parameter's grad().
   void zero_grad();
 
@@ -52,6 +57,8 @@ class Optimizer {
   explicit Optimizer(double lr) : lr_(lr) {}
   /// The bound parameters.
   nn::NamedTensors params_;
+  /// The parameters' layout (null when bound without one).
+  std::shared_ptr<const nn::ParameterLayout> layout_;
   /// The learning rate.
   double lr_;
   /// Steps taken.
@@ -79,7 +86,7 @@ class SGD : public Optimizer {
  public:
   /// SGD with these hyperparameters.
   explicit SGD(SGDOptions options = {});
-  void bind(const nn::NamedTensors& parameters) override;
+  void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr) override;
   using Optimizer::step;
   void step(const std::vector<Tensor>& grads) override;
   nn::NamedTensors state() const override;
@@ -111,7 +118,7 @@ class Adam : public Optimizer {
  public:
   /// Adam, or AdamW's update when decoupled_weight_decay.
   explicit Adam(AdamOptions options = {}, bool decoupled_weight_decay = false);
-  void bind(const nn::NamedTensors& parameters) override;
+  void bind(const nn::NamedTensors& parameters, std::shared_ptr<const nn::ParameterLayout> layout = nullptr) override;
   using Optimizer::step;
   void step(const std::vector<Tensor>& grads) override;
   nn::NamedTensors state() const override;
