@@ -27,8 +27,8 @@ void check_pool(Size2 kernel, Size2 stride, Size2 padding, const char* layer) {
   detail::require_at_least(stride, 1, layer, "stride");
   detail::require_at_least(padding, 0, layer, "padding");
   if (2 * padding.h > kernel.h || 2 * padding.w > kernel.w)
-    throw ShapeError(std::string("[") + layer + "] padding " + pair(padding) + " must be at most half the kernel_size " +
-                     pair(kernel));
+    throw ShapeError(std::string("[") + layer + "] padding " + pair(padding) +
+                     " must be at most half the kernel_size " + pair(kernel));
 }
 
 }  // namespace
@@ -59,8 +59,8 @@ Conv2d::Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel
     throw DTypeError("[Conv2d] parameters must be f32, f64 or bf16, got " + std::string(dtype_name(dtype)));
   const std::int64_t fan_in = in_channels / groups * kernel_size.h * kernel_size.w;
   const double bound = 1.0 / std::sqrt(static_cast<double>(fan_in));
-  register_parameter("weight",
-                     uniform_symmetric({out_channels, in_channels / groups, kernel_size.h, kernel_size.w}, bound, dtype));
+  const Shape weight_shape{out_channels, in_channels / groups, kernel_size.h, kernel_size.w};
+  register_parameter("weight", uniform_symmetric(weight_shape, bound, dtype));
   if (bias) register_parameter("bias", uniform_symmetric({out_channels}, bound, dtype));
 }
 

@@ -108,7 +108,8 @@ inline PoolResult avg_pool2d(const Pool& p, bool count_include_pad, const Values
             ++padded;
             if (ih >= 0 && ih < p.h && iw >= 0 && iw < p.w) inside.push_back((q * p.h + ih) * p.w + iw);
           }
-        const double divisor = static_cast<double>(count_include_pad ? padded : static_cast<std::int64_t>(inside.size()));
+        const auto inner = static_cast<std::int64_t>(inside.size());
+        const double divisor = static_cast<double>(count_include_pad ? padded : inner);
         const auto yi = static_cast<std::size_t>((q * oh + i) * ow + j);
         double s = 0.0;
         for (std::int64_t xi : inside) s += x[static_cast<std::size_t>(xi)];
@@ -125,10 +126,15 @@ inline PoolResult adaptive_avg_pool2d(std::int64_t planes, std::int64_t h, std::
   for (std::int64_t q = 0; q < planes; ++q)
     for (std::int64_t i = 0; i < oh; ++i)
       for (std::int64_t j = 0; j < ow; ++j) {
-        const auto h0 = static_cast<std::int64_t>(std::floor(static_cast<double>(i * h) / static_cast<double>(oh)));
-        const auto h1 = static_cast<std::int64_t>(std::ceil(static_cast<double>((i + 1) * h) / static_cast<double>(oh)));
-        const auto w0 = static_cast<std::int64_t>(std::floor(static_cast<double>(j * w) / static_cast<double>(ow)));
-        const auto w1 = static_cast<std::int64_t>(std::ceil(static_cast<double>((j + 1) * w) / static_cast<double>(ow)));
+        // Cell (i, j) covers rows [floor(i * h / oh), ceil((i + 1) * h / oh)), columns alike.
+        const auto floor_div = [](std::int64_t a, std::int64_t b) {
+          return static_cast<std::int64_t>(std::floor(static_cast<double>(a) / static_cast<double>(b)));
+        };
+        const auto ceil_div = [](std::int64_t a, std::int64_t b) {
+          return static_cast<std::int64_t>(std::ceil(static_cast<double>(a) / static_cast<double>(b)));
+        };
+        const std::int64_t h0 = floor_div(i * h, oh), h1 = ceil_div((i + 1) * h, oh);
+        const std::int64_t w0 = floor_div(j * w, ow), w1 = ceil_div((j + 1) * w, ow);
         const double count = static_cast<double>((h1 - h0) * (w1 - w0));
         const auto yi = static_cast<std::size_t>((q * oh + i) * ow + j);
         double s = 0.0;

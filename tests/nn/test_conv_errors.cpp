@@ -24,11 +24,13 @@ TEST(ConvErrors, Conv2dShapes) {
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), 1, 0, 3); }, "window spans 7");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, normal({4, 1, 3, 3}, 2), Tensor(), 1, 0, 1, 2); },
                                     "groups 2 does not divide the 3 input channels");
-  expect_throw_with<dm::ShapeError>([&] { nn::conv2d(normal({2, 4, 5, 5}, 1), normal({3, 2, 3, 3}, 2), Tensor(), 1, 0, 1, 2); },
+  expect_throw_with<dm::ShapeError>(
+      [&] { nn::conv2d(normal({2, 4, 5, 5}, 1), normal({3, 2, 3, 3}, 2), Tensor(), 1, 0, 1, 2); },
                                     "groups 2 does not divide the 3 output channels");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), 1, 0, 1, 0); }, "groups must be positive");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), 0); }, "[conv2d] stride must be positive");
-  expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), {1, -2}); }, "stride must be positive, got (1, -2)");
+  expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), {1, -2}); },
+                                    "stride must be positive, got (1, -2)");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), 1, -1); }, "padding must be non-negative");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, Tensor(), 1, 0, 0); }, "dilation must be positive");
   expect_throw_with<dm::ShapeError>([&] { nn::conv2d(x, w, normal({3}, 3)); }, "[conv2d] bias (3,) vs weight");
@@ -45,12 +47,14 @@ TEST(ConvErrors, Conv2dDtypesAndDevices) {
 TEST(ConvErrors, Pooling) {
   const Tensor x = normal({1, 2, 5, 5}, 1);
   expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 0); }, "[max_pool2d] kernel_size must be positive");
-  expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 2, nn::Size2{0}); }, "[max_pool2d] stride must be positive");
+  expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 2, nn::Size2{0}); },
+                                    "[max_pool2d] stride must be positive");
   expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 2, std::nullopt, 2); },
                                     "padding (2, 2) must be at most half the kernel_size (2, 2)");
   expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 6); }, "[max_pool2d] x (1, 2, 5, 5): the height window");
   expect_throw_with<dm::ShapeError>([&] { nn::max_pool2d(x, 3, std::nullopt, 0, 3); }, "window spans 7");
-  expect_throw_with<dm::ShapeError>([&] { nn::avg_pool2d(x, {2, 7}); }, "[avg_pool2d] x (1, 2, 5, 5): the width window");
+  expect_throw_with<dm::ShapeError>([&] { nn::avg_pool2d(x, {2, 7}); },
+                                    "[avg_pool2d] x (1, 2, 5, 5): the width window");
   expect_throw_with<dm::ShapeError>([&] { nn::avg_pool2d(x, 3, std::nullopt, -1); }, "padding must be non-negative");
   expect_throw_with<dm::ShapeError>([&] { nn::avg_pool2d(normal({5, 5}, 1), 2); }, "[avg_pool2d] x must be 4-d");
   expect_throw_with<dm::ShapeError>([&] { nn::adaptive_avg_pool2d(x, {0, 2}); },

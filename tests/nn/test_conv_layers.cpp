@@ -52,7 +52,8 @@ TEST(Conv2dLayer, ForwardIsTheOp) {
   EXPECT_EQ(nn::MaxPool2d(2)(x).to_vector<double>(), nn::max_pool2d(x, 2).to_vector<double>());
   EXPECT_EQ(nn::AvgPool2d(3, nn::Size2{2}, 1, false)(x).to_vector<double>(),
             nn::avg_pool2d(x, 3, nn::Size2{2}, 1, false).to_vector<double>());
-  EXPECT_EQ(nn::AdaptiveAvgPool2d({2, 3})(x).to_vector<double>(), nn::adaptive_avg_pool2d(x, {2, 3}).to_vector<double>());
+  EXPECT_EQ(nn::AdaptiveAvgPool2d({2, 3})(x).to_vector<double>(),
+            nn::adaptive_avg_pool2d(x, {2, 3}).to_vector<double>());
 }
 
 dm::Model small_cnn(std::uint64_t seed) {

@@ -34,7 +34,8 @@ std::vector<PoolCase> window_cases() {
 // Inputs: the case's x, optionally stored with H and W swapped and seen through a transpose.
 Tensor input(const PoolCase& c, DType dtype, bool strided) {
   const Pool& p = c.p;
-  Tensor x = strided ? normal({c.n, c.c, p.w, p.h}, 21, dtype).transpose(2, 3) : normal({c.n, c.c, p.h, p.w}, 21, dtype);
+  Tensor x = strided ? normal({c.n, c.c, p.w, p.h}, 21, dtype).transpose(2, 3)
+                     : normal({c.n, c.c, p.h, p.w}, 21, dtype);
   x.set_requires_grad();
   return x;
 }
@@ -76,7 +77,8 @@ TEST_P(PoolReference, AvgPool) {
         ASSERT_EQ(y.shape(), Shape({c.n, c.c, p.oh(), p.ow()}));
         const Tensor g = normal(y.shape(), 23, dtype);
         y.backward(g);
-        const auto ref = conv_ref::avg_pool2d(p, include_pad, x.contiguous().to_vector<double>(), g.to_vector<double>());
+        const auto ref =
+            conv_ref::avg_pool2d(p, include_pad, x.contiguous().to_vector<double>(), g.to_vector<double>());
         expect_close(y, ref.y, rtol_of(dtype), atol_of(dtype), "y");
         expect_close(x.grad(), ref.dx, rtol_of(dtype), atol_of(dtype), "dx");
       }

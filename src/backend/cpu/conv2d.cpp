@@ -204,7 +204,8 @@ void backward(const Conv2dGeometry& g, const T* grad, const T* x, const T* w, T*
     par_for(weight_numel, 4096, [&](std::int64_t i0, std::int64_t i1) {
       for (std::int64_t i = i0; i < i1; ++i) {
         T s = T(0);
-        for (std::int64_t chunk = 0; chunk < chunks; ++chunk) s += partials[static_cast<std::size_t>(chunk * weight_numel + i)];
+        for (std::int64_t chunk = 0; chunk < chunks; ++chunk)
+          s += partials[static_cast<std::size_t>(chunk * weight_numel + i)];
         dw[i] = s;
       }
     });
