@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/conv_geometry.hpp"
 #include "backend/op_kinds.hpp"
 #include "democratising/device.hpp"
 #include "democratising/dtype.hpp"
@@ -204,6 +205,37 @@ class Backend {
   /// out (n) = sum_k weights[k] * sources[k] (n), k in order; out may be sources[0].
   virtual void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
                             std::span<const double> weights, std::int64_t n) = 0;
+
+  // ---- convolution and pooling over contiguous NCHW data of `dtype` (f32 or f64) -------------
+  /// y (see Conv2dGeometry) = conv(x, w) + bias (out_channels) per channel; bias may be null.
+  virtual void conv2d_forward(DType dtype, const Conv2dGeometry& geo, const std::byte* x, const std::byte* w,
+                              const std::byte* bias, std::byte* y) = 0;
+  /// From g (shaped like y): dx (like x), dw (like w), db (out_channels); each may be null and
+  /// is overwritten. dw and db add the batch's images in a fixed order.
+  virtual void conv2d_backward(DType dtype, const Conv2dGeometry& geo, const std::byte* g, const std::byte* x,
+                               const std::byte* w, std::byte* dx, std::byte* dw, std::byte* db) = 0;
+  /// y (planes, out_h, out_w) = window maxima (padding never wins; NaN does), indices (same
+  /// shape, i64) = the first maximum's flat position ih * in_w + iw in its plane.
+  virtual void max_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x, std::byte* y,
+                                  std::int64_t* indices) = 0;
+  /// dx (planes, in_h, in_w) = g scattered to indices (overwritten; overlapping windows add).
+  virtual void max_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
+                                   const std::int64_t* indices, std::byte* dx) = 0;
+  /// y = window means (no dilation); count_include_pad divides by the window clipped to the
+  /// padded input, else by the elements inside the input (torch.nn.functional.avg_pool2d).
+  virtual void avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad,
+                                  const std::byte* x, std::byte* y) = 0;
+  /// dx (overwritten) = g spread evenly over each window with the forward's divisor.
+  virtual void avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad,
+                                   const std::byte* g, std::byte* dx) = 0;
+  /// y (planes, out_h, out_w): cell (oh, ow) is the mean over input rows
+  /// [floor(oh * in_h / out_h), ceil((oh + 1) * in_h / out_h)) and likewise for columns
+  /// (torch.nn.functional.adaptive_avg_pool2d); only planes, in_* and out_* of geo are read.
+  virtual void adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x,
+                                           std::byte* y) = 0;
+  /// dx (overwritten) = g spread evenly over each cell's input window.
+  virtual void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
+                                            std::byte* dx) = 0;
 };
 
 /// The backend registered for `device`'s kind: the CPU backend always; for CUDA the CUDA

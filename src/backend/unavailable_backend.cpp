@@ -119,4 +119,33 @@ void UnavailableBackend::weighted_sum(DType, std::byte*, std::span<const std::by
   unavailable("weighted_sum");
 }
 
+void UnavailableBackend::conv2d_forward(DType, const Conv2dGeometry&, const std::byte*, const std::byte*,
+                                        const std::byte*, std::byte*) {
+  unavailable("conv2d_forward");
+}
+void UnavailableBackend::conv2d_backward(DType, const Conv2dGeometry&, const std::byte*, const std::byte*,
+                                         const std::byte*, std::byte*, std::byte*, std::byte*) {
+  unavailable("conv2d_backward");
+}
+void UnavailableBackend::max_pool2d_forward(DType, const Pool2dGeometry&, const std::byte*, std::byte*,
+                                            std::int64_t*) {
+  unavailable("max_pool2d_forward");
+}
+void UnavailableBackend::max_pool2d_backward(DType, const Pool2dGeometry&, const std::byte*, const std::int64_t*,
+                                             std::byte*) {
+  unavailable("max_pool2d_backward");
+}
+void UnavailableBackend::avg_pool2d_forward(DType, const Pool2dGeometry&, bool, const std::byte*, std::byte*) {
+  unavailable("avg_pool2d_forward");
+}
+void UnavailableBackend::avg_pool2d_backward(DType, const Pool2dGeometry&, bool, const std::byte*, std::byte*) {
+  unavailable("avg_pool2d_backward");
+}
+void UnavailableBackend::adaptive_avg_pool2d_forward(DType, const Pool2dGeometry&, const std::byte*, std::byte*) {
+  unavailable("adaptive_avg_pool2d_forward");
+}
+void UnavailableBackend::adaptive_avg_pool2d_backward(DType, const Pool2dGeometry&, const std::byte*, std::byte*) {
+  unavailable("adaptive_avg_pool2d_backward");
+}
+
 }  // namespace dm::backend

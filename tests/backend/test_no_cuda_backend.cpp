@@ -36,6 +36,8 @@ std::vector<Entry> every_entry() {
   const float* deltas[1] = {f};
   const std::byte* sources[1] = {buf};
   const double weights[1] = {1.0};
+  const Conv2dGeometry conv{1, 1, 1, 1, 1, 1, 1};
+  const Pool2dGeometry pool{1, 1, 1, 1, 1};
   return {
       {"allocate", [](Backend& b) { b.allocate(16, 0); }},
       {"copy_from_host", [](Backend& b) { b.copy_from_host(buf, buf, 4, 0, {}); }},
@@ -83,6 +85,16 @@ std::vector<Entry> every_entry() {
       {"adam_step", [](Backend& b) { b.adam_step(DType::f32, buf, buf, buf, buf, 1, {}); }},
       {"add_scaled_many", [=](Backend& b) { b.add_scaled_many(f, deltas, 1.0f, 1); }},
       {"weighted_sum", [=](Backend& b) { b.weighted_sum(DType::f32, buf, sources, weights, 1); }},
+      {"conv2d_forward", [=](Backend& b) { b.conv2d_forward(DType::f32, conv, buf, buf, nullptr, buf); }},
+      {"conv2d_backward",
+       [=](Backend& b) { b.conv2d_backward(DType::f32, conv, buf, buf, buf, buf, buf, buf); }},
+      {"max_pool2d_forward", [=](Backend& b) { b.max_pool2d_forward(DType::f32, pool, buf, buf, idx); }},
+      {"max_pool2d_backward", [=](Backend& b) { b.max_pool2d_backward(DType::f32, pool, buf, idx, buf); }},
+      {"avg_pool2d_forward", [=](Backend& b) { b.avg_pool2d_forward(DType::f32, pool, true, buf, buf); }},
+      {"avg_pool2d_backward", [=](Backend& b) { b.avg_pool2d_backward(DType::f32, pool, true, buf, buf); }},
+      {"adaptive_avg_pool2d_forward", [=](Backend& b) { b.adaptive_avg_pool2d_forward(DType::f32, pool, buf, buf); }},
+      {"adaptive_avg_pool2d_backward",
+       [=](Backend& b) { b.adaptive_avg_pool2d_backward(DType::f32, pool, buf, buf); }},
   };
 }
 
@@ -93,7 +105,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 40u);
+  EXPECT_EQ(entries.size(), 48u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {

@@ -80,5 +80,6 @@ void add_linalg_cases(Cases& cases);
 void add_copy_cases(Cases& cases);
 void add_nn_cases(Cases& cases);
 void add_optim_cases(Cases& cases);
+void add_conv_cases(Cases& cases);
 
 }  // namespace dm::conformance

@@ -160,6 +160,7 @@ int main(int argc, char** argv) {
   add_copy_cases(cases);
   add_nn_cases(cases);
   add_optim_cases(cases);
+  add_conv_cases(cases);
 
   const std::vector<dm::Device> gpus = dm::Device::cuda_all();
   if (list) {

@@ -2,6 +2,7 @@
 // Differentiable building blocks with fused forward and backward passes. Each records one
 // autograd node with a hand-written backward; they accept f32, f64 and bf16 (computed in
 // f32) CPU tensors.
+#include "democratising/nn/conv.hpp"
 #include "democratising/tensor.hpp"
 
 namespace dm::nn {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 
+#include "democratising/nn/conv.hpp"
 #include "democratising/nn/module.hpp"
 
 namespace dm::nn {
@@ -123,6 +124,62 @@ class LogSoftmax : public Module {
 
  private:
   std::int64_t dim_;
+};
+
+/// 2-d convolution over (N, C, H, W) images, see nn::conv2d. weight (out, in / groups, kH, kW)
+/// and bias (out) are initialised like torch.nn.Conv2d: uniform in [-1/sqrt(fan_in),
+/// 1/sqrt(fan_in)] with fan_in = in / groups * kH * kW, weight drawn before bias.
+class Conv2d : public Module {
+ public:
+  Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size, Size2 stride = 1, Size2 padding = 0,
+         Size2 dilation = 1, std::int64_t groups = 1, bool bias = true, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+  const Tensor& weight() const { return parameter(0); }
+  /// The bias, or null for a layer made without one.
+  const Tensor* bias() const { return has_bias_ ? &parameter(1) : nullptr; }
+
+ private:
+  std::int64_t in_, out_;
+  Size2 kernel_, stride_, padding_, dilation_;
+  std::int64_t groups_;
+  bool has_bias_;
+};
+
+/// Max pooling, see nn::max_pool2d; stride defaults to kernel_size.
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                     Size2 dilation = 1);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+
+ private:
+  Size2 kernel_, stride_, padding_, dilation_;
+};
+
+/// Average pooling, see nn::avg_pool2d; stride defaults to kernel_size.
+class AvgPool2d : public Module {
+ public:
+  explicit AvgPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
+                     bool count_include_pad = true);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+
+ private:
+  Size2 kernel_, stride_, padding_;
+  bool count_include_pad_;
+};
+
+/// Average pooling to a fixed output size, see nn::adaptive_avg_pool2d.
+class AdaptiveAvgPool2d : public Module {
+ public:
+  explicit AdaptiveAvgPool2d(Size2 output_size);
+  Tensor forward(const Tensor& x) const override;
+  std::string name() const override;
+
+ private:
+  Size2 output_size_;
 };
 
 }  // namespace dm::nn

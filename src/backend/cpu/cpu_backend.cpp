@@ -5,6 +5,7 @@
 #include <string>
 
 #include "backend/cpu/caching_allocator.hpp"
+#include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/elementwise.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/reduce.hpp"
@@ -189,6 +190,41 @@ void CpuBackend::add_scaled_many(float* p, std::span<const float* const> deltas,
 void CpuBackend::weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
                               std::span<const double> weights, std::int64_t n) {
   cpu::weighted_sum(dtype, out, sources, weights, n);
+}
+
+// ---- convolution and pooling ------------------------------------------------------------------
+
+void CpuBackend::conv2d_forward(DType dtype, const Conv2dGeometry& geo, const std::byte* x, const std::byte* w,
+                                const std::byte* bias, std::byte* y) {
+  cpu::conv2d_forward(dtype, geo, x, w, bias, y);
+}
+void CpuBackend::conv2d_backward(DType dtype, const Conv2dGeometry& geo, const std::byte* g, const std::byte* x,
+                                 const std::byte* w, std::byte* dx, std::byte* dw, std::byte* db) {
+  cpu::conv2d_backward(dtype, geo, g, x, w, dx, dw, db);
+}
+void CpuBackend::max_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x, std::byte* y,
+                                    std::int64_t* indices) {
+  cpu::max_pool2d_forward(dtype, geo, x, y, indices);
+}
+void CpuBackend::max_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
+                                     const std::int64_t* indices, std::byte* dx) {
+  cpu::max_pool2d_backward(dtype, geo, g, indices, dx);
+}
+void CpuBackend::avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad,
+                                    const std::byte* x, std::byte* y) {
+  cpu::avg_pool2d_forward(dtype, geo, count_include_pad, x, y);
+}
+void CpuBackend::avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad,
+                                     const std::byte* g, std::byte* dx) {
+  cpu::avg_pool2d_backward(dtype, geo, count_include_pad, g, dx);
+}
+void CpuBackend::adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x,
+                                             std::byte* y) {
+  cpu::adaptive_avg_pool2d_forward(dtype, geo, x, y);
+}
+void CpuBackend::adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
+                                              std::byte* dx) {
+  cpu::adaptive_avg_pool2d_backward(dtype, geo, g, dx);
 }
 
 CpuBackend& cpu_backend() {

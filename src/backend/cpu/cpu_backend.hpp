@@ -14,6 +14,8 @@ class CpuBackend final : public backend::Backend {
   using Stream = backend::Stream;
   using SgdStep = backend::SgdStep;
   using AdamStep = backend::AdamStep;
+  using Conv2dGeometry = backend::Conv2dGeometry;
+  using Pool2dGeometry = backend::Pool2dGeometry;
 
   std::string_view name() const override { return "cpu"; }
 
@@ -84,6 +86,23 @@ class CpuBackend final : public backend::Backend {
   void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n) override;
   void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
                     std::span<const double> weights, std::int64_t n) override;
+
+  void conv2d_forward(DType dtype, const Conv2dGeometry& geo, const std::byte* x, const std::byte* w,
+                      const std::byte* bias, std::byte* y) override;
+  void conv2d_backward(DType dtype, const Conv2dGeometry& geo, const std::byte* g, const std::byte* x,
+                       const std::byte* w, std::byte* dx, std::byte* dw, std::byte* db) override;
+  void max_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x, std::byte* y,
+                          std::int64_t* indices) override;
+  void max_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g, const std::int64_t* indices,
+                           std::byte* dx) override;
+  void avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad, const std::byte* x,
+                          std::byte* y) override;
+  void avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, bool count_include_pad, const std::byte* g,
+                           std::byte* dx) override;
+  void adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& geo, const std::byte* x,
+                                   std::byte* y) override;
+  void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
+                                    std::byte* dx) override;
 
 };
 

@@ -1,0 +1,101 @@
+// conv2d, max_pool2d, avg_pool2d and adaptive_avg_pool2d against PyTorch: every case of
+// tests/data/conv/conv_pool.json (written by tests/data/make_conv_fixtures.py), output and
+// the gradient of every input, in f64 and in f32.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "democratising/nn/conv.hpp"
+#include "nn_test_util.hpp"
+
+namespace {
+
+using namespace nn_test;
+using json = nlohmann::json;
+namespace nn = dm::nn;
+
+const json& fixture() {
+  static const json doc = [] {
+    std::ifstream in(std::string(DM_TEST_DATA_DIR) + "/conv/conv_pool.json");
+    if (!in) throw std::runtime_error("cannot open tests/data/conv/conv_pool.json");
+    return json::parse(in);
+  }();
+  return doc;
+}
+
+std::vector<std::string> case_names() {
+  std::vector<std::string> names;
+  for (const json& c : fixture().at("cases")) names.push_back(c.at("name").get<std::string>());
+  return names;
+}
+
+const json& case_named(const std::string& name) {
+  for (const json& c : fixture().at("cases"))
+    if (c.at("name") == name) return c;
+  throw std::runtime_error("no case " + name);
+}
+
+Tensor tensor_of(const json& t, DType dtype) {
+  const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
+  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), Shape(shape)).to(dtype);
+}
+
+nn::Size2 pair_of(const json& args, const char* key) {
+  const auto v = args.at(key).get<std::vector<std::int64_t>>();
+  return {v.at(0), v.at(1)};
+}
+
+Tensor run_op(const json& c, const std::vector<Tensor>& in) {
+  const std::string op = c.at("op");
+  const json& a = c.at("args");
+  if (op == "conv2d")
+    return nn::conv2d(in.at(0), in.at(1), in.size() > 2 ? in[2] : Tensor(), pair_of(a, "stride"),
+                      pair_of(a, "padding"), pair_of(a, "dilation"), a.at("groups").get<std::int64_t>());
+  if (op == "max_pool2d")
+    return nn::max_pool2d(in.at(0), pair_of(a, "kernel_size"), pair_of(a, "stride"), pair_of(a, "padding"),
+                          pair_of(a, "dilation"));
+  if (op == "avg_pool2d")
+    return nn::avg_pool2d(in.at(0), pair_of(a, "kernel_size"), pair_of(a, "stride"), pair_of(a, "padding"),
+                          a.at("count_include_pad").get<bool>());
+  if (op == "adaptive_avg_pool2d") return nn::adaptive_avg_pool2d(in.at(0), pair_of(a, "output_size"));
+  throw std::runtime_error("unknown op " + op);
+}
+
+void check(const std::string& name, DType dtype, double rtol, double atol) {
+  const json& c = case_named(name);
+  std::vector<std::string> input_names;
+  std::vector<Tensor> inputs;
+  for (const char* key : {"x", "weight", "bias"}) {
+    if (!c.at("inputs").contains(key)) continue;
+    input_names.push_back(key);
+    inputs.push_back(tensor_of(c.at("inputs").at(key), dtype));
+    inputs.back().set_requires_grad();
+  }
+  const Tensor y = run_op(c, inputs);
+  const json& outputs = c.at("outputs");
+  ASSERT_EQ(y.shape(), Shape(outputs.at("y").at("shape").get<std::vector<std::int64_t>>()));
+  y.backward(tensor_of(c.at("grad_output"), dtype));
+  expect_close(y, outputs.at("y").at("data").get<std::vector<double>>(), rtol, atol, name + " y");
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const json& want = outputs.at("d" + input_names[i]);
+    ASSERT_EQ(inputs[i].grad().shape(), Shape(want.at("shape").get<std::vector<std::int64_t>>()));
+    expect_close(inputs[i].grad(), want.at("data").get<std::vector<double>>(), rtol, atol,
+                 name + " d" + input_names[i]);
+  }
+}
+
+class TorchConv : public ::testing::TestWithParam<std::string> {};
+
+// torch computed in f64 from the same inputs; only the summation order differs.
+TEST_P(TorchConv, F64MatchesTorch) { check(GetParam(), DType::f64, 1e-12, 1e-12); }
+
+// f32 from the same inputs against torch's exact answer: PyTorch's own f32 tolerances.
+TEST_P(TorchConv, F32MatchesTorch) { check(GetParam(), DType::f32, kRtol32, kAtol32); }
+
+INSTANTIATE_TEST_SUITE_P(Cases, TorchConv, ::testing::ValuesIn(case_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+}  // namespace
