@@ -25,7 +25,7 @@ std::string operands(const Tensor& x, const Tensor& w) {
 void check_tensors(const Tensor& x, const Tensor& w, const Tensor& b, std::int64_t groups) {
   impl_of(x, kOp);
   impl_of(w, kOp);
-  detail::require_same_device({&x, &w, &b}, kOp);
+  common_device({&x, &w, &b}, kOp);
   detail::require_floating(x, kOp, "x");
   if (x.dtype() != w.dtype() || (b.defined() && b.dtype() != w.dtype()))
     throw DTypeError(std::string("[conv2d] x ") + std::string(dtype_name(x.dtype())) + ", weight " +
