@@ -136,7 +136,11 @@ template <class T> struct Identity {
   [[gnu::always_inline]] DM_HOST_DEVICE T operator()(T a) const { return a; }
 };
 template <class T> struct Neg {
-  [[gnu::always_inline]] DM_HOST_DEVICE T operator()(T a) const { return wrap_sub(T(0), a); }
+  // -a, not 0 - a: neg(+0.0) is -0.0, as the vector form and torch give.
+  [[gnu::always_inline]] DM_HOST_DEVICE T operator()(T a) const {
+    if constexpr (Floating<T>) return -a;
+    else return wrap_sub(T(0), a);
+  }
   template <class V> [[gnu::always_inline]] V vec(const V& a) const requires Floating<T> { return -a; }
 };
 template <class T> struct Abs {

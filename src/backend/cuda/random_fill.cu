@@ -1,54 +1,27 @@
 // CUDA kernels: Philox fills. Thread b computes counter block b with the CPU's own generator
-// and value code (backend/philox.hpp, backend/random_values.hpp), so a device draw holds the
-// CPU's numbers for the same seed, counter range and size (normals up to the last-ulp
-// differences of the device's log/sin/cos).
+// and value code (random_blocks.hpp), so a device draw holds the CPU's numbers for the same
+// seed, counter range and size (normals up to the last-ulp differences of the device's
+// log/sin/cos).
 #include <string>
 
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/launch.hpp"
-#include "backend/random_values.hpp"
+#include "backend/cuda/random_blocks.hpp"
 
 namespace dm::cuda_backend::kernels {
 namespace {
 
-template <class T>
-struct Uniform {
-  T low, width;
-  __device__ void operator()(const philox::Block& r, T* v) const {
-    random_values::uniform(r, v);
-    for (int k = 0; k < random_values::kPerBlock<T>; ++k) v[k] = low + width * v[k];
-  }
-};
-
-template <class T>
-struct Normal {
-  T mean, std;
-  bool standard;  // mean 0, std 1: left untouched (0 + 1 * -0.0 would make a -0.0 +0.0)
-  __device__ void operator()(const philox::Block& r, T* v) const {
-    random_values::normal(r, v);
-    if (!standard)
-      for (int k = 0; k < random_values::kPerBlock<T>; ++k) v[k] = mean + std * v[k];
-  }
-};
-
-struct Integers {
-  std::int64_t low;
-  std::uint64_t range;
-  __device__ void operator()(const philox::Block& r, std::int64_t* v) const { random_values::integers(r, low, range, v); }
-};
+using random_blocks::Integers;
+using random_blocks::Normal;
+using random_blocks::Uniform;
 
 template <class T, class Gen>
 __global__ void random_kernel(T* out, std::int64_t n, std::int64_t blocks, std::uint64_t seed, std::uint64_t start,
                               Gen gen) {
-  constexpr int kPer = random_values::kPerBlock<T>;
   const std::int64_t step = std::int64_t{gridDim.x} * blockDim.x;
-  for (std::int64_t b = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x; b < blocks; b += step) {
-    T vals[kPer];
-    gen(philox::generate(start + static_cast<std::uint64_t>(b), seed), vals);
-    const std::int64_t base = b * kPer;
-    for (int k = 0; k < kPer && base + k < n; ++k) out[base + k] = vals[k];
-  }
+  for (std::int64_t b = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x; b < blocks; b += step)
+    random_blocks::fill_block(out, n, b, seed, start, gen);
 }
 
 template <class T, class Gen>

@@ -1,36 +1,13 @@
 #pragma once
 // Reading and writing one element of any storage dtype on the device, converting to and from
-// a compute type the way the CPU's convert<> does: bf16 rounds to nearest even through f32
-// (NaN stays NaN), bool is "not zero". The dtype is a kernel argument, so one kernel per
+// a compute type with convert.hpp's rules. The dtype is a kernel argument, so one kernel per
 // compute type serves every storage dtype.
 #include <cstdint>
-#include <cstring>
-#include <type_traits>
 
+#include "backend/cuda/convert.hpp"
 #include "democratising/dtype.hpp"
 
 namespace dm::cuda_backend {
-
-__host__ __device__ inline float bf16_to_float(std::uint16_t bits) {
-  const std::uint32_t u = std::uint32_t{bits} << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-__host__ __device__ inline std::uint16_t float_to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
-
-template <class To, class From>
-__host__ __device__ inline To to(From v) {
-  if constexpr (std::is_same_v<To, bool>) return static_cast<double>(v) != 0.0;
-  else return static_cast<To>(v);
-}
 
 /// Element i of `p` (of dtype dt) as T.
 template <class T>
