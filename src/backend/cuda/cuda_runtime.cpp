@@ -14,6 +14,7 @@
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/cuda_backend.hpp"
 #include "backend/cuda/kernels.hpp"
+#include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
 #include "democratising/error.hpp"
 
@@ -178,6 +179,63 @@ class CudaBackend final : public backend::UnavailableBackend {
                   std::int64_t high) override {
     use_device_of(out, "random_int");
     kernels::random_int(out, n, seed, start, low, high);
+  }
+
+  // ---- fused training kernels ---------------------------------------------------------------
+  void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
+                      std::byte* dx, std::int64_t n) override {
+    use_device_of(dx, "unary_backward");
+    kernels::unary_backward(op, dtype, g, x, y, dx, n);
+  }
+  void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(y, "bias_add_rows");
+    kernels::bias_add_rows(dtype, y, b, rows, cols);
+  }
+  void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(out, "sum_rows");
+    kernels::sum_rows(dtype, g, out, rows, cols);
+  }
+  void dropout_mask(DType dtype, std::byte* mask, double keep, std::int64_t n) override {
+    use_device_of(mask, "dropout_mask");
+    kernels::dropout_mask(dtype, mask, keep, n);
+  }
+  void multiply(DType dtype, const std::byte* a, const std::byte* b, std::byte* out, std::int64_t n) override {
+    use_device_of(out, "multiply");
+    kernels::multiply(dtype, a, b, out, n);
+  }
+  void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,
+                         std::int64_t n) override {
+    use_device_of(out, "scaled_difference");
+    kernels::scaled_difference(dtype, p, t, out, scale, n);
+  }
+  void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
+                    std::int64_t cols) override {
+    use_device_of(out, "nll_backward");
+    kernels::nll_backward(dtype, out, labels, value, rows, cols);
+  }
+  void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels, std::byte* dlogits,
+                              double scale, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(dlogits, "cross_entropy_backward");
+    kernels::cross_entropy_backward(dtype, probs, labels, dlogits, scale, rows, cols);
+  }
+  void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
+                const backend::SgdStep& step) override {
+    use_device_of(p, "sgd_step");
+    kernels::sgd_step(dtype, p, g, buf, n, step);
+  }
+  void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std::byte* v, std::int64_t n,
+                 const backend::AdamStep& step) override {
+    use_device_of(p, "adam_step");
+    kernels::adam_step(dtype, p, g, m, v, n, step);
+  }
+  void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n) override {
+    use_device_of(p, "add_scaled_many");
+    kernels::add_scaled_many(p, deltas, alpha, n);
+  }
+  void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
+                    std::span<const double> weights, std::int64_t n) override {
+    use_device_of(out, "weighted_sum");
+    kernels::weighted_sum(dtype, out, sources, weights, n);
   }
 };
 

@@ -1,0 +1,31 @@
+#pragma once
+// The fused training kernels training.cu defines, with the Backend entries' arguments and
+// meaning (see backend/backend.hpp); device pointers throughout, launched on the default stream.
+#include <cstdint>
+#include <span>
+
+#include "backend/backend.hpp"
+
+namespace dm::cuda_backend::kernels {
+
+void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
+                    std::byte* dx, std::int64_t n);
+void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols);
+void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols);
+void dropout_mask(DType dtype, std::byte* mask, double keep, std::int64_t n);
+void multiply(DType dtype, const std::byte* a, const std::byte* b, std::byte* out, std::int64_t n);
+void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,
+                       std::int64_t n);
+void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
+                  std::int64_t cols);
+void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels, std::byte* dlogits,
+                            double scale, std::int64_t rows, std::int64_t cols);
+void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
+              const backend::SgdStep& step);
+void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std::byte* v, std::int64_t n,
+               const backend::AdamStep& step);
+void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n);
+void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
+                  std::span<const double> weights, std::int64_t n);
+
+}  // namespace dm::cuda_backend::kernels
