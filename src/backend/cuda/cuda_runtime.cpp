@@ -181,7 +181,25 @@ class CudaBackend final : public backend::UnavailableBackend {
     kernels::random_int(out, n, seed, start, low, high);
   }
 
-  // ---- fused training kernels ---------------------------------------------------------------
+  // ---- gathers and fused training kernels --------------------------------------------------
+  void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
+                    const std::int64_t* index) override {
+    use_device_of(out.data, "index_select");
+    kernels::index_select(out, src, src_strides, dim, index);
+  }
+  bool all_finite(const std::byte* data, DType dtype, std::int64_t n) override {
+    use_device_of(data, "all_finite");
+    return kernels::all_finite(data, dtype, n);
+  }
+  double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
+                 std::int64_t cols) override {
+    use_device_of(log_probs, "nll_sum");
+    return kernels::nll_sum(dtype, log_probs, labels, rows, cols);
+  }
+  double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) override {
+    use_device_of(p, "squared_error_sum");
+    return kernels::squared_error_sum(dtype, p, t, n);
+  }
   void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
                       std::byte* dx, std::int64_t n) override {
     use_device_of(dx, "unary_backward");

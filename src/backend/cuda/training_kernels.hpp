@@ -1,5 +1,6 @@
 #pragma once
-// The fused training kernels training.cu defines, with the Backend entries' arguments and
+// The fused training kernels training.cu defines (and the gathers and host-returning sums of
+// index_select.cu and host_sums.cu), with the Backend entries' arguments and
 // meaning (see backend/backend.hpp); device pointers throughout, launched on the default stream.
 #include <cstdint>
 #include <span>
@@ -27,5 +28,14 @@ void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std:
 void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n);
 void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
                   std::span<const double> weights, std::int64_t n);
+
+// host_sums.cu: results read back to the host
+bool all_finite(const std::byte* data, DType dtype, std::int64_t n);
+double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
+               std::int64_t cols);
+double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n);
+// index_select.cu
+void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
+                  const std::int64_t* index);
 
 }  // namespace dm::cuda_backend::kernels
