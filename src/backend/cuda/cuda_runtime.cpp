@@ -187,6 +187,22 @@ class CudaBackend final : public backend::UnavailableBackend {
     use_device_of(out.data, "index_select");
     kernels::index_select(out, src, src_strides, dim, index);
   }
+  void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
+                          std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override {
+    use_device_of(y, "layer_norm_forward");
+    kernels::layer_norm_forward(dtype, x, w, b, y, mean, rstd, rows, d, eps);
+  }
+  void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
+                           const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw, std::byte* db,
+                           std::int64_t rows, std::int64_t d) override {
+    use_device_of(g, "layer_norm_backward");
+    kernels::layer_norm_backward(dtype, g, x, w, mean, rstd, dx, dw, db, rows, d);
+  }
+  void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels, std::byte* probs,
+                             double* row_loss, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(probs, "cross_entropy_forward");
+    kernels::cross_entropy_forward(dtype, logits, labels, probs, row_loss, rows, cols);
+  }
   bool all_finite(const std::byte* data, DType dtype, std::int64_t n) override {
     use_device_of(data, "all_finite");
     return kernels::all_finite(data, dtype, n);

@@ -7,12 +7,11 @@
 // gives the same bits; there are no atomics. Sums accumulate as the CPU's do (f64 for
 // floating dtypes, wrapping 64-bit for integers); the combination order differs from the
 // CPU's, so floating results agree to rounding, not bitwise.
-#include <cub/block/block_reduce.cuh>
-
 #include <cmath>
 #include <string>
 #include <type_traits>
 
+#include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/launch.hpp"
@@ -30,27 +29,16 @@ struct Slice {
 };
 
 template <class A>
-using BlockReduce = cub::BlockReduce<A, kReduceThreads>;
+using BlockReduce = cuda_backend::BlockReduce<A, kReduceThreads>;
 
-// The block-wide sum of each thread's `part`, given to every thread.
 template <class A>
 __device__ A block_sum(A part, typename BlockReduce<A>::TempStorage& tmp, A* shared) {
-  const A total = BlockReduce<A>(tmp).Sum(part);
-  if (threadIdx.x == 0) *shared = total;
-  __syncthreads();
-  const A result = *shared;
-  __syncthreads();  // tmp and *shared may be reused next
-  return result;
+  return cuda_backend::block_sum<kReduceThreads>(part, tmp, shared);
 }
 
 template <class A, class Op>
 __device__ A block_fold(A part, Op op, typename BlockReduce<A>::TempStorage& tmp, A* shared) {
-  const A total = BlockReduce<A>(tmp).Reduce(part, op);
-  if (threadIdx.x == 0) *shared = total;
-  __syncthreads();
-  const A result = *shared;
-  __syncthreads();
-  return result;
+  return cuda_backend::block_fold<kReduceThreads>(part, op, tmp, shared);
 }
 
 // ---- sums ------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 #pragma once
-// The fused training kernels training.cu defines (and the gathers and host-returning sums of
-// index_select.cu and host_sums.cu), with the Backend entries' arguments and
-// meaning (see backend/backend.hpp); device pointers throughout, launched on the default stream.
+// The fused training kernels, gathers and host-returning sums of training.cu, layer_norm.cu,
+// index_select.cu and host_sums.cu, with the Backend entries' arguments and meaning (see
+// backend/backend.hpp); device pointers throughout, launched on the default stream.
 #include <cstdint>
 #include <span>
 
@@ -34,6 +34,14 @@ bool all_finite(const std::byte* data, DType dtype, std::int64_t n);
 double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
                std::int64_t cols);
 double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n);
+// layer_norm.cu
+void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
+                        std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps);
+void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
+                         const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw, std::byte* db,
+                         std::int64_t rows, std::int64_t d);
+void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels, std::byte* probs,
+                           double* row_loss, std::int64_t rows, std::int64_t cols);
 // index_select.cu
 void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
                   const std::int64_t* index);
