@@ -31,9 +31,10 @@ void require_device(const char* entry) {
   if (count == 0) throw DeviceError(std::string("[cuda: ") + entry + "] " + reason);
 }
 
-// Makes the device holding `p` current (memory not from a device leaves it as it is).
+// Makes the device holding `p` current (null, or memory not from a device, leaves it as it is).
 void use_device_of(const void* p, const char* entry) {
   require_device(entry);
+  if (!p) return;
   cudaPointerAttributes attr{};
   check(cudaPointerGetAttributes(&attr, p), entry);
   if (attr.type != cudaMemoryTypeDevice) return;
