@@ -4,11 +4,13 @@
 #include <array>
 #include <cstdint>
 
+#include "backend/host_device.hpp"
+
 namespace dm::philox {
 
 using Block = std::array<std::uint32_t, 4>;
 
-inline Block generate(std::uint64_t counter, std::uint64_t key) {
+DM_HOST_DEVICE inline Block generate(std::uint64_t counter, std::uint64_t key) {
   constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
   constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
   Block c{static_cast<std::uint32_t>(counter), static_cast<std::uint32_t>(counter >> 32), 0u, 0u};

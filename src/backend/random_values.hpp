@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "backend/host_device.hpp"
 #include "backend/philox.hpp"
 
 namespace dm::random_values {
@@ -14,21 +15,21 @@ __extension__ typedef unsigned __int128 u128;
 inline constexpr float kTwoPi = 6.283185307179586f;
 
 /// The top 24 bits of x as a float in [0, 1).
-inline float uniform_f32(std::uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24f; }
+DM_HOST_DEVICE inline float uniform_f32(std::uint32_t x) { return static_cast<float>(x >> 8) * 0x1.0p-24f; }
 /// The top 53 bits of hi:lo as a double in [0, 1).
-inline double uniform_f64(std::uint32_t hi, std::uint32_t lo) {
+DM_HOST_DEVICE inline double uniform_f64(std::uint32_t hi, std::uint32_t lo) {
   return static_cast<double>(((std::uint64_t{hi} << 32) | lo) >> 11) * 0x1.0p-53;
 }
 
-inline void uniform(const philox::Block& r, float* v) {
+DM_HOST_DEVICE inline void uniform(const philox::Block& r, float* v) {
   for (int k = 0; k < 4; ++k) v[k] = uniform_f32(r[k]);
 }
-inline void uniform(const philox::Block& r, double* v) {
+DM_HOST_DEVICE inline void uniform(const philox::Block& r, double* v) {
   v[0] = uniform_f64(r[0], r[1]);
   v[1] = uniform_f64(r[2], r[3]);
 }
 
-inline void normal(const philox::Block& r, float* v) {
+DM_HOST_DEVICE inline void normal(const philox::Block& r, float* v) {
   for (int p = 0; p < 2; ++p) {
     const float u1 = 1.0f - uniform_f32(r[2 * p]);  // (0, 1]: log stays finite
     const float u2 = uniform_f32(r[2 * p + 1]);
@@ -37,7 +38,7 @@ inline void normal(const philox::Block& r, float* v) {
     v[2 * p + 1] = rad * std::sin(kTwoPi * u2);
   }
 }
-inline void normal(const philox::Block& r, double* v) {
+DM_HOST_DEVICE inline void normal(const philox::Block& r, double* v) {
   const double u1 = 1.0 - uniform_f64(r[0], r[1]);  // (0, 1]: log stays finite
   const double u2 = uniform_f64(r[2], r[3]);
   const double rad = std::sqrt(-2.0 * std::log(u1));
@@ -46,7 +47,7 @@ inline void normal(const philox::Block& r, double* v) {
 }
 
 /// Two integers in [low, low + range) by Lemire's multiply-shift.
-inline void integers(const philox::Block& r, std::int64_t low, std::uint64_t range, std::int64_t* v) {
+DM_HOST_DEVICE inline void integers(const philox::Block& r, std::int64_t low, std::uint64_t range, std::int64_t* v) {
   for (int k = 0; k < 2; ++k) {
     const std::uint64_t bits = (std::uint64_t{r[2 * k]} << 32) | r[2 * k + 1];
     v[k] = low + static_cast<std::int64_t>((bits * static_cast<u128>(range)) >> 64);

@@ -1,28 +1,72 @@
-// The CUDA backend's memory and copies over the CUDA runtime; entries without a CUDA kernel
-// yet throw a DeviceError naming them (see UnavailableBackend).
+// The CUDA backend: memory from each device's stream-ordered pool, copies over the CUDA
+// runtime, and the kernels of the .cu files beside this one (kernels.hpp). Entries without a
+// CUDA kernel yet throw a DeviceError naming them (see UnavailableBackend).
+//
+// Kernel entries take no device index: each runs on the device that holds its output, made
+// current first, so a thread may alternate between devices.
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <string>
+
+#include "backend/cuda/check.hpp"
 #include "backend/cuda/cuda_backend.hpp"
+#include "backend/cuda/kernels.hpp"
+#include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
 #include "democratising/error.hpp"
 
 namespace dm::cuda_backend {
 namespace {
 
-void check(cudaError_t err, const char* what) {
-  if (err != cudaSuccess) throw DeviceError(std::string("[cuda: ") + what + "] " + cudaGetErrorString(err));
+cudaStream_t stream_of(backend::Stream s) { return reinterpret_cast<cudaStream_t>(s.handle); }
+
+// Throws a DeviceError naming `entry` when no device can run it (no driver, no GPU): without
+// this, a kernel launch would fail later with a less direct reason.
+void require_device(const char* entry) {
+  static std::string reason;
+  static const int count = device_count(&reason);
+  if (count == 0) throw DeviceError(std::string("[cuda: ") + entry + "] " + reason);
 }
 
-cudaStream_t stream_of(backend::Stream s) { return reinterpret_cast<cudaStream_t>(s.handle); }
+// Makes the device holding `p` current (null, or memory not from a device, leaves it as it is).
+void use_device_of(const void* p, const char* entry) {
+  require_device(entry);
+  if (!p) return;
+  cudaPointerAttributes attr{};
+  check(cudaPointerGetAttributes(&attr, p), entry);
+  if (attr.type != cudaMemoryTypeDevice) return;
+  int current = -1;
+  check(cudaGetDevice(&current), entry);
+  if (current != attr.device) check(cudaSetDevice(attr.device), entry);
+}
+
+// Lets each device's default pool keep freed memory instead of returning it to the driver at
+// every synchronisation, so steady-state training allocates without system calls.
+void keep_pool_memory(int index) {
+  static std::mutex mu;
+  static bool done[64] = {};
+  std::lock_guard lock(mu);
+  if (index < 0 || index >= 64 || done[index]) return;
+  cudaMemPool_t pool;
+  check(cudaDeviceGetDefaultMemPool(&pool, index), "allocate");
+  std::uint64_t threshold = std::numeric_limits<std::uint64_t>::max();
+  check(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold), "allocate");
+  done[index] = true;
+}
 
 class CudaBackend final : public backend::UnavailableBackend {
  public:
   CudaBackend() : UnavailableBackend("cuda", "has no CUDA kernel in this build yet") {}
 
+  // ---- memory: stream-ordered on the device's default stream, where the kernels run ----------
   void* allocate(std::size_t nbytes, int index) override {
     check(cudaSetDevice(index), "allocate");
+    keep_pool_memory(index);
     void* p = nullptr;
-    const cudaError_t err = cudaMalloc(&p, nbytes == 0 ? 1 : nbytes);
+    const cudaError_t err = cudaMallocAsync(&p, nbytes == 0 ? 1 : nbytes, nullptr);
     if (err == cudaErrorMemoryAllocation) {
       cudaGetLastError();
       throw MemoryError("[cuda: allocate] out of device memory allocating " + std::to_string(nbytes) + " bytes on cuda:" +
@@ -33,8 +77,7 @@ class CudaBackend final : public backend::UnavailableBackend {
   }
   void release(void* ptr, std::size_t, int index) override {
     if (!ptr) return;
-    cudaSetDevice(index);
-    cudaFree(ptr);
+    if (cudaSetDevice(index) != cudaSuccess || cudaFreeAsync(ptr, nullptr) != cudaSuccess) cudaGetLastError();
   }
   void copy_from_host(void* dst, const void* src, std::size_t nbytes, int index, backend::Stream s) override {
     check(cudaSetDevice(index), "copy_from_host");
@@ -53,6 +96,181 @@ class CudaBackend final : public backend::UnavailableBackend {
   void synchronize(int index) override {
     check(cudaSetDevice(index), "synchronize");
     check(cudaDeviceSynchronize(), "synchronize");
+  }
+
+  // ---- elementwise -------------------------------------------------------------------------
+  void unary(UnaryOp op, const backend::Output& out, const backend::Operand& a, UnaryParams params,
+             DType compute) override {
+    use_device_of(out.data, "unary");
+    kernels::unary(op, out, a, params, compute);
+  }
+  void binary(BinaryOp op, const backend::Output& out, const backend::Operand& a, const backend::Operand& b,
+              DType compute) override {
+    use_device_of(out.data, "binary");
+    kernels::binary(op, out, a, b, compute);
+  }
+  void binary_scalar(BinaryOp op, const backend::Output& out, const backend::Operand& a, double scalar,
+                     ScalarSide side, DType compute) override {
+    use_device_of(out.data, "binary_scalar");
+    kernels::binary_scalar(op, out, a, scalar, side, compute);
+  }
+  void compare(CompareOp op, const backend::Output& out, const backend::Operand& a, const backend::Operand& b,
+               DType compute) override {
+    use_device_of(out.data, "compare");
+    kernels::compare(op, out, a, b, compute);
+  }
+  void compare_scalar(CompareOp op, const backend::Output& out, const backend::Operand& a, double scalar,
+                      DType compute) override {
+    use_device_of(out.data, "compare_scalar");
+    kernels::compare_scalar(op, out, a, scalar, compute);
+  }
+  void where(const backend::Output& out, const backend::Operand& cond, const backend::Operand& a,
+             const backend::Operand& b) override {
+    use_device_of(out.data, "where");
+    kernels::where(out, cond, a, b);
+  }
+  void copy(const backend::Output& out, const backend::Operand& src) override {
+    use_device_of(out.data, "copy");
+    kernels::copy(out, src);
+  }
+  void fill(const backend::Output& out, double value) override {
+    use_device_of(out.data, "fill");
+    kernels::fill(out, value);
+  }
+
+  // ---- reductions --------------------------------------------------------------------------
+  void reduce_sum(SumKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::int64_t correction,
+                  std::byte* out) override {
+    use_device_of(out, "reduce_sum");
+    kernels::reduce_sum(kind, in, dtype, g, correction, out);
+  }
+  void reduce_extreme(Extreme kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* values,
+                      std::int64_t* indices) override {
+    use_device_of(values ? static_cast<const void*>(values) : indices, "reduce_extreme");
+    kernels::reduce_extreme(kind, in, dtype, g, values, indices);
+  }
+  void softmax(SoftmaxKind kind, const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) override {
+    use_device_of(out, "softmax");
+    kernels::softmax(kind, in, dtype, g, out);
+  }
+  void logsumexp(const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) override {
+    use_device_of(out, "logsumexp");
+    kernels::logsumexp(in, dtype, g, out);
+  }
+
+  // ---- matrix products ---------------------------------------------------------------------
+  void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, const backend::GemmOperand& b,
+            std::byte* c, double alpha, double beta, Schedule) override {
+    use_device_of(c, "gemm");
+    kernels::gemm(dtype, shape, a, b, c, alpha, beta);
+  }
+
+  // ---- random numbers ----------------------------------------------------------------------
+  void random_uniform(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start, double low,
+                      double high) override {
+    use_device_of(out, "random_uniform");
+    kernels::random_uniform(out, dtype, n, seed, start, low, high);
+  }
+  void random_normal(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start, double mean,
+                     double std) override {
+    use_device_of(out, "random_normal");
+    kernels::random_normal(out, dtype, n, seed, start, mean, std);
+  }
+  void random_int(std::int64_t* out, std::int64_t n, std::uint64_t seed, std::uint64_t start, std::int64_t low,
+                  std::int64_t high) override {
+    use_device_of(out, "random_int");
+    kernels::random_int(out, n, seed, start, low, high);
+  }
+
+  // ---- gathers and fused training kernels --------------------------------------------------
+  void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
+                    const std::int64_t* index) override {
+    use_device_of(out.data, "index_select");
+    kernels::index_select(out, src, src_strides, dim, index);
+  }
+  void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
+                          std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override {
+    use_device_of(y, "layer_norm_forward");
+    kernels::layer_norm_forward(dtype, x, w, b, y, mean, rstd, rows, d, eps);
+  }
+  void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
+                           const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw, std::byte* db,
+                           std::int64_t rows, std::int64_t d) override {
+    use_device_of(g, "layer_norm_backward");
+    kernels::layer_norm_backward(dtype, g, x, w, mean, rstd, dx, dw, db, rows, d);
+  }
+  void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels, std::byte* probs,
+                             double* row_loss, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(probs, "cross_entropy_forward");
+    kernels::cross_entropy_forward(dtype, logits, labels, probs, row_loss, rows, cols);
+  }
+  bool all_finite(const std::byte* data, DType dtype, std::int64_t n) override {
+    use_device_of(data, "all_finite");
+    return kernels::all_finite(data, dtype, n);
+  }
+  double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
+                 std::int64_t cols) override {
+    use_device_of(log_probs, "nll_sum");
+    return kernels::nll_sum(dtype, log_probs, labels, rows, cols);
+  }
+  double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) override {
+    use_device_of(p, "squared_error_sum");
+    return kernels::squared_error_sum(dtype, p, t, n);
+  }
+  void unary_backward(UnaryGradOp op, DType dtype, const std::byte* g, const std::byte* x, const std::byte* y,
+                      std::byte* dx, std::int64_t n) override {
+    use_device_of(dx, "unary_backward");
+    kernels::unary_backward(op, dtype, g, x, y, dx, n);
+  }
+  void bias_add_rows(DType dtype, std::byte* y, const std::byte* b, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(y, "bias_add_rows");
+    kernels::bias_add_rows(dtype, y, b, rows, cols);
+  }
+  void sum_rows(DType dtype, const std::byte* g, std::byte* out, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(out, "sum_rows");
+    kernels::sum_rows(dtype, g, out, rows, cols);
+  }
+  void dropout_mask(DType dtype, std::byte* mask, double keep, std::int64_t n) override {
+    use_device_of(mask, "dropout_mask");
+    kernels::dropout_mask(dtype, mask, keep, n);
+  }
+  void multiply(DType dtype, const std::byte* a, const std::byte* b, std::byte* out, std::int64_t n) override {
+    use_device_of(out, "multiply");
+    kernels::multiply(dtype, a, b, out, n);
+  }
+  void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,
+                         std::int64_t n) override {
+    use_device_of(out, "scaled_difference");
+    kernels::scaled_difference(dtype, p, t, out, scale, n);
+  }
+  void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
+                    std::int64_t cols) override {
+    use_device_of(out, "nll_backward");
+    kernels::nll_backward(dtype, out, labels, value, rows, cols);
+  }
+  void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels, std::byte* dlogits,
+                              double scale, std::int64_t rows, std::int64_t cols) override {
+    use_device_of(dlogits, "cross_entropy_backward");
+    kernels::cross_entropy_backward(dtype, probs, labels, dlogits, scale, rows, cols);
+  }
+  void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
+                const backend::SgdStep& step) override {
+    use_device_of(p, "sgd_step");
+    kernels::sgd_step(dtype, p, g, buf, n, step);
+  }
+  void adam_step(DType dtype, std::byte* p, const std::byte* g, std::byte* m, std::byte* v, std::int64_t n,
+                 const backend::AdamStep& step) override {
+    use_device_of(p, "adam_step");
+    kernels::adam_step(dtype, p, g, m, v, n, step);
+  }
+  void add_scaled_many(float* p, std::span<const float* const> deltas, float alpha, std::int64_t n) override {
+    use_device_of(p, "add_scaled_many");
+    kernels::add_scaled_many(p, deltas, alpha, n);
+  }
+  void weighted_sum(DType dtype, std::byte* out, std::span<const std::byte* const> sources,
+                    std::span<const double> weights, std::int64_t n) override {
+    use_device_of(out, "weighted_sum");
+    kernels::weighted_sum(dtype, out, sources, weights, n);
   }
 };
 
