@@ -10,8 +10,9 @@
 #include <memory>
 #include <string>
 
-#include "democratising/data/dataloader.hpp"
+#include "democratising/autograd.hpp"
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/sequential.hpp"
 #include "democratising/optim/optimizer.hpp"
 
 namespace dm {
@@ -46,6 +47,25 @@ struct EvalResult {
   std::int64_t samples = 0;
 };
 
+class Model;
+
+/// One pass of Model::evaluate: grad off and evaluation mode on for this thread while it lives
+/// (other threads may keep training the same model), loss and hits summed batch by batch.
+class Evaluation {
+ public:
+  explicit Evaluation(const Model& model) : model_(model) {}
+  void add(const Tensor& x, const Tensor& y);
+  EvalResult result() const;
+
+ private:
+  const Model& model_;
+  NoGradGuard no_grad_;
+  nn::EvalModeGuard eval_;
+  double loss_sum_ = 0.0;
+  std::int64_t correct_ = 0;
+  std::int64_t samples_ = 0;
+};
+
 class Model {
  public:
   explicit Model(std::shared_ptr<nn::Module> module, ModelOptions options = {});
@@ -59,8 +79,15 @@ class Model {
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
   /// One optimizer step with these gradients.
   void apply_gradients(const Gradients& grads);
-  /// Mean loss and accuracy over every batch of the loader, in evaluation mode, without grad.
-  EvalResult evaluate(const data::DataLoader& loader) const;
+  /// Mean loss and accuracy over every batch of `batches` (a data::DataLoader, or any range of
+  /// batches with tensors .x and .y), in evaluation mode, without grad. A template so that the
+  /// model layer needs nothing from the data layer above it.
+  template <class Batches>
+  EvalResult evaluate(const Batches& batches) const {
+    Evaluation run(*this);
+    for (const auto& batch : batches) run.add(batch.x, batch.y);
+    return run.result();
+  }
   /// The module's output in evaluation mode, without grad.
   Tensor predict(const Tensor& x) const;
 
@@ -78,8 +105,17 @@ class Model {
   std::map<std::string, std::string> load_checkpoint(const std::string& path, CheckpointOptions options = {});
 
  private:
+  friend class Evaluation;
   struct State;
   std::unique_ptr<State> state_;
+};
+
+/// Sequential::build(): the builder's last step, which flattens the network's parameters into
+/// one buffer and makes a Model of it.
+template <>
+struct nn::Finish<nn::Sequential> {
+  using Options = ModelOptions;
+  static Model make(nn::Sequential&& network, const ModelOptions& options);
 };
 
 }  // namespace dm

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "backend/op_kinds.hpp"
-#include "record.hpp"
+#include "autograd/record.hpp"
 
 namespace dm::autograd {
 
@@ -40,10 +40,5 @@ BackwardFn expand_backward(const Tensor& a);
 BackwardFn identity_backward(const Tensor& a);  // clone, contiguous, to(dtype)
 BackwardFn cat_backward(const std::vector<Tensor>& inputs, std::int64_t dim);
 BackwardFn stack_backward(std::size_t count, std::int64_t dim);
-
-/// record() for ops with a variable number of inputs (cat, stack).
-void record_many(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward);
-/// needs_grad() for a list.
-bool needs_grad_any(const std::vector<Tensor>& inputs);
 
 }  // namespace dm::autograd

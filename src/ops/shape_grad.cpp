@@ -1,7 +1,7 @@
 // Backward formulas of views, copies and joins.
 #include <cstring>
 
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/tensor.hpp"
 #include "op_grads.hpp"

@@ -2,12 +2,13 @@
 #include <string>
 
 #include "autograd/differentiable.hpp"
+#include "ops/op_grads.hpp"
 #include "backend/backend.hpp"
 #include "autograd/version.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
-#include "kernel_args.hpp"
-#include "tensor_impl.hpp"
+#include "core/kernel_args.hpp"
+#include "core/tensor_impl.hpp"
 
 namespace dm {
 
