@@ -1,8 +1,9 @@
 // The CUDA backend's memory and copies over the CUDA runtime; entries without a CUDA kernel
-// yet throw a DeviceError naming them (see UnavailableBackend).
+// yet throw a DeviceError naming them (see UnavailableBackend). This file is the CUDA part of
+// the library (democratising::cuda): it hands itself to the core through cuda_provider.hpp.
 #include <cuda_runtime_api.h>
 
-#include "backend/cuda/cuda_backend.hpp"
+#include "backend/cuda/cuda_provider.hpp"
 #include "backend/unavailable_backend.hpp"
 #include "democratising/error.hpp"
 
@@ -56,10 +57,6 @@ class CudaBackend final : public backend::UnavailableBackend {
   }
 };
 
-}  // namespace
-
-bool built() { return true; }
-
 int device_count(std::string* reason) {
   int n = 0;
   cudaError_t err = cudaGetDeviceCount(&n);
@@ -77,4 +74,10 @@ backend::Backend& instance() {
   return cuda;
 }
 
+}  // namespace
 }  // namespace dm::cuda_backend
+
+extern "C" const dm::cuda_backend::Provider* dm_cuda_backend_provider() {
+  static constexpr dm::cuda_backend::Provider provider{&dm::cuda_backend::device_count, &dm::cuda_backend::instance};
+  return &provider;
+}
