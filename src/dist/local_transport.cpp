@@ -1,4 +1,4 @@
-// The in-process backend: n threads meet at a generation barrier; each collective publishes
+// The in-process transport: n threads meet at a generation barrier; each collective publishes
 // every rank's buffer pointer, then each rank works on its own slice of the elements (so the
 // work is spread over the ranks and every element is combined exactly once, in rank order),
 // and barriers keep a buffer alive until no rank reads or writes it any more.
@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "backends.hpp"
+#include "transports.hpp"
 #include "combine.hpp"
 #include "democratising/error.hpp"
 
@@ -71,23 +71,23 @@ class LocalGroup {
   std::string broken_reason_;
 };
 
-class LocalBackend;
+class LocalTransport;
 
 // Reduction deferred to wait(): threads have no transport to progress in the background, and
 // a rank's waits come in the order it started them, which is the order all ranks agree on.
 class DeferredAllReduce : public PendingCollective {
  public:
-  DeferredAllReduce(Backend& backend, void* data, std::int64_t count, DType dtype, Reduction op)
-      : backend_(backend), data_(data), count_(count), dtype_(dtype), op_(op) {}
+  DeferredAllReduce(Transport& transport, void* data, std::int64_t count, DType dtype, Reduction op)
+      : transport_(transport), data_(data), count_(count), dtype_(dtype), op_(op) {}
   bool test() override { return done_; }
   void wait() override {
     if (done_) return;
-    backend_.all_reduce(data_, count_, dtype_, op_);
+    transport_.all_reduce(data_, count_, dtype_, op_);
     done_ = true;
   }
 
  private:
-  Backend& backend_;
+  Transport& transport_;
   void* data_;
   std::int64_t count_;
   DType dtype_;
@@ -95,9 +95,9 @@ class DeferredAllReduce : public PendingCollective {
   bool done_ = false;
 };
 
-class LocalBackend : public Backend {
+class LocalTransport : public Transport {
  public:
-  LocalBackend(std::shared_ptr<LocalGroup> group, int rank, int size)
+  LocalTransport(std::shared_ptr<LocalGroup> group, int rank, int size)
       : group_(std::move(group)), rank_(rank), size_(size) {}
 
   int rank() const override { return rank_; }
@@ -158,14 +158,14 @@ class LocalBackend : public Backend {
 
 }  // namespace
 
-std::vector<std::shared_ptr<Backend>> make_local_backends(int n, const WorldOptions& options) {
+std::vector<std::shared_ptr<Transport>> make_local_transports(int n, const WorldOptions& options) {
   if (n < 1) throw ValueError("[World::local] needs at least one rank, got " + std::to_string(n));
   if (options.timeout.count() <= 0)
     throw ValueError("[World::local] the timeout must be positive, got " + std::to_string(options.timeout.count()) + " ms");
   auto group = std::make_shared<LocalGroup>(n, options.timeout);
-  std::vector<std::shared_ptr<Backend>> backends;
-  for (int r = 0; r < n; ++r) backends.push_back(std::make_shared<LocalBackend>(group, r, n));
-  return backends;
+  std::vector<std::shared_ptr<Transport>> transports;
+  for (int r = 0; r < n; ++r) transports.push_back(std::make_shared<LocalTransport>(group, r, n));
+  return transports;
 }
 
 }  // namespace dm::dist::detail
