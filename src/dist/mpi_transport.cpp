@@ -1,4 +1,4 @@
-// The MPI backend. MPI starts with the first backend in a process and finalizes with the last
+// The MPI transport. MPI starts with the first transport in a process and finalizes with the last
 // (unless the program had started MPI itself: then it stays the program's to finalize). Each
 // World gets its own duplicate of MPI_COMM_WORLD, so its collectives never match a message of
 // the program's own, and MPI errors are returned, not fatal, so they become DistributedErrors.
@@ -9,8 +9,8 @@
 // deadline. A heartbeat between the ranks (mpi_heartbeat.hpp) lets the TimeoutError name the
 // rank that fell silent.
 //
-// Started all-reduces run as blocking MPI_Allreduce calls on the backend's own thread
-// (OrderedJobs), in start order; the caller's waits have deadlines. MPI moves a non-blocking
+// Started all-reduces run as blocking MPI_Allreduce calls on the transport's own thread
+// (a SerialExecutor), in start order; the caller's waits have deadlines. MPI moves a non-blocking
 // collective only inside MPI calls, and its non-blocking algorithms measured 2-4x slower than
 // the blocking ones here (4 MB: 5.0 ms against 1.1 ms), so the thread is both the faster
 // transfer and the one that really overlaps the caller's computation. Anything else the World
@@ -28,10 +28,10 @@
 #include <mutex>
 #include <string>
 
-#include "backends.hpp"
+#include "runtime/serial_executor.hpp"
+#include "transports.hpp"
 #include "democratising/error.hpp"
 #include "mpi_heartbeat.hpp"
-#include "ordered_jobs.hpp"
 
 namespace dm::dist::detail {
 namespace {
@@ -48,7 +48,7 @@ void check_mpi(int code, const char* op, int rank) {
     throw DistributedError(std::string("[") + op + "] rank " + std::to_string(rank) + ": MPI error: " + mpi_error_text(code));
 }
 
-// The process's MPI lifetime, shared by every MPI backend.
+// The process's MPI lifetime, shared by every MPI transport.
 class MpiRuntime {
  public:
   static std::shared_ptr<MpiRuntime> acquire() {
@@ -127,7 +127,7 @@ int checked_count(std::int64_t count, const char* op) {
   return static_cast<int>(count);
 }
 
-// What every wait of one backend shares: the deadline, why the backend broke (empty while it
+// What every wait of one transport shares: the deadline, why the transport broke (empty while it
 // works), and the heartbeat that tells who fell silent.
 struct Deadlines {
   int rank = 0;
@@ -139,7 +139,7 @@ struct Deadlines {
   std::chrono::milliseconds beat_interval() const {
     return std::clamp(timeout / 8, std::chrono::milliseconds(20), std::chrono::milliseconds(1000));
   }
-  /// Breaks the backend with the message of a timeout of `op` and returns it.
+  /// Breaks the transport with the message of a timeout of `op` and returns it.
   std::string time_out(const char* op, const std::string& waiting_for) {
     std::string what = std::string("[") + op + "] rank " + std::to_string(rank) + " timed out after " +
                        std::to_string(timeout.count()) + " ms waiting for " + waiting_for;
@@ -151,7 +151,7 @@ struct Deadlines {
   }
 };
 
-// Polls `request` until it completes; past the deadline, breaks the backend and throws.
+// Polls `request` until it completes; past the deadline, breaks the transport and throws.
 void wait_for_request(MPI_Request& request, const char* op, Deadlines& deadlines) {
   const auto deadline = std::chrono::steady_clock::now() + deadlines.timeout;
   int done = 0;
@@ -191,11 +191,11 @@ class MpiPendingAllReduce : public PendingCollective {
   Deadlines& deadlines_;
 };
 
-// A started all-reduce running on the backend's job thread.
+// A started all-reduce running on the transport's job thread.
 class ThreadedPendingAllReduce : public PendingCollective {
  public:
-  ThreadedPendingAllReduce(OrderedJobs& jobs, OrderedJobs::Handle handle, Deadlines& deadlines)
-      : jobs_(jobs), handle_(std::move(handle)), deadlines_(deadlines) {}
+  ThreadedPendingAllReduce(dm::detail::SerialExecutor& jobs, std::future<void> done, Deadlines& deadlines)
+      : jobs_(jobs), done_(std::move(done)), deadlines_(deadlines) {}
   ~ThreadedPendingAllReduce() override {
     // The job writes into the caller's tensor: it must be over before the caller moves on.
     if (deadlines_.broken_reason.empty()) {
@@ -205,23 +205,30 @@ class ThreadedPendingAllReduce : public PendingCollective {
       }
     }
   }
-  bool test() override { return handle_.done(); }
+  bool test() override {
+    if (done_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+    done_.get();  // rethrows what the call threw
+    return true;
+  }
   void wait() override {
-    if (handle_.wait_until(std::chrono::steady_clock::now() + deadlines_.timeout)) return;
+    if (done_.wait_until(std::chrono::steady_clock::now() + deadlines_.timeout) == std::future_status::ready) {
+      done_.get();
+      return;
+    }
     const std::string what = deadlines_.time_out("all_reduce", "the other ranks");
-    jobs_.abandon(what);
+    jobs_.close(std::make_exception_ptr(DistributedError(what)));
     throw TimeoutError(what);
   }
 
  private:
-  OrderedJobs& jobs_;
-  OrderedJobs::Handle handle_;
+  dm::detail::SerialExecutor& jobs_;
+  std::shared_future<void> done_;
   Deadlines& deadlines_;
 };
 
-class MpiBackend : public Backend {
+class MpiTransport : public Transport {
  public:
-  explicit MpiBackend(const WorldOptions& options) : runtime_(MpiRuntime::acquire()) {
+  explicit MpiTransport(const WorldOptions& options) : runtime_(MpiRuntime::acquire()) {
     d_.timeout = options.timeout;
     if (d_.timeout.count() <= 0)
       throw ValueError("[World::mpi] the timeout must be positive, got " + std::to_string(d_.timeout.count()) + " ms");
@@ -231,16 +238,16 @@ class MpiBackend : public Backend {
     MPI_Comm_size(comm_, &size_);
     d_.rank = rank_;
     if (runtime_->threads_may_call()) {
-      jobs_ = std::make_unique<OrderedJobs>();
+      jobs_ = std::make_unique<dm::detail::SerialExecutor>();
       d_.heartbeat = std::make_unique<MpiHeartbeat>(comm_, d_.beat_interval());
     }
   }
-  ~MpiBackend() override {
+  ~MpiTransport() override {
     if (jobs_) {
       // What is queued fails at once if the world is broken; a call already running (perhaps
       // the very one a wait gave up on, its match still to come) gets one more timeout.
-      if (!d_.broken_reason.empty()) jobs_->abandon(d_.broken_reason);
-      if (!jobs_->drain_until(std::chrono::steady_clock::now() + d_.timeout)) {
+      if (!d_.broken_reason.empty()) jobs_->close(std::make_exception_ptr(DistributedError(d_.broken_reason)));
+      if (!jobs_->wait_idle_until(std::chrono::steady_clock::now() + d_.timeout)) {
         abort("a started all-reduce was still running when the world went");
         runtime_->leave_call_running();
       }
@@ -250,8 +257,8 @@ class MpiBackend : public Backend {
     // Freeing is itself collective-like in some MPIs; after a failure, leave it to MPI_Finalize.
     if (d_.broken_reason.empty()) MPI_Comm_free(&comm_);
   }
-  MpiBackend(const MpiBackend&) = delete;
-  MpiBackend& operator=(const MpiBackend&) = delete;
+  MpiTransport(const MpiTransport&) = delete;
+  MpiTransport& operator=(const MpiTransport&) = delete;
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -280,10 +287,10 @@ class MpiBackend : public Backend {
       const int n = checked_count(count, "all_reduce");
       const MPI_Datatype type = mpi_type(dtype, "all_reduce");
       const MPI_Op mpi_reduction = mpi_op(op);
-      OrderedJobs::Handle handle = jobs_->push([=, this] {
+      std::future<void> done = jobs_->submit([=, this] {
         check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_reduction, comm_), "all_reduce", rank_);
       });
-      return std::make_unique<ThreadedPendingAllReduce>(*jobs_, std::move(handle), d_);
+      return std::make_unique<ThreadedPendingAllReduce>(*jobs_, std::move(done), d_);
     }
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Iallreduce(MPI_IN_PLACE, data, checked_count(count, "all_reduce"), mpi_type(dtype, "all_reduce"),
@@ -319,7 +326,7 @@ class MpiBackend : public Backend {
 
   void abort(const std::string& reason) override {
     if (d_.broken_reason.empty()) d_.broken_reason = reason.empty() ? "aborted" : reason;
-    if (jobs_) jobs_->abandon(d_.broken_reason);
+    if (jobs_) jobs_->close(std::make_exception_ptr(DistributedError(d_.broken_reason)));
   }
 
  private:
@@ -331,9 +338,9 @@ class MpiBackend : public Backend {
 
   // Started all-reduces come first: every rank then issues its collectives in call order.
   void finish_started(const char* op) {
-    if (!jobs_ || jobs_->drain_until(std::chrono::steady_clock::now() + d_.timeout)) return;
+    if (!jobs_ || jobs_->wait_idle_until(std::chrono::steady_clock::now() + d_.timeout)) return;
     const std::string what = d_.time_out(op, "started all-reduces to finish");
-    jobs_->abandon(what);
+    jobs_->close(std::make_exception_ptr(DistributedError(what)));
     throw TimeoutError(what);
   }
 
@@ -342,12 +349,12 @@ class MpiBackend : public Backend {
   int rank_ = 0;
   int size_ = 1;
   Deadlines d_;
-  std::unique_ptr<OrderedJobs> jobs_;  // null without MPI_THREAD_MULTIPLE
+  std::unique_ptr<dm::detail::SerialExecutor> jobs_;  // null without MPI_THREAD_MULTIPLE
 };
 
 }  // namespace
 
-std::shared_ptr<Backend> make_mpi_backend(const WorldOptions& options) { return std::make_shared<MpiBackend>(options); }
+std::shared_ptr<Transport> make_mpi_transport(const WorldOptions& options) { return std::make_shared<MpiTransport>(options); }
 
 }  // namespace dm::dist::detail
 
