@@ -76,6 +76,8 @@ TEST(SerialExecutorThreads, ACloseRacingWithSubmitsEitherRunsOrRejectsEachJobExa
     executor.close(std::make_exception_ptr(DistributedError("closed mid-flight")));
     for (std::thread& p : producers) p.join();
     EXPECT_EQ(ran.load() + rejected.load(), kThreads * kPerThread);
+    // Idle before it goes: a closed executor still inside a job detaches its thread instead.
+    EXPECT_TRUE(executor.wait_idle_until(std::chrono::steady_clock::now() + 10s));
   }
 }
 

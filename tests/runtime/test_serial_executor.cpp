@@ -103,6 +103,8 @@ TEST(SerialExecutor, CloseRejectsQueuedAndLaterJobsWithTheReasonButTheRunningOne
   release.set_value();
   first.get();
   EXPECT_EQ(ran.load(), 1);
+  // Idle before it goes: a closed executor still inside a job detaches its thread instead.
+  EXPECT_TRUE(executor.wait_idle_until(Clock::now() + 10s));
 }
 
 TEST(SerialExecutor, CloseWithoutAReasonRejectsWithAnError) {
@@ -175,6 +177,7 @@ TEST(SerialExecutor, CloseWakesASubmitterHeldBackByAFullQueueWithTheReason) {
   EXPECT_THROW(queued.get(), TimeoutError);
   release.set_value();
   running.get();
+  EXPECT_TRUE(executor.wait_idle_until(Clock::now() + 10s));
 }
 
 }  // namespace
