@@ -13,7 +13,7 @@
 #include <cstring>
 #include <vector>
 
-#include "core/strided_loop.hpp"
+#include "backend/strided_loop.hpp"
 #include "democratising/runtime.hpp"
 #include "democratising/tensor.hpp"
 

@@ -12,7 +12,8 @@ if(NOT TARGET democratising_openblas)
     INTERFACE_LINK_LIBRARIES "${DM_OPENBLAS_LIBRARY}")
 endif()
 
-# CUDA: AUTO builds the backend when the toolkit is there; without it, no_cuda.cpp stands in.
+# CUDA: AUTO builds the backend when the toolkit is there; without it, the core says CUDA was not built
+# (src/backend/cuda/cuda_registry.cpp).
 set(DM_WITH_CUDA OFF)
 if(NOT DM_CUDA STREQUAL "OFF")
   if(NOT DEFINED CUDAToolkit_ROOT AND EXISTS /usr/local/cuda)
@@ -29,8 +30,12 @@ message(STATUS "democratising: CUDA backend ${DM_WITH_CUDA}")
 
 find_package(nlohmann_json 3 REQUIRED)  # safetensors headers, metrics, fixtures
 find_package(ZLIB REQUIRED)             # gzip-compressed IDX files
-# Asio (standalone, header-only) is the async runtime: public headers use asio::awaitable.
+# Asio (standalone, header-only) is the async runtime: the async part's headers use asio::awaitable.
 find_path(DM_ASIO_INCLUDE_DIR asio.hpp REQUIRED)
+if(NOT TARGET democratising_asio)
+  add_library(democratising_asio INTERFACE IMPORTED GLOBAL)
+  set_target_properties(democratising_asio PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${DM_ASIO_INCLUDE_DIR}")
+endif()
 find_package(OpenSSL REQUIRED)              # HMAC-SHA256 peer authentication
 set(MPI_CXX_SKIP_MPICXX ON)  # the C API from C++; the deprecated C++ bindings stay out
 find_package(MPI REQUIRED COMPONENTS CXX)   # collectives between processes (mpirun)

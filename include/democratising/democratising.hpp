@@ -12,19 +12,19 @@
 //
 // Tensors are cheap handles that any thread may copy and read; results do not depend on the
 // number of threads (dm::set_num_threads or DM_NUM_THREADS).
-// The parameter server (dist/parameter_server.hpp, dist/worker.hpp) is included on its own.
-#include "democratising/async/queue.hpp"
-#include "democratising/async/task.hpp"
+//
+// This header is the core part (CMake target democratising::core: tensors, autograd, nn,
+// optim, io, model, data) and needs neither Asio nor MPI. The other parts have their own:
+//   democratising/async.hpp        Task, block_on, AsyncQueue, AsyncDataLoader (democratising::async)
+//   democratising/distributed.hpp  World, DDP trainer, ParameterServer, Worker (democratising::distributed)
 #include "democratising/autograd.hpp"
-#include "democratising/data/async_dataloader.hpp"
 #include "democratising/data/batch.hpp"
 #include "democratising/data/dataloader.hpp"
 #include "democratising/data/dataset.hpp"
 #include "democratising/data/fashion_mnist.hpp"
+#include "democratising/data/par_chunks.hpp"
 #include "democratising/data_parallel.hpp"
 #include "democratising/device.hpp"
-#include "democratising/dist/distributed_trainer.hpp"
-#include "democratising/dist/world.hpp"
 #include "democratising/dtype.hpp"
 #include "democratising/error.hpp"
 #include "democratising/finite.hpp"

@@ -13,10 +13,11 @@
 #include <memory>
 #include <string>
 
-#include "democratising/data/dataloader.hpp"
+#include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/nn/module.hpp"
 #include "democratising/nn/parameter_layout.hpp"
+#include "democratising/nn/sequential.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/parameters.hpp"
 
@@ -74,6 +75,28 @@ struct EvalResult {
   std::int64_t samples = 0;
 };
 
+class Model;
+
+/// One pass of Model::evaluate: grad off and evaluation mode on for this thread while it lives
+/// (other threads may keep training the same model), loss and hits summed batch by batch.
+class Evaluation {
+ public:
+  /// Starts evaluating `model` on this thread.
+  explicit Evaluation(const Model& model) : model_(model) {}
+  /// Adds one batch's loss and hits.
+  void add(const Tensor& x, const Tensor& y);
+  /// The mean loss and accuracy over the batches added so far.
+  EvalResult result() const;
+
+ private:
+  const Model& model_;
+  NoGradGuard no_grad_;
+  nn::EvalModeGuard eval_;
+  double loss_sum_ = 0.0;
+  std::int64_t correct_ = 0;
+  std::int64_t samples_ = 0;
+};
+
 /// A network, a loss and an optimizer together: training steps, evaluation, checkpoints (see the file comment).
 class Model {
  public:
@@ -92,8 +115,15 @@ class Model {
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
   /// One optimizer step with these gradients.
   void apply_gradients(const Gradients& grads);
-  /// Mean loss and accuracy over every batch of the loader, in evaluation mode, without grad.
-  EvalResult evaluate(const data::DataLoader& loader) const;
+  /// Mean loss and accuracy over every batch of `batches` (a data::DataLoader, or any range of
+  /// batches with tensors .x and .y), in evaluation mode, without grad. A template so that the
+  /// model layer needs nothing from the data layer above it.
+  template <class Batches>
+  EvalResult evaluate(const Batches& batches) const {
+    Evaluation run(*this);
+    for (const auto& batch : batches) run.add(batch.x, batch.y);
+    return run.result();
+  }
   /// The module's output in evaluation mode, without grad.
   Tensor predict(const Tensor& x) const;
 
@@ -125,8 +155,17 @@ class Model {
   std::map<std::string, std::string> load_checkpoint(const std::string& path, CheckpointOptions options = {});
 
  private:
+  friend class Evaluation;
   struct State;
   std::unique_ptr<State> state_;
+};
+
+/// Sequential::build(): the builder's last step, which flattens the network's parameters into
+/// one buffer and makes a Model of it.
+template <>
+struct nn::Finish<nn::Sequential> {
+  using Options = ModelOptions;
+  static Model make(nn::Sequential&& network, const ModelOptions& options);
 };
 
 }  // namespace dm

@@ -1,11 +1,10 @@
 #pragma once
 // Values reached only through a guard: the lock is held exactly as long as the guard lives,
 // so unsynchronised access does not compile rather than race.
-#include <pthread.h>
-
 #include <barrier>
 #include <condition_variable>
 #include <cstddef>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>  // std::shared_lock
 #include <utility>
@@ -17,34 +16,30 @@ namespace dm {
 /// threads of a Hogwild model - can starve the writer forever.
 class WriterPreferringMutex {
  public:
-  WriterPreferringMutex() {
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    pthread_rwlock_init(&lock_, &attr);
-    pthread_rwlockattr_destroy(&attr);
-  }
-  ~WriterPreferringMutex() { pthread_rwlock_destroy(&lock_); }
+  WriterPreferringMutex();
+  ~WriterPreferringMutex();
   WriterPreferringMutex(const WriterPreferringMutex&) = delete;
   WriterPreferringMutex& operator=(const WriterPreferringMutex&) = delete;
 
   /// @name Exclusive (writer) locking
   //@{
   /// The SharedMutex requirements, so std::unique_lock works with it.
-  void lock() { pthread_rwlock_wrlock(&lock_); }
-  bool try_lock() { return pthread_rwlock_trywrlock(&lock_) == 0; }
-  void unlock() { pthread_rwlock_unlock(&lock_); }
+  void lock();
+  bool try_lock();
+  void unlock();
   //@}
   /// @name Shared (reader) locking
   //@{
   /// The SharedMutex requirements, so std::shared_lock works with it.
-  void lock_shared() { pthread_rwlock_rdlock(&lock_); }
-  bool try_lock_shared() { return pthread_rwlock_tryrdlock(&lock_) == 0; }
-  void unlock_shared() { pthread_rwlock_unlock(&lock_); }
+  void lock_shared();
+  bool try_lock_shared();
+  void unlock_shared();
   //@}
 
  private:
-  pthread_rwlock_t lock_;
+  // The platform's lock lives in src/: public headers stay free of pthread and glibc names.
+  struct Native;
+  std::unique_ptr<Native> native_;
 };
 
 /// Many readers or one writer (a waiting writer goes first). `read()` gives a const view, `write()` a mutable one.

@@ -1,7 +1,7 @@
 #pragma once
 // Records a one-input op on its output when the input is tracked; `make` builds the backward
 // function only then, so untracked calls pay one branch.
-#include "op_grads.hpp"
+#include "record.hpp"
 
 namespace dm::autograd {
 

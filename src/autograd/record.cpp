@@ -1,6 +1,5 @@
 // Grad mode, recording, and the Tensor methods that read or change autograd state.
 #include "record.hpp"
-#include "op_grads.hpp"
 
 #include <string>
 

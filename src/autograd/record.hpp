@@ -10,6 +10,7 @@
 // The backward function runs with recording off and returns one gradient per input, in the
 // input's shape (use reduce_to_shape after broadcasting), or an undefined tensor for none.
 #include <initializer_list>
+#include <vector>
 
 #include "node.hpp"
 
@@ -20,6 +21,10 @@ bool needs_grad(std::initializer_list<const Tensor*> inputs);
 
 /// Attaches a new node to `out` (which must be fresh, not yet shared with another thread).
 void record(Tensor& out, const char* name, std::initializer_list<const Tensor*> inputs, BackwardFn backward);
+/// record() for ops with a variable number of inputs (cat, stack).
+void record_many(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward);
+/// needs_grad() for a list.
+bool needs_grad_any(const std::vector<Tensor>& inputs);
 
 /// Sums a broadcast gradient back down to `shape` (the inverse of broadcasting).
 Tensor reduce_to_shape(const Tensor& grad, const Shape& shape);

@@ -4,7 +4,7 @@
 
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
-#include "dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "tensor_impl.hpp"
 
 namespace dm {

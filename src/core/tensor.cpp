@@ -7,8 +7,8 @@
 #include "backend/backend.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/error.hpp"
-#include "dispatch.hpp"
-#include "strided_loop.hpp"
+#include "base/dispatch.hpp"
+#include "backend/strided_loop.hpp"
 #include "tensor_impl.hpp"
 
 namespace dm {

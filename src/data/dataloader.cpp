@@ -5,7 +5,7 @@
 #include <mutex>
 #include <string>
 
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "backend/philox.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/error.hpp"

@@ -3,22 +3,9 @@
 
 #include <string>
 
-#if !defined(__SANITIZE_THREAD__)
-#include <oneapi/tbb/task_arena.h>
-#endif
-
 #include "democratising/error.hpp"
 
 namespace dm::data {
-
-void detail::run_isolated(void (*fn)(void* ctx), void* ctx) {
-#if defined(__SANITIZE_THREAD__)
-  // The TSan build's pool never hands a waiting thread outer work, so there is nothing to isolate.
-  fn(ctx);
-#else
-  tbb::this_task_arena::isolate([&] { fn(ctx); });
-#endif
-}
 
 ParallelChunks DataLoader::par_chunks(std::int64_t batch_size) const {
   if (batch_size < 1) throw ValueError("[par_chunks] batch_size must be at least 1, got " + std::to_string(batch_size));

@@ -1,5 +1,5 @@
 #pragma once
-// Element-wise combination of reduction inputs: the in-process backend's arithmetic, kept
+// Element-wise combination of reduction inputs: the in-process transport's arithmetic, kept
 // apart so that it is the one place where the order of a sum is decided (rank 0, 1, 2, ...),
 // which is what makes every rank's result bitwise the same.
 #include <algorithm>

@@ -6,7 +6,7 @@
 // someone did not come. A rank that still answers but never calls the collective (a program
 // whose ranks went different ways) is told apart the same way.
 //
-// Needs MPI_THREAD_MULTIPLE (the MPI backend makes one only then).
+// Needs MPI_THREAD_MULTIPLE (the MPI transport makes one only then).
 #include <mpi.h>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// dm::dist::World: validation and tensor handling in front of a backend's raw collectives.
+// dm::dist::World: validation and tensor handling in front of a transport's raw collectives.
 #include "democratising/dist/world.hpp"
 
 #include <algorithm>
@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "backends.hpp"
+#include "transports.hpp"
 #include "democratising/autograd.hpp"
 #include "democratising/error.hpp"
 #include "democratising/model.hpp"
@@ -71,21 +71,21 @@ const char* reduction_name(Reduction reduction) {
   return "unknown";
 }
 
-World World::mpi(WorldOptions options) { return World(detail::make_mpi_backend(options), options); }
+World World::mpi(WorldOptions options) { return World(detail::make_mpi_transport(options), options); }
 
 std::vector<World> World::local(int n, WorldOptions options) {
   std::vector<World> worlds;
-  for (auto& backend : detail::make_local_backends(n, options)) worlds.emplace_back(std::move(backend), options);
+  for (auto& transport : detail::make_local_transports(n, options)) worlds.emplace_back(std::move(transport), options);
   return worlds;
 }
 
-World::World(std::shared_ptr<Backend> backend, WorldOptions options) : backend_(std::move(backend)), options_(options) {
-  if (!backend_) throw ValueError("[World] the backend is null");
+World::World(std::shared_ptr<Transport> transport, WorldOptions options) : transport_(std::move(transport)), options_(options) {
+  if (!transport_) throw ValueError("[World] the transport is null");
 }
 
-int World::rank() const { return backend_->rank(); }
-int World::size() const { return backend_->size(); }
-const char* World::backend_name() const { return backend_->name(); }
+int World::rank() const { return transport_->rank(); }
+int World::size() const { return transport_->size(); }
+const char* World::transport_name() const { return transport_->name(); }
 
 // Every rank shares what it is about to pass; all ranks see the same table, so either all go
 // on or all throw the same complaint.
@@ -97,7 +97,7 @@ void World::agree(const char* op, const Tensor& tensor, std::int64_t extra) {
                                                shape_hash(tensor.shape()), extra};
   std::vector<std::int64_t> all(static_cast<std::size_t>(kFields * size()));
   try {
-    backend_->all_gather(mine.data(), all.data(), static_cast<std::int64_t>(sizeof(mine)));
+    transport_->all_gather(mine.data(), all.data(), static_cast<std::int64_t>(sizeof(mine)));
   } catch (const TimeoutError& e) {
     // Said as the collective the caller made, not as the exchange that precedes it.
     throw TimeoutError(std::string("[") + op + "] the ranks did not all arrive: " + e.what());
@@ -129,7 +129,7 @@ void World::all_reduce(Tensor& tensor, Reduction reduction) {
   agree("all_reduce", tensor, static_cast<std::int64_t>(reduction));
   NoGradGuard no_grad;
   Tensor buffer = tensor.is_contiguous() ? tensor : tensor.contiguous();
-  backend_->all_reduce(buffer.data_ptr(), buffer.numel(), buffer.dtype(), reduction);
+  transport_->all_reduce(buffer.data_ptr(), buffer.numel(), buffer.dtype(), reduction);
   if (reduction == Reduction::Mean && size() > 1) buffer.div_(static_cast<double>(size()));
   if (!buffer.shares_storage_with(tensor)) tensor.copy_(buffer);
 }
@@ -182,7 +182,7 @@ std::unique_ptr<PendingCollective> World::start_all_reduce(Tensor& tensor, Reduc
                      " must be contiguous: it is reduced where it lies");
   if (reduction == Reduction::Mean)
     throw ValueError("[start_all_reduce] takes Sum, Max or Min; for a mean, divide by size() after wait()");
-  return backend_->start_all_reduce(tensor.data_ptr(), tensor.numel(), tensor.dtype(), reduction);
+  return transport_->start_all_reduce(tensor.data_ptr(), tensor.numel(), tensor.dtype(), reduction);
 }
 
 void World::broadcast(Tensor& tensor, int root) {
@@ -191,7 +191,7 @@ void World::broadcast(Tensor& tensor, int root) {
     throw ValueError("[broadcast] root " + std::to_string(root) + " is not a rank of a world of size " + std::to_string(size()));
   agree("broadcast", tensor, root);
   Tensor buffer = tensor.is_contiguous() ? tensor : tensor.contiguous();
-  backend_->broadcast(buffer.data_ptr(), buffer.numel() * static_cast<std::int64_t>(itemsize(buffer.dtype())), root);
+  transport_->broadcast(buffer.data_ptr(), buffer.numel() * static_cast<std::int64_t>(itemsize(buffer.dtype())), root);
   if (!buffer.shares_storage_with(tensor)) {
     NoGradGuard no_grad;
     tensor.copy_(buffer);
@@ -205,13 +205,13 @@ Tensor World::all_gather(const Tensor& tensor) {
   std::vector<std::int64_t> dims{size()};
   for (std::int64_t d : tensor.shape()) dims.push_back(d);
   Tensor out = Tensor::empty(Shape(dims), tensor.dtype());
-  backend_->all_gather(buffer.data_ptr(), out.data_ptr(), buffer.numel() * static_cast<std::int64_t>(itemsize(buffer.dtype())));
+  transport_->all_gather(buffer.data_ptr(), out.data_ptr(), buffer.numel() * static_cast<std::int64_t>(itemsize(buffer.dtype())));
   return out;
 }
 
-void World::barrier() { backend_->barrier(); }
+void World::barrier() { transport_->barrier(); }
 
-void World::abort(const std::string& reason) { backend_->abort(reason); }
+void World::abort(const std::string& reason) { transport_->abort(reason); }
 
 void run_local(int n, const std::function<void(World&)>& fn, WorldOptions options) {
   std::vector<World> worlds = World::local(n, options);

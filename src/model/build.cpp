@@ -2,14 +2,12 @@
 #include "democratising/model.hpp"
 #include "democratising/nn/sequential.hpp"
 
-namespace dm::nn {
+namespace dm {
 
-Model Sequential::build(const ModelOptions& options) && {
-  auto net = std::make_shared<Sequential>(std::move(*this));
+Model nn::Finish<nn::Sequential>::make(nn::Sequential&& network, const ModelOptions& options) {
+  auto net = std::make_shared<nn::Sequential>(std::move(network));
   net->flatten_parameters();
   return Model(std::move(net), options);
 }
 
-Model Sequential::build() && { return std::move(*this).build(ModelOptions{}); }
-
-}  // namespace dm::nn
+}  // namespace dm

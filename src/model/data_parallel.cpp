@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "backend/backend.hpp"
-#include "democratising/data/par_chunks.hpp"
+#include "democratising/runtime/isolated.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/error.hpp"
 #include "democratising/random.hpp"
@@ -57,7 +57,7 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
     ShardResult r;
     // Isolated: a worker waiting inside this shard's matmuls must not start another shard and
     // take the read lock a second time (a waiting writer would then block both).
-    data::detail::isolated([&] { r.grads = model.compute_gradients(x.narrow(0, start, n), y.narrow(0, start, n), &r.loss); });
+    detail::isolated([&] { r.grads = model.compute_gradients(x.narrow(0, start, n), y.narrow(0, start, n), &r.loss); });
     return r;
   });
 

@@ -126,29 +126,27 @@ Tensor Model::predict(const Tensor& x) const {
   return state_->module->forward(x);
 }
 
-EvalResult Model::evaluate(const data::DataLoader& loader) const {
-  const State& s = *state_;
-  NoGradGuard no_grad;
-  nn::EvalModeGuard eval;  // this thread only: others may keep training the same model
-  double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  EvalResult result;
-  for (const Batch& batch : loader) {
-    Tensor output, loss;
-    {
-      // Per batch, so a long evaluation does not hold the updates back.
-      std::shared_lock lock(*s.mutex);
-      output = s.module->forward(batch.x);
-      loss = s.loss(output, batch.y);
-    }
-    const std::int64_t n = batch.x.dim() > 0 ? batch.x.size(0) : 1;
-    loss_sum += loss.item<double>() * static_cast<double>(n);
-    correct += count_correct(output, batch.y);
-    result.samples += n;
+void Evaluation::add(const Tensor& x, const Tensor& y) {
+  const Model::State& s = *model_.state_;
+  Tensor output, loss;
+  {
+    // Per batch, so a long evaluation does not hold the updates back.
+    std::shared_lock lock(*s.mutex);
+    output = s.module->forward(x);
+    loss = s.loss(output, y);
   }
-  if (result.samples > 0) {
-    result.loss = loss_sum / static_cast<double>(result.samples);
-    result.accuracy = static_cast<double>(correct) / static_cast<double>(result.samples);
+  const std::int64_t n = x.dim() > 0 ? x.size(0) : 1;
+  loss_sum_ += loss.item<double>() * static_cast<double>(n);
+  correct_ += count_correct(output, y);
+  samples_ += n;
+}
+
+EvalResult Evaluation::result() const {
+  EvalResult result;
+  result.samples = samples_;
+  if (samples_ > 0) {
+    result.loss = loss_sum_ / static_cast<double>(samples_);
+    result.accuracy = static_cast<double>(correct_) / static_cast<double>(samples_);
   }
   return result;
 }

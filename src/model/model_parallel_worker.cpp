@@ -1,4 +1,4 @@
-// Stage workers and hand-offs of a pipeline (see model_parallel_worker.hpp).
+// Hand-offs of a pipeline (see model_parallel_worker.hpp).
 #include "model_parallel_worker.hpp"
 
 #include <utility>
@@ -6,42 +6,6 @@
 #include "democratising/error.hpp"
 
 namespace dm::pipeline {
-
-StageWorker::StageWorker() : thread_([this] { run(); }) {}
-
-StageWorker::~StageWorker() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  wake_.notify_all();
-  thread_.join();
-}
-
-std::future<void> StageWorker::submit(std::function<void()> job) {
-  std::packaged_task<void()> task(std::move(job));
-  std::future<void> done = task.get_future();
-  {
-    std::lock_guard lock(mutex_);
-    jobs_.push_back(std::move(task));
-  }
-  wake_.notify_one();
-  return done;
-}
-
-void StageWorker::run() {
-  while (true) {
-    std::packaged_task<void()> task;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;  // stopping, and nothing left to run
-      task = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    task();  // an exception is stored in the task's future
-  }
-}
 
 void Handoff::reset(std::size_t micro_batches) {
   std::lock_guard lock(mutex_);

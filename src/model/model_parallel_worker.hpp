@@ -3,41 +3,20 @@
 // tensor per micro-batch from one stage to the next.
 #include <condition_variable>
 #include <cstddef>
-#include <deque>
-#include <exception>
-#include <functional>
 #include <future>
 #include <mutex>
-#include <thread>
 #include <vector>
 
 #include "democratising/tensor.hpp"
+#include "runtime/serial_executor.hpp"
 
 namespace dm::pipeline {
 
 /// A thread of its own that runs submitted jobs in order. Stages block while waiting for their
 /// neighbours, which pool tasks must never do (a small pool would deadlock), so each stage gets
-/// a dedicated thread; the ops a stage runs still spread over the pool.
-class StageWorker {
- public:
-  StageWorker();
-  ~StageWorker();
-  StageWorker(const StageWorker&) = delete;
-  StageWorker& operator=(const StageWorker&) = delete;
-
-  /// Queues `job`; the future carries its exception, if any.
-  std::future<void> submit(std::function<void()> job);
-  std::thread::id id() const { return thread_.get_id(); }
-
- private:
-  void run();
-
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<std::packaged_task<void()>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
+/// a dedicated thread; the ops a stage runs still spread over the pool. The destructor runs
+/// what is still queued, then joins.
+using StageWorker = detail::SerialExecutor;
 
 /// Thrown in a stage that was waiting when another stage failed; the caller reports the
 /// failure that caused it instead.

@@ -7,7 +7,7 @@
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"
-#include "autograd/op_grads.hpp"
+#include "ops/op_grads.hpp"
 #include "autograd/version.hpp"
 #include "elementwise_op.hpp"
 

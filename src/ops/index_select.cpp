@@ -4,7 +4,8 @@
 #include <vector>
 
 #include "autograd/differentiable.hpp"
-#include "core/dispatch.hpp"
+#include "ops/op_grads.hpp"
+#include "base/dispatch.hpp"
 #include "backend/backend.hpp"
 #include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"

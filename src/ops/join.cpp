@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "autograd/differentiable.hpp"
+#include "ops/op_grads.hpp"
 #include "democratising/autograd.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"

@@ -10,6 +10,7 @@
 #include "core/kernel_args.hpp"
 #include "ops/matmul_into.hpp"
 #include "autograd/differentiable.hpp"
+#include "ops/op_grads.hpp"
 #include "autograd/version.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "autograd/op_grads.hpp"
+#include "ops/op_grads.hpp"
 #include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "ops/reduce_layout.hpp"

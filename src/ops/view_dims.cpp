@@ -4,6 +4,7 @@
 #include <string>
 
 #include "autograd/differentiable.hpp"
+#include "ops/op_grads.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/error.hpp"
 #include "democratising/tensor.hpp"

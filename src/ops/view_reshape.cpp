@@ -7,6 +7,7 @@
 #include <string>
 
 #include "autograd/differentiable.hpp"
+#include "ops/op_grads.hpp"
 #include "core/tensor_impl.hpp"
 #include "democratising/checked.hpp"
 #include "democratising/error.hpp"

@@ -15,7 +15,7 @@
 #include "backend/cpu/training_kernels.hpp"
 #include "backend/cuda/convert.hpp"
 #include "backend/cuda/random_blocks.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 
 namespace {
 

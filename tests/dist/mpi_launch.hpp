@@ -56,7 +56,7 @@ class MpiJob {
     // The ranks run without LeakSanitizer: OpenMPI unloads its plugins at MPI_Finalize, before
     // LSan looks, so their process-lifetime allocations come from unknown modules and no
     // suppression can name them. Our own code in these ranks is leak-checked by the in-process
-    // backend's tests, which run the same collectives and training. Other ASan checks stay on.
+    // transport's tests, which run the same collectives and training. Other ASan checks stay on.
     for (auto& e : env)
       if (e.rfind("ASAN_OPTIONS=", 0) == 0) e += ":detect_leaks=0";
     if (std::none_of(env.begin(), env.end(), [](const std::string& e) { return e.rfind("ASAN_OPTIONS=", 0) == 0; }))

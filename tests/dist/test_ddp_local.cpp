@@ -1,4 +1,4 @@
-// The data-parallel trainer on the in-process backend: identical parameters on every rank
+// The data-parallel trainer on the in-process transport: identical parameters on every rank
 // after every step, and the same training as one process on the whole batch.
 #include <gtest/gtest.h>
 

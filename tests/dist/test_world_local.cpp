@@ -1,4 +1,4 @@
-// The in-process backend: every collective against plain loops, on several world sizes, and
+// The in-process transport: every collective against plain loops, on several world sizes, and
 // the failures it must report (mismatched calls, silent ranks, unsupported dtypes).
 #include <gtest/gtest.h>
 

@@ -57,7 +57,7 @@ TEST(MpiLaunch, ASilentProcessIsATimeoutNotAHang) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
 }
 
-// The in-process backend's answer for `size` ranks, as rank 0 sees it.
+// The in-process transport's answer for `size` ranks, as rank 0 sees it.
 template <class T>
 std::vector<T> local_backend_result(int size, std::int64_t n, Reduction op) {
   std::vector<T> out;
@@ -246,7 +246,7 @@ TEST(MpiRank, TimeoutOfAStartedAllReduceWhoseMatchComesLate) {
 TEST(MpiRank, CollectiveStartedAllReducesKeepTheirOrderBesideOtherCollectives) {
   SKIP_OUTSIDE_MPIRUN();
   World& world = mpi_world();
-  // Started all-reduces run on the backend's own thread; a collective issued before waiting
+  // Started all-reduces run on the transport's own thread; a collective issued before waiting
   // for them must still meet its match on the other rank, not one of theirs.
   for (int round = 0; round < 20; ++round) {
     std::vector<Tensor> inputs;

@@ -1,6 +1,6 @@
 // A 784-32-10 MLP (Dense, ReLU, Dense) against PyTorch on the same weights and inputs:
-// logits, loss and every parameter gradient, from tests/data/mlp/mlp.json (written by
-// tests/data/make_mlp_fixture.py, which documents the format).
+// logits, loss and every parameter gradient, from tests/fixtures/mlp/mlp.json (written by
+// tests/fixtures/make_mlp_fixture.py, which documents the format).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -22,8 +22,8 @@ using dm::Tensor;
 using json = nlohmann::json;
 
 json load_fixture() {
-  std::ifstream in(std::string(DM_TEST_DATA_DIR) + "/mlp/mlp.json");
-  EXPECT_TRUE(in.good()) << "missing tests/data/mlp/mlp.json; run /usr/bin/python3 tests/data/make_mlp_fixture.py";
+  std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/mlp/mlp.json");
+  EXPECT_TRUE(in.good()) << "missing tests/fixtures/mlp/mlp.json; run /usr/bin/python3 tests/fixtures/make_mlp_fixture.py";
   return json::parse(in);
 }
 

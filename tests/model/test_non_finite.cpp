@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "democratising/autograd.hpp"
+#include "democratising/data/dataloader.hpp"
 #include "democratising/data/dataset.hpp"
 #include "democratising/data_parallel.hpp"
 #include "democratising/error.hpp"

@@ -1,5 +1,5 @@
 // conv2d, max_pool2d, avg_pool2d and adaptive_avg_pool2d against PyTorch: every case of
-// tests/data/conv/conv_pool.json (written by tests/data/make_conv_fixtures.py), output and
+// tests/fixtures/conv/conv_pool.json (written by tests/fixtures/make_conv_fixtures.py), output and
 // the gradient of every input, in f64 and in f32.
 #include <gtest/gtest.h>
 
@@ -19,8 +19,8 @@ namespace nn = dm::nn;
 
 const json& fixture() {
   static const json doc = [] {
-    std::ifstream in(std::string(DM_TEST_DATA_DIR) + "/conv/conv_pool.json");
-    if (!in) throw std::runtime_error("cannot open tests/data/conv/conv_pool.json");
+    std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/conv/conv_pool.json");
+    if (!in) throw std::runtime_error("cannot open tests/fixtures/conv/conv_pool.json");
     return json::parse(in);
   }();
   return doc;

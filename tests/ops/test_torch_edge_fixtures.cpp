@@ -1,5 +1,5 @@
-// Conformance with PyTorch at the edges: every case of tests/data/ops/edge.json (written by
-// tests/data/make_edge_fixtures.py) is run through dm, and its value *and its inputs'
+// Conformance with PyTorch at the edges: every case of tests/fixtures/ops/edge.json (written by
+// tests/fixtures/make_edge_fixtures.py) is run through dm, and its value *and its inputs'
 // gradients* are compared with torch's. The cases are 0-d and zero-size shapes, expanded
 // operands, the values 0, -0.0, +-inf and NaN (also as scalars, bounds and upstream
 // gradients), and in-place ops. Each case runs on three layouts of the same values: contiguous,

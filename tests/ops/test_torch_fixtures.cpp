@@ -1,5 +1,5 @@
-// Conformance with PyTorch: every case of tests/data/ops/{elementwise,reduce,matmul,shape}.json
-// (written by tests/data/make_op_fixtures.py, see tests/data/README.md) is run through dm and
+// Conformance with PyTorch: every case of tests/fixtures/ops/{elementwise,reduce,matmul,shape}.json
+// (written by tests/fixtures/make_op_fixtures.py, see tests/fixtures/README.md) is run through dm and
 // its result is compared with torch's in shape, dtype and values.
 //
 // Each case runs twice: once on fresh contiguous inputs, and once on inputs that are strided

@@ -1,5 +1,5 @@
 #pragma once
-// Reading the PyTorch fixtures of tests/data/ops/ (format: tests/data/README.md): cases, tensors,
+// Reading the PyTorch fixtures of tests/fixtures/ops/ (format: tests/fixtures/README.md): cases, tensors,
 // the memory layouts a test builds its inputs in, and the comparison with torch's values.
 // Shared by the conformance tests that read those files.
 #include <gtest/gtest.h>
@@ -36,7 +36,7 @@ struct FixtureCase {
 inline void PrintTo(const FixtureCase& c, std::ostream* os) { *os << c.name; }
 
 inline std::vector<FixtureCase> load_cases(const std::string& file) {
-  const std::string path = std::string(DM_TEST_DATA_DIR) + "/ops/" + file;
+  const std::string path = std::string(DM_TEST_FIXTURES_DIR) + "/ops/" + file;
   try {
     std::ifstream in(path);
     if (!in) throw std::runtime_error("cannot open " + path);

@@ -1,5 +1,5 @@
-// Trajectories recorded from torch.optim (tests/data/optim/torch_optimizers.json, written by
-// tests/optim/make_optim_fixture.py): same initial values, same gradients, same parameters
+// Trajectories recorded from torch.optim (tests/fixtures/optim/torch_optimizers.json, written by
+// tests/fixtures/make_optim_fixture.py): same initial values, same gradients, same parameters
 // after every step, and the same final state.
 #include <gtest/gtest.h>
 
@@ -15,8 +15,8 @@ using namespace optim_test;
 using nlohmann::json;
 
 json load_fixture() {
-  std::ifstream in(std::string(DM_TEST_DATA_DIR) + "/optim/torch_optimizers.json");
-  if (!in) throw std::runtime_error("missing tests/data/optim/torch_optimizers.json");
+  std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/optim/torch_optimizers.json");
+  if (!in) throw std::runtime_error("missing tests/fixtures/optim/torch_optimizers.json");
   return json::parse(in);
 }
 

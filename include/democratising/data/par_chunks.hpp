@@ -10,36 +10,14 @@
 // batch order. An exception thrown for any batch reaches the caller once all calls have ended.
 #include <cstdint>
 #include <numeric>
-#include <optional>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "democratising/data/dataloader.hpp"
 #include "democratising/runtime.hpp"
+#include "democratising/runtime/isolated.hpp"
 
 namespace dm::data {
-
-namespace detail {
-/// Runs fn(ctx) so that, while it waits inside a nested parallel loop, its thread only helps
-/// with that loop and never starts another top-level item. Without this a worker holding a
-/// model's read lock in train_step could pick up the next batch and ask for the write lock
-/// that it is itself blocking.
-void run_isolated(void (*fn)(void* ctx), void* ctx);
-
-template <class F>
-decltype(auto) isolated(F&& fn) {
-  using R = std::invoke_result_t<F&>;
-  if constexpr (std::is_void_v<R>) {
-    run_isolated([](void* c) { (*static_cast<std::remove_reference_t<F>*>(c))(); }, &fn);
-  } else {
-    std::optional<R> result;
-    auto call = [&] { result.emplace(fn()); };
-    run_isolated([](void* c) { (*static_cast<decltype(call)*>(c))(); }, &call);
-    return R(std::move(*result));
-  }
-}
-}  // namespace detail
 
 /// The batches of one epoch as a parallel range on the pool (see the file comment).
 class ParallelChunks {
@@ -56,7 +34,7 @@ class ParallelChunks {
   template <class F>
   void for_each(F&& fn) const {
     par_for(size(), 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) detail::isolated([&] { fn(loader_.batch(i)); });
+      for (std::int64_t i = begin; i < end; ++i) dm::detail::isolated([&] { fn(loader_.batch(i)); });
     });
   }
 
@@ -65,7 +43,7 @@ class ParallelChunks {
   auto map(F&& fn) const {
     std::vector<std::int64_t> indices(static_cast<std::size_t>(size()));
     std::iota(indices.begin(), indices.end(), std::int64_t{0});
-    return par_map(indices, [&](std::int64_t i) { return detail::isolated([&] { return fn(loader_.batch(i)); }); });
+    return par_map(indices, [&](std::int64_t i) { return dm::detail::isolated([&] { return fn(loader_.batch(i)); }); });
   }
 
  private:

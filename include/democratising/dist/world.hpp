@@ -5,7 +5,7 @@
 //   dm::dist::World world = dm::dist::World::mpi();   // under `mpirun -np N`, or alone as size 1
 //   world.all_reduce(grads, dm::dist::Reduction::Mean);
 //
-// Two backends behind one interface: MPI (OpenMPI, one process per rank) and an in-process one
+// Two transports behind one interface: MPI (OpenMPI, one process per rank) and an in-process one
 // (`World::local(n)` or `run_local(n, fn)`: n threads, one World handle each) that runs the same
 // code without MPI, for tests. Every rank must call the same collectives in the same order.
 // Before each collective the ranks compare what they pass (operation, element count, dtype,
@@ -58,11 +58,11 @@ class PendingCollective {
   virtual void wait() = 0;
 };
 
-/// What a backend provides: raw collectives over contiguous buffers. The World validates and
-/// converts tensors; a backend only moves and combines bytes.
-class Backend {
+/// What a transport provides: raw collectives over contiguous buffers. The World validates and
+/// converts tensors; a transport only moves and combines bytes.
+class Transport {
  public:
-  virtual ~Backend() = default;
+  virtual ~Transport() = default;
   /// This rank, in [0, size()).
   virtual int rank() const = 0;
   /// The number of ranks.
@@ -80,7 +80,7 @@ class Backend {
   virtual void all_gather(const void* data, void* out, std::int64_t bytes) = 0;
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
-  /// Makes every later (and, for the in-process backend, every current) wait fail at once.
+  /// Makes every later (and, for the in-process transport, every current) wait fail at once.
   virtual void abort(const std::string& reason) = 0;
 };
 
@@ -93,15 +93,15 @@ class World {
   /// n Worlds in one process, one per rank, to hand to n threads.
   static std::vector<World> local(int n, WorldOptions options = {});
 
-  /// A World over a backend of one's own.
-  explicit World(std::shared_ptr<Backend> backend, WorldOptions options = {});
+  /// A World over a transport of one's own.
+  explicit World(std::shared_ptr<Transport> transport, WorldOptions options = {});
 
   /// This rank, in [0, size()).
   int rank() const;
   /// The number of ranks.
   int size() const;
   /// "mpi" or "local".
-  const char* backend_name() const;
+  const char* transport_name() const;
   /// The options it was made with.
   const WorldOptions& options() const { return options_; }
 
@@ -127,13 +127,13 @@ class World {
   /// Breaks the World: every rank's next (or, in-process, current) collective throws.
   void abort(const std::string& reason);
 
-  /// The backend that moves the bytes.
-  Backend& backend() const { return *backend_; }
+  /// The transport that moves the bytes.
+  Transport& transport() const { return *transport_; }
 
  private:
   void agree(const char* op, const Tensor& tensor, std::int64_t extra);
 
-  std::shared_ptr<Backend> backend_;
+  std::shared_ptr<Transport> transport_;
   WorldOptions options_;
 };
 

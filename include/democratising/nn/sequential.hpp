@@ -3,7 +3,9 @@
 //   auto model = dm::nn::Sequential().add(dm::nn::Dense(784, 128)).add(dm::nn::ReLU())
 //                    .add(dm::nn::Dense(128, 10)).build();
 // build() returns a dm::Model (cross-entropy loss, SGD with momentum unless told otherwise)
-// whose parameters live in one contiguous buffer.
+// whose parameters live in one contiguous buffer. Models belong to the model layer above this
+// one, so build() is a template that nn::Finish, specialised there (democratising/model.hpp),
+// completes: include that header, or democratising/democratising.hpp, before calling it.
 #include <concepts>
 #include <memory>
 #include <string>
@@ -11,12 +13,12 @@
 
 #include "democratising/nn/module.hpp"
 
-namespace dm {
-class Model;
-struct ModelOptions;
-}  // namespace dm
-
 namespace dm::nn {
+
+/// What build() makes of a finished network: `Options` and `static make(Network&&, const
+/// Options&)`. The layer that makes models specialises it; nn itself knows no model.
+template <class Network>
+struct Finish;
 
 /// Layers applied in order, built with add() and finished with build() (see the file comment).
 class Sequential : public Module {
@@ -46,13 +48,16 @@ class Sequential : public Module {
   /// Layer i.
   const std::shared_ptr<Module>& operator[](std::size_t i) const { return layers_[i]; }
 
-  /// @name Finishing
-  //@{
-  /// Finishes the network: flattens its parameters and wraps it in a Model (with `options`,
-  /// or cross-entropy and SGD).
-  Model build(const ModelOptions& options) &&;
-  Model build() &&;
-  //@}
+  /// Finishes the network: flattens its parameters and wraps it in a Model with `options`.
+  template <class Network = Sequential>
+  auto build(const typename Finish<Network>::Options& options) && {
+    return Finish<Network>::make(std::move(*this), options);
+  }
+  /// Finishes the network with the default options (cross-entropy and SGD).
+  template <class Network = Sequential>
+  auto build() && {
+    return Finish<Network>::make(std::move(*this), typename Finish<Network>::Options{});
+  }
 
  private:
   std::vector<std::shared_ptr<Module>> layers_;

@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "backend/cpu/conv_pool.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

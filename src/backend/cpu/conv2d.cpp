@@ -16,7 +16,7 @@
 
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/gemm.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

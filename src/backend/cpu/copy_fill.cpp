@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "backend/cpu/elementwise.hpp"
-#include "core/dispatch.hpp"
-#include "core/strided_loop.hpp"
+#include "base/dispatch.hpp"
+#include "backend/strided_loop.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -1,6 +1,6 @@
 // CPU kernels of dropout: the mask from uniform draws, and the product with it.
 #include "backend/cpu/training_kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -24,8 +24,8 @@
 #include "backend/cpu/elementwise_isa.hpp"
 #include "backend/cpu/elementwise_math.hpp"
 #include "backend/cpu/elementwise_stream.hpp"
-#include "core/dispatch.hpp"
-#include "core/strided_loop.hpp"
+#include "base/dispatch.hpp"
+#include "backend/strided_loop.hpp"
 #include "democratising/error.hpp"
 
 // The vector types below are only ever passed between always-inlined functions, so the

@@ -8,7 +8,7 @@
 #include <type_traits>
 
 #include "backend/cpu/training_kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -2,8 +2,8 @@
 #include <algorithm>
 
 #include "backend/backend.hpp"
-#include "core/dispatch.hpp"
-#include "core/strided_loop.hpp"
+#include "base/dispatch.hpp"
+#include "backend/strided_loop.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

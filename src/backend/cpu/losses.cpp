@@ -7,7 +7,7 @@
 
 #include "backend/cpu/softmax_exp.hpp"
 #include "backend/cpu/training_kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -9,7 +9,7 @@
 #include <limits>
 
 #include "backend/cpu/conv_pool.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "backend/cpu/training_kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "reduce.hpp"
 #include "reduce_engine.hpp"
 #include "reduce_simd.hpp"

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "backend/cpu/training_kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "democratising/runtime.hpp"
 
 namespace dm::cpu {

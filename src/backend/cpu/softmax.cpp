@@ -13,7 +13,7 @@
 #include <string>
 #include <type_traits>
 
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 #include "reduce.hpp"
 #include "reduce_engine.hpp"
 #include "reduce_simd.hpp"

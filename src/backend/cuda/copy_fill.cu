@@ -3,7 +3,7 @@
 
 #include "backend/cuda/elementwise_map.cuh"
 #include "backend/cuda/kernels.hpp"
-#include "core/dispatch.hpp"
+#include "base/dispatch.hpp"
 
 namespace dm::cuda_backend::kernels {
 namespace {

@@ -1,6 +1,6 @@
 #pragma once
-// The CUDA side of the device seam. With CUDA off, no_cuda.cpp implements these by saying
-// CUDA was not built (its backend throws a DeviceError from every entry), so no other file
+// The CUDA side of the device seam. Without the CUDA part, cuda_registry.cpp answers these by
+// saying CUDA was not built (its backend throws a DeviceError from every entry), so no other file
 // needs an #ifdef.
 #include <string>
 

@@ -4,6 +4,9 @@
 //
 // Kernel entries take no device index: each runs on the device that holds its output, made
 // current first, so a thread may alternate between devices.
+//
+// This file is the CUDA part of the library (democratising::cuda): it hands itself to the
+// core's registry through cuda_provider.hpp.
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -12,7 +15,7 @@
 #include <string>
 
 #include "backend/cuda/check.hpp"
-#include "backend/cuda/cuda_backend.hpp"
+#include "backend/cuda/cuda_provider.hpp"
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
@@ -21,13 +24,25 @@
 namespace dm::cuda_backend {
 namespace {
 
+int count_devices(std::string* reason) {
+  int n = 0;
+  cudaError_t err = cudaGetDeviceCount(&n);
+  if (err != cudaSuccess) {
+    if (reason) *reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
+    cudaGetLastError();  // clear the sticky error so later calls start clean
+    return 0;
+  }
+  if (n == 0 && reason) *reason = "no CUDA device is present";
+  return n;
+}
+
 cudaStream_t stream_of(backend::Stream s) { return reinterpret_cast<cudaStream_t>(s.handle); }
 
 // Throws a DeviceError naming `entry` when no device can run it (no driver, no GPU): without
 // this, a kernel launch would fail later with a less direct reason.
 void require_device(const char* entry) {
   static std::string reason;
-  static const int count = device_count(&reason);
+  static const int count = count_devices(&reason);
   if (count == 0) throw DeviceError(std::string("[cuda: ") + entry + "] " + reason);
 }
 
@@ -274,25 +289,15 @@ class CudaBackend final : public backend::UnavailableBackend {
   }
 };
 
-}  // namespace
-
-bool built() { return true; }
-
-int device_count(std::string* reason) {
-  int n = 0;
-  cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) {
-    if (reason) *reason = std::string("no CUDA device: ") + cudaGetErrorString(err);
-    cudaGetLastError();  // clear the sticky error so later calls start clean
-    return 0;
-  }
-  if (n == 0 && reason) *reason = "no CUDA device is present";
-  return n;
-}
-
-backend::Backend& instance() {
+backend::Backend& the_backend() {
   static CudaBackend cuda;
   return cuda;
 }
 
+}  // namespace
 }  // namespace dm::cuda_backend
+
+extern "C" const dm::cuda_backend::Provider* dm_cuda_backend_provider() {
+  static constexpr dm::cuda_backend::Provider provider{&dm::cuda_backend::count_devices, &dm::cuda_backend::the_backend};
+  return &provider;
+}
