@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "democratising/data/dataloader.hpp"
 #include "democratising/data_parallel.hpp"
 #include "democratising/device.hpp"
 #include "democratising/model.hpp"

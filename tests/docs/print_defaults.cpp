@@ -12,7 +12,9 @@
 #include <vector>
 
 #include <democratising/data_parallel.hpp>
+#include <democratising/async.hpp>
 #include <democratising/democratising.hpp>
+#include <democratising/distributed.hpp>
 #include <democratising/dist/parameter_server.hpp>
 #include <democratising/dist/worker.hpp>
 
