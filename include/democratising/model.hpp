@@ -164,7 +164,9 @@ class Model {
 /// one buffer and makes a Model of it.
 template <>
 struct nn::Finish<nn::Sequential> {
+  /// What build() takes: the Model's options.
   using Options = ModelOptions;
+  /// The Model of `network` with `options`.
   static Model make(nn::Sequential&& network, const ModelOptions& options);
 };
 

@@ -12,8 +12,13 @@ namespace dm::nn {
 
 /// A (height, width) pair of a 2-d window; one number means both.
 struct Size2 {
-  std::int64_t h = 0, w = 0;
-  Size2(std::int64_t both) : h(both), w(both) {}  // NOLINT: implicit, so `2` reads as {2, 2}
+  /// Height.
+  std::int64_t h = 0;
+  /// Width.
+  std::int64_t w = 0;
+  /// Both sides `both`: implicit, so `2` reads as {2, 2}.
+  Size2(std::int64_t both) : h(both), w(both) {}  // NOLINT
+  /// Height and width.
   Size2(std::int64_t height, std::int64_t width) : h(height), w(width) {}
 };
 

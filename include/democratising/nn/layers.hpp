@@ -131,10 +131,12 @@ class LogSoftmax : public Module {
 /// 1/sqrt(fan_in)] with fan_in = in / groups * kH * kW, weight drawn before bias.
 class Conv2d : public Module {
  public:
+  /// A convolution from `in_channels` to `out_channels`; ShapeError for sizes nn::conv2d refuses.
   Conv2d(std::int64_t in_channels, std::int64_t out_channels, Size2 kernel_size, Size2 stride = 1, Size2 padding = 0,
          Size2 dilation = 1, std::int64_t groups = 1, bool bias = true, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;
+  /// The weight, (out, in / groups, kH, kW).
   const Tensor& weight() const { return parameter(0); }
   /// The bias, or null for a layer made without one.
   const Tensor* bias() const { return has_bias_ ? &parameter(1) : nullptr; }
@@ -149,6 +151,7 @@ class Conv2d : public Module {
 /// Max pooling, see nn::max_pool2d; stride defaults to kernel_size.
 class MaxPool2d : public Module {
  public:
+  /// Windows of `kernel_size` moved by `stride` over the input padded by `padding`.
   explicit MaxPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
                      Size2 dilation = 1);
   Tensor forward(const Tensor& x) const override;
@@ -161,6 +164,7 @@ class MaxPool2d : public Module {
 /// Average pooling, see nn::avg_pool2d; stride defaults to kernel_size.
 class AvgPool2d : public Module {
  public:
+  /// Windows of `kernel_size` moved by `stride`; padding counts in the mean when count_include_pad.
   explicit AvgPool2d(Size2 kernel_size, std::optional<Size2> stride = std::nullopt, Size2 padding = 0,
                      bool count_include_pad = true);
   Tensor forward(const Tensor& x) const override;
@@ -174,6 +178,7 @@ class AvgPool2d : public Module {
 /// Average pooling to a fixed output size, see nn::adaptive_avg_pool2d.
 class AdaptiveAvgPool2d : public Module {
  public:
+  /// Pools any input size down to `output_size`.
   explicit AdaptiveAvgPool2d(Size2 output_size);
   Tensor forward(const Tensor& x) const override;
   std::string name() const override;

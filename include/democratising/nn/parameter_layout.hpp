@@ -22,12 +22,19 @@ namespace dm::nn {
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
 
+/// Names, shapes and offsets of a model's parameters in one flat block of one dtype, made
+/// once and shared by the parameters, gradients, optimizer state and checkpoints.
 class ParameterLayout {
  public:
+  /// One parameter's place in the block.
   struct Entry {
+    /// The parameter's name, as in named_parameters().
     std::string name;
+    /// Its shape.
     Shape shape;
-    std::int64_t offset = 0;  // in elements from the start of the block
+    /// Its first element, counted in elements from the start of the block.
+    std::int64_t offset = 0;
+    /// Its number of elements.
     std::int64_t numel = 0;
   };
 
@@ -35,8 +42,11 @@ class ParameterLayout {
   /// (DTypeError naming the two otherwise) and have unique names (ValueError).
   static std::shared_ptr<const ParameterLayout> of(const NamedTensors& parameters);
 
+  /// Every entry, in block order.
   const std::vector<Entry>& entries() const { return entries_; }
+  /// The number of parameters.
   std::size_t size() const { return entries_.size(); }
+  /// Entry i.
   const Entry& operator[](std::size_t i) const { return entries_[i]; }
   /// The dtype of every parameter, hence of the block.
   DType dtype() const { return dtype_; }
@@ -48,6 +58,7 @@ class ParameterLayout {
   /// A new block of numel() elements (shape (numel)), zero-filled, of the layout's dtype
   /// unless told otherwise.
   Tensor allocate(Device device = Device::cpu()) const;
+  /// A new zero-filled block of numel() elements of `dtype` (optimizer state in another dtype).
   Tensor allocate(DType dtype, Device device = Device::cpu()) const;
   /// A new block of the layout's dtype left uninitialised, for a caller that writes every
   /// element before reading any (a gradient that backward fills), saving a pass.

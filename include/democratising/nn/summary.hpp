@@ -15,10 +15,14 @@ namespace dm::nn {
 
 /// One layer of a summary. Containers (Sequential) give no row of their own: their layers do.
 struct SummaryRow {
-  std::string path;         // dotted position, as in parameter names: "0", "2", "1.0" for nested
-  std::string layer;        // the module's name(), e.g. "Dense(784 -> 128)"
-  Shape output_shape;       // for the probe input of summary()
-  std::int64_t parameters;  // this layer's own parameters
+  /// Dotted position, as in parameter names: "0", "2", "1.0" for nested.
+  std::string path;
+  /// The module's name(), e.g. "Dense(784 -> 128)".
+  std::string layer;
+  /// The layer's output shape for the probe input of summary().
+  Shape output_shape;
+  /// This layer's own parameters.
+  std::int64_t parameters;
 };
 
 /// The rows of `module` for an input of `input_shape` (batch dim included), in forward order.
