@@ -10,6 +10,7 @@
 #include <asio/use_awaitable.hpp>
 
 #include "democratising/error.hpp"
+#include "democratising/finite.hpp"
 #include "dist/auth.hpp"
 #include "dist/frame_io.hpp"
 #include "dist/handshake.hpp"
@@ -22,13 +23,8 @@ constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitabl
 
 // One NaN or infinity applied to the parameters would spread to every parameter it touches at
 // the next step and stay for the rest of the run: such an update is never let through.
-bool all_finite(const Tensor& flat_gradient, double loss) {
-  if (!std::isfinite(loss)) return false;
-  const auto* g = static_cast<const float*>(flat_gradient.data_ptr());
-  const std::int64_t n = flat_gradient.numel();
-  bool finite = true;
-  for (std::int64_t i = 0; i < n; ++i) finite &= std::isfinite(g[i]);  // no early exit: vectorises
-  return finite;
+bool update_is_finite(const Tensor& flat_gradient, double loss) {
+  return std::isfinite(loss) && dm::all_finite(flat_gradient);  // the library's backend pass
 }
 
 std::string describe(const asio::ip::tcp::socket& socket) {
@@ -145,7 +141,7 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
                             std::to_string(version));
         const double loss = wire::metadata_double(update.metadata, "loss", 0.0);
-        if (!all_finite(update.tensor, loss)) {
+        if (!update_is_finite(update.tensor, loss)) {
           ++stats.nonfinite_rejected;
           if (++session->nonfinite_in_a_row >= options.max_nonfinite_updates)
             throw DistributedError("[ParameterServer] " + session->peer + " sent " +
