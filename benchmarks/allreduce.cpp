@@ -21,11 +21,11 @@
 #include <functional>
 #include <vector>
 
-#include <democratising/dist/distributed_trainer.hpp>
-#include <democratising/dist/world.hpp>
+#include <democratising/distributed/distributed_trainer.hpp>
+#include <democratising/distributed/world.hpp>
 #include <democratising/nn/layers.hpp>
 #include <democratising/nn/sequential.hpp>
-#include <democratising/random.hpp>
+#include <democratising/core/random.hpp>
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "democratising/async/task.hpp"
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 #include "democratising/data/dataloader.hpp"
 
 namespace {

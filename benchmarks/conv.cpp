@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "democratising/nn/conv.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

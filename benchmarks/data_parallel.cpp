@@ -17,12 +17,12 @@
 #include <memory>
 #include <vector>
 
-#include "democratising/data_parallel.hpp"
+#include "democratising/model/data_parallel.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/parameters.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/model/parameters.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "backend/strided_loop.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "backend/cpu/gemm.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

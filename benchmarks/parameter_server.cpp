@@ -24,12 +24,12 @@
 #include <asio/read.hpp>
 #include <asio/write.hpp>
 
-#include <democratising/dist/parameter_server.hpp>
-#include <democratising/dist/worker.hpp>
+#include <democratising/distributed/parameter_server.hpp>
+#include <democratising/distributed/worker.hpp>
 #include <democratising/nn/layers.hpp>
 #include <democratising/nn/sequential.hpp>
 #include <democratising/optim/optimizer.hpp>
-#include <democratising/random.hpp>
+#include <democratising/core/random.hpp>
 
 namespace {
 

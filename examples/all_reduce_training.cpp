@@ -13,8 +13,8 @@
 
 #include <democratising/data/fashion_mnist.hpp>
 #include <democratising/democratising.hpp>
-#include <democratising/dist/distributed_trainer.hpp>
-#include <democratising/dist/world.hpp>
+#include <democratising/distributed/distributed_trainer.hpp>
+#include <democratising/distributed/world.hpp>
 
 #include "example_util.hpp"
 

@@ -5,13 +5,13 @@
 #include <cstdio>
 
 #include "democratising/async/task.hpp"
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 #include "democratising/data/dataloader.hpp"
 #include "democratising/data/fashion_mnist.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "example_util.hpp"
 
 // [docs:async-training]

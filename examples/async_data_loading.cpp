@@ -10,7 +10,7 @@
 
 #include "democratising/async/queue.hpp"
 #include "democratising/async/task.hpp"
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 #include "democratising/data/dataloader.hpp"
 #include "democratising/data/fashion_mnist.hpp"
 #include "example_util.hpp"

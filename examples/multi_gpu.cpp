@@ -6,7 +6,7 @@
 #include <democratising/data/dataloader.hpp>
 #include <democratising/data/dataset.hpp>
 #include <democratising/democratising.hpp>
-#include <democratising/model_parallel.hpp>
+#include <democratising/model/model_parallel.hpp>
 
 #include "example_util.hpp"
 

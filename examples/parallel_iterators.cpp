@@ -7,7 +7,7 @@
 #include <random>
 #include <vector>
 
-#include <democratising/data_parallel.hpp>
+#include <democratising/model/data_parallel.hpp>
 #include <democratising/democratising.hpp>
 
 #include "example_util.hpp"

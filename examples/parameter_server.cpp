@@ -14,8 +14,8 @@
 #include <democratising/data/dataloader.hpp>
 #include <democratising/data/dataset.hpp>
 #include <democratising/democratising.hpp>
-#include <democratising/dist/parameter_server.hpp>
-#include <democratising/dist/worker.hpp>
+#include <democratising/distributed/parameter_server.hpp>
+#include <democratising/distributed/worker.hpp>
 
 #include "example_util.hpp"
 

@@ -12,7 +12,7 @@
 
 #include <democratising/async/task.hpp>
 #include <democratising/democratising.hpp>
-#include <democratising/parameters.hpp>
+#include <democratising/model/parameters.hpp>
 
 #include "example_util.hpp"
 

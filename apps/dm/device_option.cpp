@@ -3,7 +3,7 @@
 #include <charconv>
 
 #include "commands.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::cli {
 

@@ -2,7 +2,7 @@
 // --device of dm train and dm eval: "cpu", "cuda" (GPU 0) or "cuda:N".
 #include <string>
 
-#include "democratising/device.hpp"
+#include "democratising/base/device.hpp"
 
 namespace dm::cli {
 

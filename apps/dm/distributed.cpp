@@ -8,11 +8,11 @@
 #include <cstdio>
 #include <optional>
 
-#include "democratising/dist/distributed_trainer.hpp"
-#include "democratising/dist/world.hpp"
+#include "democratising/distributed/distributed_trainer.hpp"
+#include "democratising/distributed/world.hpp"
 #include "democratising/optim/schedule.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "metrics.hpp"
 #include "option_checks.hpp"
 #include "setup.hpp"

@@ -4,9 +4,9 @@
 #include <string>
 
 #include "commands.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/safetensors.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "device_option.hpp"
 #include "option_checks.hpp"
 #include "placement.hpp"

@@ -11,7 +11,7 @@
 #include "ps_command.hpp"
 #include "distributed.hpp"
 #include "setup.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace {
 

@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
-#include "democratising/model_parallel.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model_parallel.hpp"
 
 namespace dm::cli {
 

@@ -6,9 +6,9 @@
 #include <memory>
 
 #include "democratising/data/dataloader.hpp"
-#include "democratising/data_parallel.hpp"
-#include "democratising/device.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/data_parallel.hpp"
+#include "democratising/base/device.hpp"
+#include "democratising/model/model.hpp"
 
 namespace dm {
 class ModelParallel;

@@ -21,9 +21,9 @@
 #include <asio/use_awaitable.hpp>
 
 #include "commands.hpp"
-#include "democratising/dist/parameter_server.hpp"
-#include "democratising/dist/worker.hpp"
-#include "democratising/error.hpp"
+#include "democratising/distributed/parameter_server.hpp"
+#include "democratising/distributed/worker.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "setup.hpp"
 

@@ -7,10 +7,10 @@
 #include <utility>
 
 #include "commands.hpp"
-#include "democratising/checked.hpp"
+#include "democratising/base/checked.hpp"
 #include "democratising/data/dataset.hpp"
 #include "democratising/data/fashion_mnist.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"

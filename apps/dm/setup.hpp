@@ -9,11 +9,11 @@
 #include <string>
 
 #include "democratising/data/dataloader.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "commands.hpp"
 #include "metrics.hpp"
 #include "train_rules.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 
 namespace dm::cli {
 

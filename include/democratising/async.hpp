@@ -13,5 +13,5 @@
 //   float s = dm::block_on(total(loader));
 #include "democratising/async/queue.hpp"
 #include "democratising/async/task.hpp"
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 #include "democratising/democratising.hpp"

@@ -8,7 +8,7 @@
 //   dm::dist::World world = dm::dist::World::mpi();   // under mpirun -np N
 //   world.all_reduce(grads, dm::dist::Reduction::Mean);
 #include "democratising/async.hpp"
-#include "democratising/dist/distributed_trainer.hpp"
-#include "democratising/dist/parameter_server.hpp"
-#include "democratising/dist/worker.hpp"
-#include "democratising/dist/world.hpp"
+#include "democratising/distributed/distributed_trainer.hpp"
+#include "democratising/distributed/parameter_server.hpp"
+#include "democratising/distributed/worker.hpp"
+#include "democratising/distributed/world.hpp"

@@ -2,7 +2,7 @@
 // finished batches wait in a map keyed by index until the consumer reaches them, so loads may
 // finish in any order while delivery keeps the loader's order. A new load is started each time
 // the consumer takes a batch, keeping `prefetch` batches loaded or loading.
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 
 #include <condition_variable>
 #include <exception>
@@ -11,7 +11,7 @@
 #include <variant>
 
 #include "democratising/async/queue.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::data {
 

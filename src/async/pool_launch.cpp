@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "democratising/async/task.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::detail {
 namespace {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "grad_into.hpp"
 #include "record.hpp"
 

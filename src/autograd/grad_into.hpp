@@ -8,8 +8,8 @@
 #include <cstddef>
 #include <vector>
 
-#include "democratising/autograd.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::autograd {
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
-#include "democratising/random.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/random.hpp"
 
 namespace dm::autograd {
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 

@@ -19,7 +19,7 @@
 // What backward reads is what each op's gradient rule declares (BackwardFn in node.hpp); a
 // node recorded with a bare function, as the fused nn layers are, counts as reading all its
 // inputs, so an update of its weight refuses the pass even where the rule would not need it.
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::autograd {
 

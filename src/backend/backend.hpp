@@ -23,9 +23,9 @@
 
 #include "backend/conv_geometry.hpp"
 #include "backend/op_kinds.hpp"
-#include "democratising/device.hpp"
-#include "democratising/dtype.hpp"
-#include "democratising/shape.hpp"
+#include "democratising/base/device.hpp"
+#include "democratising/base/dtype.hpp"
+#include "democratising/base/shape.hpp"
 
 namespace dm::backend {
 

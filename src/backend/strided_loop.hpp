@@ -5,8 +5,8 @@
 #include <array>
 #include <cstdint>
 
-#include "democratising/runtime.hpp"
-#include "democratising/shape.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/base/shape.hpp"
 
 namespace dm {
 

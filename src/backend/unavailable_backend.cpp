@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::backend {
 

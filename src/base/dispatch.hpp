@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "democratising/dtype.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/dtype.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm {
 

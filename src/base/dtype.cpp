@@ -1,4 +1,4 @@
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm {
 

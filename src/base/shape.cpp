@@ -1,10 +1,10 @@
-#include "democratising/shape.hpp"
+#include "democratising/base/shape.hpp"
 
 #include <ostream>
 #include <sstream>
 
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm {
 

@@ -2,8 +2,8 @@
 #include <cmath>
 #include <string>
 
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "base/dispatch.hpp"
 #include "tensor_impl.hpp"
 

@@ -1,8 +1,8 @@
-#include "democratising/device.hpp"
+#include "democratising/base/device.hpp"
 
 #include <ostream>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "backend/backend.hpp"
 
 namespace dm {

@@ -5,7 +5,7 @@
 #include <ostream>
 #include <sstream>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 #include "tensor_impl.hpp"
 
 namespace dm {

@@ -1,15 +1,15 @@
 // Random creators. A draw of n values claims a range of Philox counters from the global
 // generator; value i depends only on (seed, range start, i), so filling in parallel blocks
 // gives the same tensor for every thread count.
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 
 #include <atomic>
 #include <mutex>
 #include <string>
 
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "backend/backend.hpp"
 #include "tensor_impl.hpp"
 

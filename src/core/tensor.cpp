@@ -1,12 +1,12 @@
 // Tensor handle basics: storage, properties, element access and the simple creators.
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 #include <cstring>
 #include <string>
 
 #include "backend/backend.hpp"
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
 #include "base/dispatch.hpp"
 #include "backend/strided_loop.hpp"
 #include "tensor_impl.hpp"

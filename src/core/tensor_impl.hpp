@@ -7,10 +7,10 @@
 #include <cstdint>
 #include <memory>
 
-#include "democratising/device.hpp"
-#include "democratising/dtype.hpp"
-#include "democratising/shape.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/device.hpp"
+#include "democratising/base/dtype.hpp"
+#include "democratising/base/shape.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 

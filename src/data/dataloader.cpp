@@ -7,9 +7,9 @@
 
 #include "base/dispatch.hpp"
 #include "backend/philox.hpp"
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::data {
 namespace {

@@ -6,8 +6,8 @@
 #include <string>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::data {
 namespace {

@@ -5,9 +5,9 @@
 
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/idx.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::data {
 namespace {

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::data {
 

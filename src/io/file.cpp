@@ -11,7 +11,7 @@
 #include <random>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "save_target.hpp"
 
 namespace dm::io {

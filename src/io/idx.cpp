@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::io {
 namespace {

@@ -3,7 +3,7 @@
 #include <optional>
 #include <string_view>
 
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm::io::safetensors {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "safetensors_format.hpp"

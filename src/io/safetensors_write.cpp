@@ -6,7 +6,7 @@
 #include <set>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "safetensors_format.hpp"

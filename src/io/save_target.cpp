@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::io::detail {
 namespace {

@@ -1,5 +1,5 @@
 // Sequential::build(): the last step of the builder, which lives with Model because it makes one.
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/sequential.hpp"
 
 namespace dm {

@@ -7,11 +7,11 @@
 #include <shared_mutex>
 #include <string>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
-#include "democratising/finite.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/ops/finite.hpp"
 #include "democratising/io/safetensors.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "model_state.hpp"
 
 namespace dm {

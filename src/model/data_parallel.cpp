@@ -1,6 +1,6 @@
 // Synchronous data parallelism: shard gradients on the pool, a reduction in shard order, one
 // optimizer step. Nothing here depends on the pool size, so neither does the result.
-#include "democratising/data_parallel.hpp"
+#include "democratising/model/data_parallel.hpp"
 
 #include <algorithm>
 #include <string>
@@ -8,10 +8,10 @@
 
 #include "backend/backend.hpp"
 #include "democratising/runtime/isolated.hpp"
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "model/gradient_step.hpp"
 
 namespace dm {

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "autograd/grad_into.hpp"
-#include "democratising/error.hpp"
-#include "democratising/finite.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/ops/finite.hpp"
 
 namespace dm::detail {
 

@@ -12,8 +12,8 @@
 #include <functional>
 #include <vector>
 
-#include "democratising/autograd.hpp"
-#include "democratising/model.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/model/model.hpp"
 
 namespace dm::detail {
 

@@ -1,15 +1,15 @@
 // dm::Model: forward, loss, backward and updates, safe from many threads at once. The
 // forward and backward passes run under the parameters' read lock (each thread records its
 // own graph), an optimizer step under the write lock.
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 
 #include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/functional.hpp"
 #include "model/gradient_step.hpp"
 #include "model_state.hpp"

@@ -4,7 +4,7 @@
 // one stage ends at that leaf, whose gradient is what the previous stage needs. That keeps
 // every stage's backward on its own worker, overlapping with its neighbours, instead of one
 // backward on one thread running through every stage.
-#include "democratising/model_parallel.hpp"
+#include "democratising/model/model_parallel.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -12,8 +12,8 @@
 #include <string>
 #include <utility>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "model/gradient_step.hpp"
 #include "model_parallel_partition.hpp"

@@ -6,7 +6,7 @@
 #include <limits>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::pipeline {
 

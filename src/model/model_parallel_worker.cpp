@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::pipeline {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 #include "runtime/serial_executor.hpp"
 
 namespace dm::pipeline {

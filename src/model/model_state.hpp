@@ -4,8 +4,8 @@
 #include <memory>
 #include <vector>
 
-#include "democratising/model.hpp"
-#include "democratising/sync.hpp"
+#include "democratising/model/model.hpp"
+#include "democratising/runtime/sync.hpp"
 
 namespace dm {
 

@@ -1,14 +1,14 @@
 // dm::Parameters: updates to one flat f32 buffer (its own, or a model's), singly or fused under
 // one write lock.
-#include "democratising/parameters.hpp"
+#include "democratising/model/parameters.hpp"
 
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "autograd/version.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "backend/backend.hpp"
 
 namespace dm {

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/conv.hpp"
 #include "democratising/nn/layers.hpp"
 #include "window_checks.hpp"

@@ -8,7 +8,7 @@
 
 #include "autograd/record.hpp"
 #include "backend/backend.hpp"
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/nn/functional.hpp"
 #include "op_checks.hpp"
 

@@ -5,7 +5,7 @@
 #include <sstream>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/functional.hpp"
 
 namespace dm::nn {

@@ -11,7 +11,7 @@
 #include "autograd/grad_into.hpp"
 #include "autograd/record.hpp"
 #include "backend/backend.hpp"
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/nn/functional.hpp"
 #include "op_checks.hpp"
 #include "ops/matmul_into.hpp"

@@ -4,8 +4,8 @@
 #include <string>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::nn {
 namespace {

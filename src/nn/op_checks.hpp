@@ -4,8 +4,8 @@
 #include <string>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::nn::detail {
 

@@ -6,7 +6,7 @@
 
 #include "autograd/record.hpp"
 #include "backend/backend.hpp"
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/nn/conv.hpp"
 #include "op_checks.hpp"
 #include "window_checks.hpp"

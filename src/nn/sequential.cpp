@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
 
 namespace dm::nn {

@@ -3,8 +3,8 @@
 
 #include <algorithm>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/sequential.hpp"
 
 namespace dm::nn {

@@ -5,8 +5,8 @@
 #include "ops/op_grads.hpp"
 #include "backend/backend.hpp"
 #include "autograd/version.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 

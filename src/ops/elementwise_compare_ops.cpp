@@ -4,8 +4,8 @@
 
 #include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "ops/op_grads.hpp"
 #include "elementwise_op.hpp"
 

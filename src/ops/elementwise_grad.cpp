@@ -3,7 +3,7 @@
 #include <cstddef>
 
 #include "backend/backend.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 #include "op_grads.hpp"
 
 namespace dm::autograd {

@@ -2,7 +2,7 @@
 // Typing rules of the elementwise ops. The ops themselves (their enums, names and result
 // rules) are declared once, in backend/op_kinds.hpp, which the backends share.
 #include "backend/op_kinds.hpp"
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm {
 

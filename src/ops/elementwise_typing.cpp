@@ -5,7 +5,7 @@
 #include <string>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "elementwise_op.hpp"
 
 namespace dm::elementwise {

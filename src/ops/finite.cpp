@@ -1,9 +1,9 @@
 // all_finite: one backend pass over the elements.
-#include "democratising/finite.hpp"
+#include "democratising/ops/finite.hpp"
 
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "backend/backend.hpp"
 
 namespace dm {

@@ -6,10 +6,10 @@
 
 #include "autograd/differentiable.hpp"
 #include "ops/op_grads.hpp"
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

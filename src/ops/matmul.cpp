@@ -13,8 +13,8 @@
 #include "ops/op_grads.hpp"
 #include "autograd/version.hpp"
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

@@ -1,6 +1,6 @@
 // Backward of torch.matmul semantics: 1-d operands are lifted to matrices, batch dims
 // broadcast, and each gradient is summed back down to its operand's shape.
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 #include "op_grads.hpp"
 
 namespace dm::autograd {

@@ -1,8 +1,8 @@
 // Backward formulas of the reductions and softmax family.
 #include <algorithm>
 
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "op_grads.hpp"
 
 namespace dm::autograd {

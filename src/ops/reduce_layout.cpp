@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::reduction {
 namespace {

@@ -4,8 +4,8 @@
 // reduced elements cannot be reached that way in place.
 #include <cstdint>
 
-#include "democratising/shape.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/shape.hpp"
+#include "democratising/core/tensor.hpp"
 #include "backend/op_kinds.hpp"
 
 namespace dm::reduction {

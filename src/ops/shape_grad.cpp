@@ -2,8 +2,8 @@
 #include <cstring>
 
 #include "base/dispatch.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/core/tensor.hpp"
 #include "op_grads.hpp"
 
 namespace dm::autograd {

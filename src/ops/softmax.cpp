@@ -8,8 +8,8 @@
 #include "core/kernel_args.hpp"
 #include "core/tensor_impl.hpp"
 #include "ops/reduce_layout.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

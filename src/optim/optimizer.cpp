@@ -1,7 +1,7 @@
 #include "democratising/optim/optimizer.hpp"
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "optim/update_plan.hpp"
 
 namespace dm::optim {

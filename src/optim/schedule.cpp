@@ -4,7 +4,7 @@
 #include <numbers>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::optim {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "backend/backend.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim/update_plan.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::optim::detail {
 

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "autograd/version.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 #include "democratising/nn/module.hpp"
 #include "democratising/nn/parameter_layout.hpp"
 

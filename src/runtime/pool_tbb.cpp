@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "blas_threads.hpp"
 #include "pool_size.hpp"
 

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "blas_threads.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "pool_size.hpp"
 
 namespace dm {

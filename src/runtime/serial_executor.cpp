@@ -6,7 +6,7 @@
 #include <mutex>
 #include <thread>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::detail {
 

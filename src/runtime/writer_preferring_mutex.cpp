@@ -4,7 +4,7 @@
 
 #include <system_error>
 
-#include "democratising/sync.hpp"
+#include "democratising/runtime/sync.hpp"
 
 namespace dm {
 

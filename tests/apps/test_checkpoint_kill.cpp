@@ -14,9 +14,9 @@
 #include <thread>
 
 #include "cli_runner.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 
 extern char** environ;
 

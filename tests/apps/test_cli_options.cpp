@@ -3,7 +3,7 @@
 #include <regex>
 
 #include "cli_runner.hpp"
-#include "democratising/device.hpp"
+#include "democratising/base/device.hpp"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <thread>
 
 #include "democratising/async/task.hpp"
-#include "democratising/data/async_dataloader.hpp"
+#include "democratising/async/dataloader.hpp"
 #include "democratising/data/dataloader.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace {
 

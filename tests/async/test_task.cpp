@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "democratising/async/task.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

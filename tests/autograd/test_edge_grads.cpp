@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/democratising.hpp"
 
 namespace {

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/democratising.hpp"
 
 namespace {

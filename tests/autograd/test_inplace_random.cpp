@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/democratising.hpp"
 
 namespace {

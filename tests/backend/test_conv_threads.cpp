@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "democratising/nn/conv.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

@@ -9,7 +9,7 @@
 
 #include "backend/backend.hpp"
 #include "backend/cpu/training_kernels.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

@@ -13,7 +13,7 @@
 
 #include "backend/cpu/elementwise.hpp"
 #include "core/tensor_impl.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

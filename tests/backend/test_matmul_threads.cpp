@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "backend/cpu/gemm.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

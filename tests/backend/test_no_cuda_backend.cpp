@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "backend/backend.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace {
 

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/democratising.hpp"
 
 namespace {

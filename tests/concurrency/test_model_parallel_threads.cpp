@@ -8,12 +8,12 @@
 #include <thread>
 #include <vector>
 
-#include "democratising/error.hpp"
-#include "democratising/model.hpp"
-#include "democratising/model_parallel.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model.hpp"
+#include "democratising/model/model_parallel.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

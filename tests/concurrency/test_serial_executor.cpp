@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "runtime/serial_executor.hpp"
 
 namespace dm::detail {

@@ -8,8 +8,8 @@
 #include <thread>
 #include <vector>
 
-#include "democratising/parameters.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/model/parameters.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <string>
 
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "harness.hpp"
 #include "host.hpp"
 

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "democratising/optim/optimizer.hpp"
-#include "democratising/parameters.hpp"
+#include "democratising/model/parameters.hpp"
 #include "harness.hpp"
 #include "host.hpp"
 

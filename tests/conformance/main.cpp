@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "democratising/device.hpp"
-#include "democratising/error.hpp"
-#include "democratising/random.hpp"
+#include "democratising/base/device.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/random.hpp"
 #include "harness.hpp"
 #include "host.hpp"
 

@@ -2,7 +2,7 @@
 // The scalar maths of the references, in double, with NaN propagated as PyTorch does.
 #include <cmath>
 
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm::conformance::ref {
 

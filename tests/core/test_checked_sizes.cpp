@@ -8,7 +8,7 @@
 #include <limits>
 #include <string>
 
-#include "democratising/checked.hpp"
+#include "democratising/base/checked.hpp"
 #include "democratising/democratising.hpp"
 #include "support/within_deadline.hpp"
 

@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "core/reference_indexing.hpp"
-#include "democratising/device.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/device.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 using dm::Device;
 using dm::Tensor;

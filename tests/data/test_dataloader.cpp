@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "democratising/data/dataloader.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

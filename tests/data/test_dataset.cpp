@@ -4,8 +4,8 @@
 #include <vector>
 
 #include "democratising/data/dataset.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "democratising/data/dataloader.hpp"
 #include "democratising/data/fashion_mnist.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "io/idx_fixtures.hpp"
 #include "io/temp_dir.hpp"
 

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "democratising/data/dataloader.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace {
 

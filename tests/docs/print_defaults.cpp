@@ -11,14 +11,14 @@
 #include <string>
 #include <vector>
 
-#include <democratising/data_parallel.hpp>
+#include <democratising/model/data_parallel.hpp>
 #include <democratising/async.hpp>
 #include <democratising/democratising.hpp>
 #include <democratising/distributed.hpp>
-#include <democratising/dist/parameter_server.hpp>
-#include <democratising/dist/worker.hpp>
+#include <democratising/distributed/parameter_server.hpp>
+#include <democratising/distributed/worker.hpp>
 
-#include "dist/frame.hpp"
+#include "distributed/frame.hpp"
 
 namespace {
 

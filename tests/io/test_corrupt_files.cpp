@@ -5,7 +5,7 @@
 #include <functional>
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/idx.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "io/idx_fixtures.hpp"

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "io/temp_dir.hpp"

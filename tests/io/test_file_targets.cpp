@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "io/temp_dir.hpp"

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/idx.hpp"
 #include "io/idx_fixtures.hpp"
 #include "io/temp_dir.hpp"

@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "io/temp_dir.hpp"
 

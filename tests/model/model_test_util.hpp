@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace model_test {
 

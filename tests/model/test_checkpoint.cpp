@@ -4,12 +4,12 @@
 
 #include <cstring>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/safetensors.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "model_test_util.hpp"
 
 namespace {

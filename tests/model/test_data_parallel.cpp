@@ -7,12 +7,12 @@
 #include <utility>
 #include <vector>
 
-#include "democratising/data_parallel.hpp"
-#include "democratising/error.hpp"
+#include "democratising/model/data_parallel.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -8,14 +8,14 @@
 #include <limits>
 #include <vector>
 
-#include "democratising/data_parallel.hpp"
-#include "democratising/error.hpp"
-#include "democratising/model.hpp"
-#include "democratising/model_parallel.hpp"
+#include "democratising/model/data_parallel.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model.hpp"
+#include "democratising/model/model_parallel.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "nn/nn_test_util.hpp"

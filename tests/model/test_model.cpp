@@ -5,14 +5,14 @@
 #include <cmath>
 #include <cstring>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/data/dataloader.hpp"
-#include "democratising/error.hpp"
-#include "democratising/model.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -15,14 +15,14 @@
 #include <set>
 
 #include "core/reference_indexing.hpp"
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
-#include "democratising/model.hpp"
-#include "democratising/model_parallel.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model.hpp"
+#include "democratising/model/model_parallel.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -10,17 +10,17 @@
 #include <string>
 #include <vector>
 
-#include "democratising/autograd.hpp"
+#include "democratising/autograd/autograd.hpp"
 #include "democratising/data/dataloader.hpp"
 #include "democratising/data/dataset.hpp"
-#include "democratising/data_parallel.hpp"
-#include "democratising/error.hpp"
+#include "democratising/model/data_parallel.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/io/safetensors.hpp"
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -9,13 +9,13 @@
 #include <thread>
 #include <vector>
 
-#include "democratising/error.hpp"
-#include "democratising/model.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/parameters.hpp"
-#include "democratising/random.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/model/parameters.hpp"
+#include "democratising/core/random.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "model_test_util.hpp"
 
 namespace {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace nn_test {
 

@@ -2,7 +2,7 @@
 // and the shapes, never a crash or a silently wrong result.
 #include <gtest/gtest.h>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/conv.hpp"
 #include "democratising/nn/layers.hpp"
 #include "nn_test_util.hpp"

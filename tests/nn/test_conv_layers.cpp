@@ -5,11 +5,11 @@
 #include <cmath>
 #include <cstring>
 
-#include "democratising/model.hpp"
+#include "democratising/model/model.hpp"
 #include "democratising/nn/conv.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "io/temp_dir.hpp"
 #include "nn_test_util.hpp"
 

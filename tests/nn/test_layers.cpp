@@ -3,11 +3,11 @@
 
 #include <cmath>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
-#include "democratising/random.hpp"
+#include "democratising/core/random.hpp"
 #include "nn_test_util.hpp"
 
 namespace {

@@ -3,8 +3,8 @@
 
 #include <cmath>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/functional.hpp"
 #include "nn_test_util.hpp"
 

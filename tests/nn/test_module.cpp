@@ -3,7 +3,7 @@
 
 #include <thread>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "nn_test_util.hpp"

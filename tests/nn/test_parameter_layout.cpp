@@ -2,7 +2,7 @@
 // parameters, comparison across modules, and typed errors for what cannot be laid out.
 #include <gtest/gtest.h>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/parameter_layout.hpp"
 #include "democratising/nn/sequential.hpp"

@@ -1,7 +1,7 @@
 // Sequential: order, names, and the "mlp:..." spec parser.
 #include <gtest/gtest.h>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "nn_test_util.hpp"

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/runtime.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/runtime/pool.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm {
 namespace {

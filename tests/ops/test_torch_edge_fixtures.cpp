@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "torch_fixture.hpp"
 
 namespace {

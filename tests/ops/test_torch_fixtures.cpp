@@ -23,8 +23,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/error.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/core/tensor.hpp"
 #include "torch_fixture.hpp"
 
 namespace {

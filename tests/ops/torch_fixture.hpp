@@ -18,7 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/tensor_impl.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace torch_fixture {
 

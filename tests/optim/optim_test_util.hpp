@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "democratising/nn/module.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace optim_test {
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim_test_util.hpp"
 

@@ -1,7 +1,7 @@
 // The base class: step() from accumulated gradients, zero_grad, binding, make_optimizer.
 #include <gtest/gtest.h>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim_test_util.hpp"
 

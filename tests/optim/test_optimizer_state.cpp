@@ -4,7 +4,7 @@
 #include <functional>
 #include <memory>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim_test_util.hpp"
 

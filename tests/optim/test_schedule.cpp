@@ -5,7 +5,7 @@
 #include <memory>
 #include <numbers>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/schedule.hpp"
 
 namespace {

@@ -3,8 +3,8 @@
 
 #include <optional>
 
-#include "democratising/autograd.hpp"
-#include "democratising/error.hpp"
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "optim_test_util.hpp"
 

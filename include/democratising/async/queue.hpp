@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "democratising/async/task.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm {
 

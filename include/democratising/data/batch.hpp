@@ -1,6 +1,6 @@
 #pragma once
 // A batch of samples: inputs x of shape (B, ...) and targets y of shape (B, ...).
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::data {
 

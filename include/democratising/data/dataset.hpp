@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "democratising/data/batch.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::data {
 

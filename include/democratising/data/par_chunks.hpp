@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "democratising/data/dataloader.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "democratising/runtime/isolated.hpp"
 
 namespace dm::data {

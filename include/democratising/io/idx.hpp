@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <string>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::io {
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <optional>
 
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::nn {
 

@@ -3,7 +3,7 @@
 // autograd node with a hand-written backward; they accept f32, f64 and bf16 (computed in
 // f32) CPU tensors.
 #include "democratising/nn/conv.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::nn {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "democratising/nn/parameter_layout.hpp"
-#include "democratising/tensor.hpp"
+#include "democratising/core/tensor.hpp"
 
 namespace dm::nn {
 

@@ -4,7 +4,7 @@
 //                    .add(dm::nn::Dense(128, 10)).build();
 // build() returns a dm::Model (cross-entropy loss, SGD with momentum unless told otherwise)
 // whose parameters live in one contiguous buffer. Models belong to the model layer above this
-// one, so build() is a template that nn::Finish, specialised there (democratising/model.hpp),
+// one, so build() is a template that nn::Finish, specialised there (democratising/model/model.hpp),
 // completes: include that header, or democratising/democratising.hpp, before calling it.
 #include <concepts>
 #include <memory>

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "democratising/nn/module.hpp"
-#include "democratising/shape.hpp"
+#include "democratising/base/shape.hpp"
 
 namespace dm::nn {
 

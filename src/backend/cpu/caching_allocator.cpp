@@ -10,9 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "democratising/checked.hpp"
-#include "democratising/error.hpp"
-#include "democratising/memory.hpp"
+#include "democratising/base/checked.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/backend/memory.hpp"
 
 namespace dm {
 namespace {

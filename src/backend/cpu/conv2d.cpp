@@ -17,7 +17,7 @@
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "base/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "backend/conv_geometry.hpp"
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm::cpu {
 

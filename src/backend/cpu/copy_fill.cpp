@@ -6,7 +6,7 @@
 #include "backend/cpu/elementwise.hpp"
 #include "base/dispatch.hpp"
 #include "backend/strided_loop.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -10,7 +10,7 @@
 #include "backend/cpu/gemm.hpp"
 #include "backend/cpu/reduce.hpp"
 #include "backend/cpu/training_kernels.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::cpu {
 

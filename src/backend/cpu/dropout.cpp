@@ -1,7 +1,7 @@
 // CPU kernels of dropout: the mask from uniform draws, and the product with it.
 #include "backend/cpu/training_kernels.hpp"
 #include "base/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -26,7 +26,7 @@
 #include "backend/cpu/elementwise_stream.hpp"
 #include "base/dispatch.hpp"
 #include "backend/strided_loop.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 // The vector types below are only ever passed between always-inlined functions, so the
 // "ABI changes with AVX" note GCC attaches to them does not apply.

@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "gemm_tiling.hpp"
 
 namespace dm::cpu {

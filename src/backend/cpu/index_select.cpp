@@ -4,7 +4,7 @@
 #include "backend/backend.hpp"
 #include "base/dispatch.hpp"
 #include "backend/strided_loop.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 

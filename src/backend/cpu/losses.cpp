@@ -8,7 +8,7 @@
 #include "backend/cpu/softmax_exp.hpp"
 #include "backend/cpu/training_kernels.hpp"
 #include "base/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -10,7 +10,7 @@
 
 #include "backend/cpu/conv_pool.hpp"
 #include "base/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -4,8 +4,8 @@
 
 #include "backend/cpu/training_kernels.hpp"
 #include "backend/random_values.hpp"
-#include "democratising/error.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

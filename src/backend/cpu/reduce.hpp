@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "backend/op_kinds.hpp"
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm::cpu {
 

@@ -23,8 +23,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "democratising/dtype.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/base/dtype.hpp"
+#include "democratising/runtime/pool.hpp"
 #include "reduce.hpp"
 
 namespace dm::cpu::reduce_engine {

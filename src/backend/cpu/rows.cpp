@@ -4,7 +4,7 @@
 
 #include "backend/cpu/training_kernels.hpp"
 #include "base/dispatch.hpp"
-#include "democratising/runtime.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::cpu {
 namespace {

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::cuda_backend {
 

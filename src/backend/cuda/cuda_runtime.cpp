@@ -19,7 +19,7 @@
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::cuda_backend {
 namespace {

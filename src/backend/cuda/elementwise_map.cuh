@@ -8,7 +8,7 @@
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/launch.hpp"
 #include "backend/cuda/values.cuh"
-#include "democratising/error.hpp"
+#include "democratising/base/error.hpp"
 
 namespace dm::cuda_backend {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "backend/host_device.hpp"
-#include "democratising/shape.hpp"
+#include "democratising/base/shape.hpp"
 
 namespace dm::cuda_backend {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "backend/cuda/convert.hpp"
-#include "democratising/dtype.hpp"
+#include "democratising/base/dtype.hpp"
 
 namespace dm::cuda_backend {
 

@@ -1,0 +1,150 @@
+#pragma once
+// dm::dist::World: the processes (or threads) that train one model together, and the
+// collectives between them.
+//
+//   dm::dist::World world = dm::dist::World::mpi();   // under `mpirun -np N`, or alone as size 1
+//   world.all_reduce(grads, dm::dist::Reduction::Mean);
+//
+// Two transports behind one interface: MPI (OpenMPI, one process per rank) and an in-process one
+// (`World::local(n)` or `run_local(n, fn)`: n threads, one World handle each) that runs the same
+// code without MPI, for tests. Every rank must call the same collectives in the same order.
+// Before each collective the ranks compare what they pass (operation, element count, dtype,
+// root), so a mismatch is a DistributedError naming the ranks and shapes instead of corrupt
+// memory or a hang; `WorldOptions::check_agreement = false` skips that extra exchange.
+//
+// Timeouts: every wait, all-reduces included, gives up after `WorldOptions::timeout` with a
+// TimeoutError that names the operation and rank and, with MPI, the rank that fell silent
+// (the ranks exchange heartbeats from a thread of their own, so a stopped process is told
+// apart from one that is alive but never called the collective). After a timeout or a
+// mismatch the World is broken: later collectives throw at once. With MPI, a rank that gave
+// up cannot take back what it started, and the others may be waiting in a call that will
+// never return: a program ends the whole job with abort_mpi_job.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "democratising/base/dtype.hpp"
+#include "democratising/core/tensor.hpp"
+
+namespace dm {
+struct Gradients;
+}
+
+namespace dm::dist {
+
+enum class Reduction { Sum, Mean, Max, Min };
+
+/// "sum", "mean", "max", "min".
+const char* reduction_name(Reduction reduction);
+
+/// Timeouts and checks of a World's collectives.
+struct WorldOptions {
+  /// How long any wait for the other ranks may last.
+  std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+  /// Compare operation, count, dtype and root across ranks before each collective.
+  bool check_agreement = true;
+};
+
+/// A collective started without waiting for it (see World::start_all_reduce).
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  /// Lets the collective make progress; true once it has finished. Never blocks.
+  virtual bool test() = 0;
+  /// Blocks until it has finished (or the World's timeout passes: TimeoutError).
+  virtual void wait() = 0;
+};
+
+/// What a transport provides: raw collectives over contiguous buffers. The World validates and
+/// converts tensors; a transport only moves and combines bytes.
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  /// This rank, in [0, size()).
+  virtual int rank() const = 0;
+  /// The number of ranks.
+  virtual int size() const = 0;
+  /// "mpi" or "local".
+  virtual const char* name() const = 0;
+  /// Element-wise Sum, Max or Min of `count` elements across ranks, in place.
+  virtual void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) = 0;
+  /// all_reduce() started without waiting for it.
+  virtual std::unique_ptr<PendingCollective> start_all_reduce(void* data, std::int64_t count, DType dtype,
+                                                              Reduction op) = 0;
+  /// Root's `bytes` bytes into every rank's `data`.
+  virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
+  /// Each rank's `bytes` bytes, concatenated in rank order into `out` (size() * bytes).
+  virtual void all_gather(const void* data, void* out, std::int64_t bytes) = 0;
+  /// Returns once every rank has called it.
+  virtual void barrier() = 0;
+  /// Makes every later (and, for the in-process transport, every current) wait fail at once.
+  virtual void abort(const std::string& reason) = 0;
+};
+
+/// The ranks that train one model together, and the collectives between them (see the file comment).
+class World {
+ public:
+  /// This process's rank of the MPI job (MPI starts with the first World and finalizes with the
+  /// last; it cannot start again in the same process afterwards). Without mpirun: size 1.
+  static World mpi(WorldOptions options = {});
+  /// n Worlds in one process, one per rank, to hand to n threads.
+  static std::vector<World> local(int n, WorldOptions options = {});
+
+  /// A World over a transport of one's own.
+  explicit World(std::shared_ptr<Transport> transport, WorldOptions options = {});
+
+  /// This rank, in [0, size()).
+  int rank() const;
+  /// The number of ranks.
+  int size() const;
+  /// "mpi" or "local".
+  const char* transport_name() const;
+  /// The options it was made with.
+  const WorldOptions& options() const { return options_; }
+
+  /// Reduces a contiguous tensor in place across ranks (f32, f64, i32, i64). Mean is for
+  /// floating dtypes: the sum divided by size().
+  void all_reduce(Tensor& tensor, Reduction reduction = Reduction::Sum);
+  /// Several tensors (each reduced element-wise), in as few collectives as their dtypes allow.
+  void all_reduce(std::vector<Tensor>& tensors, Reduction reduction = Reduction::Sum);
+  /// A model's gradients: one collective over their flat buffer.
+  void all_reduce(Gradients& grads, Reduction reduction = Reduction::Mean);
+  /// Starts reducing `tensor` in place (Sum, Max or Min) and returns without waiting. The tensor
+  /// must stay alive and untouched until the returned handle's wait(), and the handle must not
+  /// outlive this World.
+  std::unique_ptr<PendingCollective> start_all_reduce(Tensor& tensor, Reduction reduction = Reduction::Sum);
+
+  /// Root's values into `tensor` on every rank (same shape and dtype everywhere).
+  void broadcast(Tensor& tensor, int root = 0);
+  /// Every rank's tensor (same shape and dtype everywhere), stacked on a new first dimension
+  /// in rank order: (size(), ...shape).
+  Tensor all_gather(const Tensor& tensor);
+  /// Returns once every rank has called it.
+  void barrier();
+  /// Breaks the World: every rank's next (or, in-process, current) collective throws.
+  void abort(const std::string& reason);
+
+  /// The transport that moves the bytes.
+  Transport& transport() const { return *transport_; }
+
+ private:
+  void agree(const char* op, const Tensor& tensor, std::int64_t extra);
+
+  std::shared_ptr<Transport> transport_;
+  WorldOptions options_;
+};
+
+/// Ends every process of the MPI job (MPI_Abort) after printing `reason` on stderr; without MPI,
+/// ends this process. For programs whose rank failed while the others may be inside a
+/// collective that can no longer finish (dm train does this); a library never calls it.
+[[noreturn]] void abort_mpi_job(const std::string& reason, int exit_code);
+
+/// Runs fn(world) on n threads, each with its rank's in-process World, and waits for all.
+/// When one rank throws, the World is aborted so the others stop waiting; the first
+/// exception is rethrown here.
+void run_local(int n, const std::function<void(World&)>& fn, WorldOptions options = {});
+
+}  // namespace dm::dist

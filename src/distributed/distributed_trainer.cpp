@@ -1,0 +1,213 @@
+// Data-parallel steps with gradient buckets all-reduced while backward runs (see
+// distributed_trainer.hpp). The step is the model's own (model/gradient_step.hpp); the hook is
+// its per-parameter "gradient ready" callback: each gradient is by then in its place in the
+// layout's gradient block, and once a bucket's last gradient has arrived, the bucket's
+// all-reduce is started.
+//
+// Shards may be unequal (a batch of 50 on 3 ranks is 16, 17 and 17 rows). Each rank
+// back-propagates its shard's summed loss (the mean times its n rows); the ranks add these up
+// and divide by the global batch, agreed in one small all-reduce started right after the
+// forward pass, so the step is the full batch's mean-loss gradient whatever the split.
+#include "democratising/distributed/distributed_trainer.hpp"
+
+#include <bit>
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "democratising/autograd/autograd.hpp"
+#include "democratising/base/error.hpp"
+#include "model/gradient_step.hpp"
+
+namespace dm::dist {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::duration<double>(b - a).count(); }
+
+// A span of the gradient block: parameters [first_param, last_param] in layout order.
+struct Bucket {
+  Tensor view;  // contiguous slice of the block
+  int params = 0;
+  int waiting = 0;  // gradients of this bucket not yet final in the current step
+  std::unique_ptr<PendingCollective> pending;
+};
+
+}  // namespace
+
+struct DistributedTrainer::State {
+  Model& model;
+  World& world;
+  DistributedOptions options;
+  std::shared_ptr<const nn::ParameterLayout> layout;
+  std::vector<Tensor> params;
+  Gradients grads;                 // one block in the layout, reused by every step
+  std::vector<Tensor> grad_views;  // its views, in layout order
+  std::vector<Bucket> buckets;       // in the order they are expected to be ready: last layers first
+  std::vector<std::size_t> bucket_of;  // parameter index -> bucket index
+  std::size_t next_to_start = 0;
+  // [rows, rows * loss] of this rank, summed over the ranks in place.
+  Tensor batch_and_loss;
+  std::unique_ptr<PendingCollective> batch_pending;
+  StepTimes times;
+  std::int64_t skipped = 0;
+
+  State(Model& m, World& w, DistributedOptions o) : model(m), world(w), options(o) {}
+
+  // Starts, in bucket order, every bucket whose gradients are all final: the ranks must start
+  // collectives in the same order, and bucket order is the same everywhere.
+  void start_ready_buckets() {
+    while (next_to_start < buckets.size() && buckets[next_to_start].waiting == 0) {
+      Bucket& b = buckets[next_to_start++];
+      b.pending = world.start_all_reduce(b.view, Reduction::Sum);
+    }
+  }
+
+  // Gives the transport a chance to move data: MPI progresses non-blocking collectives only
+  // inside MPI calls, and backward makes none of its own.
+  void poll_started() {
+    for (std::size_t i = 0; i < next_to_start; ++i)
+      if (buckets[i].pending) buckets[i].pending->test();
+  }
+
+  // This rank's rows and summed loss, on their way to the others before backward starts.
+  void start_batch_exchange(std::int64_t rows, double loss) {
+    batch_and_loss = Tensor::from_vector<double>({static_cast<double>(rows), static_cast<double>(rows) * loss}, Shape{2});
+    batch_pending = world.start_all_reduce(batch_and_loss, Reduction::Sum);
+  }
+};
+
+DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOptions options)
+    : state_(std::make_unique<State>(model, world, options)) {
+  State& s = *state_;
+  if (options.bucket_bytes <= 0)
+    throw ValueError("[DistributedTrainer] bucket_bytes must be positive, got " + std::to_string(options.bucket_bytes));
+  s.layout = model.parameter_layout();
+  const nn::ParameterLayout& layout = *s.layout;
+  if (layout.size() == 0) throw ValueError("[DistributedTrainer] the model has no parameters");
+  for (const auto& [_, p] : model.module().named_parameters()) s.params.push_back(p);
+  // Every rank must hold the same layout, or the buckets would not line up.
+  const Tensor mine = Tensor::from_vector<std::int64_t>(
+      {static_cast<std::int64_t>(layout.size()), layout.numel(), std::bit_cast<std::int64_t>(layout.fingerprint())},
+      Shape{3});
+  const std::vector<std::int64_t> all = world.all_gather(mine).to_vector<std::int64_t>();
+  for (int r = 1; r < world.size(); ++r)
+    for (int f = 0; f < 3; ++f)
+      if (all[static_cast<std::size_t>(3 * r + f)] != all[static_cast<std::size_t>(f)])
+        throw DistributedError("[DistributedTrainer] rank 0 has " + std::to_string(all[0]) + " parameters (" +
+                               std::to_string(all[1]) + " elements), rank " + std::to_string(r) + " has " +
+                               std::to_string(all[static_cast<std::size_t>(3 * r)]) + " (" +
+                               std::to_string(all[static_cast<std::size_t>(3 * r + 1)]) +
+                               " elements) or other names, shapes or dtype");
+
+  s.grads = detail::gradient_block(s.layout);
+  s.grad_views = layout.views(s.grads.flat);
+  // Buckets from the last parameter backwards; each is a contiguous span of the block.
+  const std::int64_t item = static_cast<std::int64_t>(itemsize(layout.dtype()));
+  s.bucket_of.assign(layout.size(), 0);
+  std::int64_t end = layout.numel();
+  std::int64_t bytes = 0;
+  int count = 0;
+  for (std::size_t k = layout.size(); k-- > 0;) {
+    s.bucket_of[k] = s.buckets.size();
+    bytes += layout[k].numel * item;
+    ++count;
+    if (bytes >= options.bucket_bytes || k == 0) {
+      Bucket b;
+      b.view = s.grads.flat.narrow(0, layout[k].offset, end - layout[k].offset);
+      b.params = count;
+      s.buckets.push_back(std::move(b));
+      end = layout[k].offset;
+      bytes = 0;
+      count = 0;
+    }
+  }
+  broadcast_parameters(0);
+}
+
+DistributedTrainer::~DistributedTrainer() = default;
+
+void DistributedTrainer::broadcast_parameters(int root) {
+  State& s = *state_;
+  NoGradGuard no_grad;
+  Tensor flat = s.model.module().flat_parameters();
+  if (flat.defined() && flat.is_contiguous()) {
+    s.world.broadcast(flat, root);
+    return;
+  }
+  for (Tensor& p : s.params) s.world.broadcast(p, root);
+}
+
+const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) {
+  State& s = *state_;
+  if (!x.defined() || !y.defined() || x.dim() == 0 || y.dim() == 0 || y.size(0) != x.size(0))
+    throw ShapeError("[DistributedTrainer] inputs " + (x.defined() ? x.shape().str() : std::string("(undefined)")) +
+                     " and targets " + (y.defined() ? y.shape().str() : std::string("(undefined)")) +
+                     " need the same batch dimension");
+  const auto start = Clock::now();
+  const std::int64_t rows = x.size(0);
+  for (Bucket& b : s.buckets) {
+    b.waiting = b.params;
+    b.pending.reset();
+  }
+  s.next_to_start = 0;
+  if (rows == 0) {
+    // A rank without rows this step adds nothing, but still takes part in every collective.
+    s.start_batch_exchange(0, 0.0);
+    NoGradGuard no_grad;
+    s.grads.flat.zero_();
+    for (Bucket& b : s.buckets) b.waiting = 0;
+  } else {
+    detail::StepHooks hooks;
+    hooks.loss_scale = static_cast<double>(rows);
+    hooks.after_loss = [&](const Tensor& value) { s.start_batch_exchange(rows, value.item<double>()); };
+    // Each gradient is in its bucket's slice of the block by the time it is reported.
+    hooks.on_ready = [&](std::size_t i, const Tensor&) {
+      --s.buckets[s.bucket_of[i]].waiting;
+      if (s.options.overlap) {
+        s.start_ready_buckets();
+        s.poll_started();
+      }
+    };
+    detail::gradient_step(s.model.module(), s.model.loss_fn(), s.params, x, y, s.grad_views, "DistributedTrainer",
+                          hooks);
+  }
+  const auto backward_done = Clock::now();
+  s.start_ready_buckets();  // all gradients are final now
+  s.batch_pending->wait();
+  for (Bucket& b : s.buckets) b.pending->wait();
+  const std::vector<double> totals = s.batch_and_loss.to_vector<double>();
+  if (!(totals[0] >= 1.0)) throw ShapeError("[DistributedTrainer] the batch is empty on every rank");
+  NoGradGuard no_grad;
+  // The sum over ranks of each shard's summed-loss gradient, over the batch: its mean-loss gradient.
+  s.grads.flat.div_(totals[0]);
+  s.times.forward_backward = seconds(start, backward_done);
+  s.times.communication_wait = seconds(backward_done, Clock::now());
+  if (loss) *loss = Tensor::scalar(totals[1] / totals[0], DType::f64);
+  return s.grads;
+}
+
+Tensor DistributedTrainer::train_step(const Tensor& x, const Tensor& y) {
+  State& s = *state_;
+  const auto start = Clock::now();
+  Tensor loss;
+  const Gradients& grads = compute_gradients(x, y, &loss);
+  const auto update_start = Clock::now();
+  // The loss and the gradient are the same bits on every rank, so every rank decides alike.
+  if (detail::admit_step(loss, {grads.flat}, s.options.non_finite, "DistributedTrainer"))
+    s.model.apply_gradients(grads);
+  else
+    ++s.skipped;
+  const auto end = Clock::now();
+  s.times.update = seconds(update_start, end);
+  s.times.total = seconds(start, end);
+  return loss;
+}
+
+int DistributedTrainer::bucket_count() const { return static_cast<int>(state_->buckets.size()); }
+const StepTimes& DistributedTrainer::last_step() const { return state_->times; }
+std::int64_t DistributedTrainer::skipped_steps() const { return state_->skipped; }
+World& DistributedTrainer::world() const { return state_->world; }
+Model& DistributedTrainer::model() const { return state_->model; }
+
+}  // namespace dm::dist

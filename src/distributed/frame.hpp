@@ -1,0 +1,89 @@
+#pragma once
+// The parameter server's wire format: length-prefixed frames.
+//
+//   u32 magic "DMPS" | u16 protocol version | u16 message type | u64 payload length | payload
+//
+// All integers little-endian. A header is validated (magic, version, known type, a length
+// that fits the type and the receiver's limit) before the payload is allocated, so a peer
+// cannot make us reserve memory by announcing a large frame. Tensors travel as a
+// safetensors-style payload (u64 header length, JSON header, raw bytes), parsed by the same
+// checked reader as checkpoint files.
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "democratising/io/safetensors.hpp"
+#include "democratising/core/tensor.hpp"
+
+namespace dm::dist::wire {
+
+inline constexpr std::uint32_t kMagic = 0x53504D44;  // the bytes 'D' 'M' 'P' 'S'
+inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::size_t kHeaderBytes = 16;
+/// Largest payload of a message that does not carry tensors (refusals carry a short reason).
+inline constexpr std::size_t kMaxControlPayload = 1024;
+/// Exact payload sizes of the handshake: a nonce; a MAC followed by the worker's nonce.
+inline constexpr std::size_t kChallengeBytes = 32;
+inline constexpr std::size_t kResponseBytes = 64;
+
+enum class MessageType : std::uint16_t {
+  challenge = 1,   // server -> worker: a random nonce
+  response = 2,    // worker -> server: HMAC of both nonces, then the worker's own nonce
+  parameters = 3,  // server -> worker: the flat parameters and their version
+  update = 4,      // worker -> server: a flat gradient, its base version and the batch loss
+  done = 5,        // server -> worker: training has finished
+  refused = 6,     // server -> worker: a reason, then the connection closes
+  bye = 7,         // worker -> server: leaving
+};
+
+const char* message_name(MessageType type);
+
+struct FrameHeader {
+  MessageType type;
+  std::uint64_t length;
+};
+
+/// The 16 header bytes of a frame with this type and payload length.
+std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_t length);
+
+/// Validates a received header; FormatError naming the problem for a bad magic, another
+/// protocol version, an unknown type, or a length beyond what the type allows or beyond
+/// `max_payload`. `seal_overhead` is the tag a sealed frame adds: the limits apply to the
+/// length without it.
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload,
+                          std::size_t seal_overhead = 0);
+
+/// Header and payload in one buffer (tests and small control messages).
+std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);
+
+/// One named f32 tensor as a payload in two parts: the safetensors head (u64 length and JSON)
+/// and the tensor's own bytes, so a send gathers them without copying the tensor.
+struct TensorPayloadParts {
+  std::vector<std::byte> head;
+  Tensor tensor;  // contiguous f32
+  std::span<const std::byte> body() const;
+  std::size_t size() const { return head.size() + body().size(); }
+};
+TensorPayloadParts encode_tensor_parts(const std::string& name, const Tensor& tensor, const io::Metadata& metadata);
+
+/// The same payload in one buffer.
+std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tensor& tensor, const io::Metadata& metadata);
+
+struct TensorPayload {
+  Tensor tensor;
+  io::Metadata metadata;
+};
+
+/// Parses a payload that must hold exactly one f32 tensor called `name` of shape [numel];
+/// FormatError otherwise (including every malformation the safetensors reader rejects).
+TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel);
+
+/// An integer metadata entry; FormatError when absent or malformed.
+std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key);
+/// A floating-point metadata entry; `fallback` when absent, FormatError when malformed.
+double metadata_double(const io::Metadata& metadata, const std::string& key, double fallback);
+
+}  // namespace dm::dist::wire
