@@ -1,6 +1,8 @@
 // All-reduce and data-parallel steps, side by side with raw MPI in the same run.
 //
-//   mpirun --oversubscribe -np 2 bench_allreduce [--quick]
+//   mpirun --oversubscribe -np 2 bench_allreduce [--quick] [--step-only] [--bucket-kb N] [--per-rank N]
+//
+// Over simulated links: scripts/netsim --rate 1gbit -- bash -c 'mpirun $DM_NETSIM_MPIRUN -np 2 bench_allreduce --step-only'
 //
 // 1. World::all_reduce (with and without the ranks' agreement check) against a raw
 //    MPI_Allreduce of the same buffer, for 1K, 1M and 16M floats: median time per call, ratio.
@@ -17,6 +19,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <vector>
@@ -54,7 +57,18 @@ void print_time(const char* what, double seconds) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  bool quick = false, step_only = false;
+  std::int64_t bucket_kb = 1024, per_rank = 64;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--step-only") == 0) step_only = true;
+    else if (std::strcmp(argv[i], "--bucket-kb") == 0 && i + 1 < argc) bucket_kb = std::atoll(argv[++i]);
+    else if (std::strcmp(argv[i], "--per-rank") == 0 && i + 1 < argc) per_rank = std::atoll(argv[++i]);
+    else {
+      std::fprintf(stderr, "bench_allreduce: unknown argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
   dm::dist::World world = dm::dist::World::mpi();
   dm::dist::WorldOptions unchecked_options;
   unchecked_options.check_agreement = false;
@@ -63,6 +77,7 @@ int main(int argc, char** argv) {
   if (leader) std::printf("ranks: %d\n\n", world.size());
 
   for (std::int64_t n : {std::int64_t{1} << 10, std::int64_t{1} << 20, std::int64_t{1} << 24}) {
+    if (step_only) break;
     const int reps = quick ? 5 : (n <= (1 << 10) ? 2000 : n <= (1 << 20) ? 100 : 15);
     dm::Tensor t = dm::Tensor::ones(dm::Shape{n});
     float* data = t.data<float>();
@@ -83,8 +98,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Data-parallel step: 784-1024-1024-10, 64 samples per rank.
-  const std::int64_t per_rank = 64;
+  // Data-parallel step: 784-1024-1024-10, `per_rank` samples per rank.
   auto make_model = [] {
     dm::manual_seed(3);
     return dm::nn::Sequential()
@@ -102,8 +116,8 @@ int main(int argc, char** argv) {
   dm::Model overlapped_model = make_model();
   dm::Model sequential_model = make_model();
   dm::Model compute_model = make_model();
-  dm::dist::DistributedTrainer overlapped(overlapped_model, unchecked, {.bucket_bytes = 1 << 20, .overlap = true});
-  dm::dist::DistributedTrainer sequential(sequential_model, unchecked, {.bucket_bytes = 1 << 20, .overlap = false});
+  dm::dist::DistributedTrainer overlapped(overlapped_model, unchecked, {.bucket_bytes = bucket_kb << 10, .overlap = true});
+  dm::dist::DistributedTrainer sequential(sequential_model, unchecked, {.bucket_bytes = bucket_kb << 10, .overlap = false});
   overlapped.train_step(x, y);
   sequential.train_step(x, y);
   compute_model.train_step(x, y);
@@ -124,14 +138,16 @@ int main(int argc, char** argv) {
   const double t_overlapped = median(overlapped_times), t_sequential = median(sequential_times);
   const double t_compute = median(compute_times), t_comm = median(comm_times);
   if (leader) {
-    std::printf("data-parallel step, 784-1024-1024-10, %lld samples per rank, %d buckets of ~1 MB\n",
-                static_cast<long long>(per_rank), overlapped.bucket_count());
+    std::printf("data-parallel step, 784-1024-1024-10, %lld samples per rank, %d buckets of ~%lld KiB\n",
+                static_cast<long long>(per_rank), overlapped.bucket_count(), static_cast<long long>(bucket_kb));
     print_time("  overlapped (buckets in backward)", t_overlapped);
     print_time("  sequential (all-reduce after)", t_sequential);
     print_time("  compute alone (one rank's step)", t_compute);
     print_time("  communication alone", t_comm);
     print_time("  compute + communication", t_compute + t_comm);
     std::printf("  overlapped / (compute + communication) = %.2f\n", t_overlapped / (t_compute + t_comm));
+    std::printf("  overlapped / max(compute, communication) = %.2f\n", t_overlapped / std::max(t_compute, t_comm));
+    std::printf("  overlapped / sequential = %.2f\n", t_overlapped / t_sequential);
   }
   return 0;
 }
