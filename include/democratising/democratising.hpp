@@ -33,6 +33,7 @@
 #include "democratising/backend/memory.hpp"
 #include "democratising/model/model.hpp"
 #include "democratising/model/model_parallel.hpp"
+#include "democratising/nn/attention.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/module.hpp"

@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "backend/attention_geometry.hpp"
 #include "backend/conv_geometry.hpp"
 #include "backend/op_kinds.hpp"
 #include "democratising/base/device.hpp"
@@ -236,6 +237,21 @@ class Backend {
   /// dx (overwritten) = g spread evenly over each cell's input window.
   virtual void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
                                             std::byte* dx) = 0;
+
+  // ---- embedding and attention (dtype f32 or f64) ----------------------------------------------
+  /// dw (num, dim), overwritten: row r = the sum of the rows p of g (n, dim) whose indices[p]
+  /// (n) is r, added in increasing p. Indices are already checked to lie in [0, num).
+  virtual void embedding_backward(DType dtype, const std::byte* g, const std::int64_t* indices, std::int64_t n,
+                                  std::int64_t num, std::int64_t dim, std::byte* dw) = 0;
+  /// out (through geo.o) = attention of q, k, v (see AttentionGeometry); lse (B, H, Lq),
+  /// contiguous, = each query row's logsumexp of its scaled, masked scores, for the backward.
+  virtual void attention_forward(DType dtype, const AttentionGeometry& geo, const std::byte* q, const std::byte* k,
+                                 const std::byte* v, std::byte* out, std::byte* lse) = 0;
+  /// From g (the output's gradient, through geo.o), q, k, v and the forward's lse: dq
+  /// (B, H, Lq, D), dk (B, H, Lk, D), dv (B, H, Lk, Dv), contiguous and overwritten; each may be null.
+  virtual void attention_backward(DType dtype, const AttentionGeometry& geo, const std::byte* g, const std::byte* q,
+                                  const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq,
+                                  std::byte* dk, std::byte* dv) = 0;
 };
 
 /// The backend registered for `device`'s kind: the CPU backend always; for CUDA the CUDA

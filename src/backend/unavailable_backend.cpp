@@ -147,5 +147,18 @@ void UnavailableBackend::adaptive_avg_pool2d_forward(DType, const Pool2dGeometry
 void UnavailableBackend::adaptive_avg_pool2d_backward(DType, const Pool2dGeometry&, const std::byte*, std::byte*) {
   unavailable("adaptive_avg_pool2d_backward");
 }
+void UnavailableBackend::embedding_backward(DType, const std::byte*, const std::int64_t*, std::int64_t, std::int64_t,
+                                            std::int64_t, std::byte*) {
+  unavailable("embedding_backward");
+}
+void UnavailableBackend::attention_forward(DType, const AttentionGeometry&, const std::byte*, const std::byte*,
+                                           const std::byte*, std::byte*, std::byte*) {
+  unavailable("attention_forward");
+}
+void UnavailableBackend::attention_backward(DType, const AttentionGeometry&, const std::byte*, const std::byte*,
+                                            const std::byte*, const std::byte*, const std::byte*, std::byte*,
+                                            std::byte*, std::byte*) {
+  unavailable("attention_backward");
+}
 
 }  // namespace dm::backend

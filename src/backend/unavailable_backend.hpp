@@ -101,6 +101,14 @@ class UnavailableBackend : public Backend {
   void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
                                     std::byte* dx) override;
 
+  void embedding_backward(DType dtype, const std::byte* g, const std::int64_t* indices, std::int64_t n,
+                          std::int64_t num, std::int64_t dim, std::byte* dw) override;
+  void attention_forward(DType dtype, const AttentionGeometry& geo, const std::byte* q, const std::byte* k,
+                         const std::byte* v, std::byte* out, std::byte* lse) override;
+  void attention_backward(DType dtype, const AttentionGeometry& geo, const std::byte* g, const std::byte* q,
+                          const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq, std::byte* dk,
+                          std::byte* dv) override;
+
  protected:
   /// Throws DeviceError("[<device>: <entry>] <reason>").
   [[noreturn]] void unavailable(const char* entry) const;

@@ -38,6 +38,7 @@ std::vector<Entry> every_entry() {
   const double weights[1] = {1.0};
   const Conv2dGeometry conv{1, 1, 1, 1, 1, 1, 1};
   const Pool2dGeometry pool{1, 1, 1, 1, 1};
+  const AttentionGeometry attention{1, 1, 1, 1, 1, 1, 1.0, false, {}, {}, {}, {}};
   return {
       {"allocate", [](Backend& b) { b.allocate(16, 0); }},
       {"copy_from_host", [](Backend& b) { b.copy_from_host(buf, buf, 4, 0, {}); }},
@@ -95,6 +96,10 @@ std::vector<Entry> every_entry() {
       {"adaptive_avg_pool2d_forward", [=](Backend& b) { b.adaptive_avg_pool2d_forward(DType::f32, pool, buf, buf); }},
       {"adaptive_avg_pool2d_backward",
        [=](Backend& b) { b.adaptive_avg_pool2d_backward(DType::f32, pool, buf, buf); }},
+      {"embedding_backward", [](Backend& b) { b.embedding_backward(DType::f32, buf, idx, 1, 1, 1, buf); }},
+      {"attention_forward", [=](Backend& b) { b.attention_forward(DType::f32, attention, buf, buf, buf, buf, buf); }},
+      {"attention_backward",
+       [=](Backend& b) { b.attention_backward(DType::f32, attention, buf, buf, buf, buf, buf, buf, buf, buf); }},
   };
 }
 
@@ -105,7 +110,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 48u);
+  EXPECT_EQ(entries.size(), 51u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "backend/cpu/attention_kernels.hpp"
 #include "backend/cpu/caching_allocator.hpp"
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/elementwise.hpp"
@@ -225,6 +226,22 @@ void CpuBackend::adaptive_avg_pool2d_forward(DType dtype, const Pool2dGeometry& 
 void CpuBackend::adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
                                               std::byte* dx) {
   cpu::adaptive_avg_pool2d_backward(dtype, geo, g, dx);
+}
+
+// ---- embedding and attention ----------------------------------------------------------------
+
+void CpuBackend::embedding_backward(DType dtype, const std::byte* g, const std::int64_t* indices, std::int64_t n,
+                                    std::int64_t num, std::int64_t dim, std::byte* dw) {
+  cpu::embedding_backward(dtype, g, indices, n, num, dim, dw);
+}
+void CpuBackend::attention_forward(DType dtype, const AttentionGeometry& geo, const std::byte* q, const std::byte* k,
+                                   const std::byte* v, std::byte* out, std::byte* lse) {
+  cpu::attention_forward(dtype, geo, q, k, v, out, lse);
+}
+void CpuBackend::attention_backward(DType dtype, const AttentionGeometry& geo, const std::byte* g, const std::byte* q,
+                                    const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq,
+                                    std::byte* dk, std::byte* dv) {
+  cpu::attention_backward(dtype, geo, g, q, k, v, lse, dq, dk, dv);
 }
 
 CpuBackend& cpu_backend() {
