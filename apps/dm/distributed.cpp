@@ -109,8 +109,9 @@ void write_checkpoint(const TrainOptions& o, const dist::DistributedTrainer& tra
 
 void print_buckets(const dist::DistributedTrainer& trainer, const DistributedFlags& flags) {
   const auto buckets = trainer.buckets();
-  std::printf("data-parallel training on %d ranks: %zu gradient buckets of up to %lld KiB, compression %s%s\n",
-              trainer.world().size(), buckets.size(), static_cast<long long>(flags.bucket_kb),
+  std::printf("data-parallel training on %d ranks: %zu gradient bucket%s of about %lld KiB, compression %s%s\n",
+              trainer.world().size(), buckets.size(), buckets.size() == 1 ? "" : "s",
+              static_cast<long long>(flags.bucket_kb),
               dist::compression_name(trainer.options().compression),
               trainer.options().compression == dist::Compression::none ? "" : " with error feedback");
   if (!flags.verbose) return;
