@@ -1,7 +1,7 @@
 // Model checkpoints as safetensors: parameters under "param.<name>", optimizer state under
 // "optim.<name>", a trainer's own tensors under "extra.<name>", metadata "format" and
-// "optimizer" beside the caller's keys. Loading checks
-// the whole file against the model before it changes anything.
+// "optimizer" beside the caller's keys. Loading checks the whole file against the model before
+// it changes anything.
 #include <map>
 #include <mutex>
 #include <set>
