@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     }
     // The ranges of the flags are checked here, by the rules a resumed checkpoint's record obeys too.
     if (train->parsed()) dm::cli::check_train_flags(train_options);
-    if (train->parsed() && distributed_flags.enabled && !train_options.summary) return dm::cli::run_distributed_train(train_options, distributed_flags);
+    if (train->parsed()) dm::cli::check_distributed_flags(*train, distributed_flags);
+    if (train->parsed() && distributed_flags.enabled && !train_options.summary) return dm::cli::run_distributed_train(*train, train_options, distributed_flags);
     if (train->parsed()) return dm::cli::run_train(*train, train_options);
     if (eval->parsed()) return dm::cli::run_eval(eval_options);
     if (ps->parsed()) return dm::cli::run_ps(*ps, ps_options);

@@ -24,6 +24,7 @@
 #include "metrics.hpp"
 #include "progress.hpp"
 #include "setup.hpp"
+#include "train_resume.hpp"
 
 namespace dm::cli {
 namespace {
@@ -31,6 +32,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+}  // namespace
 
 /// Options not given on the command line of a resumed run come from its checkpoint.
 void fill_from_checkpoint(const CLI::App& command, const RunRecord& record, TrainOptions& o) {
@@ -52,6 +55,8 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainOptions& o, std:
   if (o.schedule == "constant") return std::make_shared<optim::ConstantLR>(o.lr);
   return std::make_shared<optim::CosineLR>(o.lr, std::max<std::int64_t>(1, steps_per_epoch * o.epochs));
 }
+
+namespace {
 
 struct EpochTotals {
   double loss = 0.0;  // mean per sample

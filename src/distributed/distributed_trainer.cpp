@@ -8,6 +8,10 @@
 // back-propagates its shard's summed loss (the mean times its n rows); the ranks add these up
 // and divide by the global batch, agreed in one small all-reduce started right after the
 // forward pass, so the step is the full batch's mean-loss gradient whatever the split.
+//
+// With bf16 compression a ready bucket is first rounded with error feedback into a bf16 copy
+// (gradient_compression.hpp), which is all-gathered instead of all-reduced; once it has
+// arrived, the ranks' values are added in rank order into the bucket's slice of the block.
 #include "democratising/distributed/distributed_trainer.hpp"
 
 #include <bit>
@@ -17,6 +21,7 @@
 
 #include "democratising/autograd/autograd.hpp"
 #include "democratising/base/error.hpp"
+#include "gradient_compression.hpp"
 #include "model/gradient_step.hpp"
 
 namespace dm::dist {
@@ -28,10 +33,22 @@ double seconds(Clock::time_point a, Clock::time_point b) { return std::chrono::d
 // A span of the gradient block: parameters [first_param, last_param] in layout order.
 struct Bucket {
   Tensor view;  // contiguous slice of the block
+  std::size_t first_param = 0;
   int params = 0;
   int waiting = 0;  // gradients of this bucket not yet final in the current step
   std::unique_ptr<PendingCollective> pending;
+  // Compressed only: this rank's residuals for the slice (a view of State::residual), the bf16
+  // values it sends, and every rank's, (ranks, n) in rank order.
+  Tensor residual;
+  Tensor sent;
+  Tensor gathered;
 };
+
+// The options every rank must share, or their collectives would not line up.
+constexpr int kAgreedOptions = 2;
+std::vector<std::int64_t> agreed_options(const DistributedOptions& o) {
+  return {o.bucket_bytes, static_cast<std::int64_t>(o.compression)};
+}
 
 }  // namespace
 
@@ -46,6 +63,7 @@ struct DistributedTrainer::State {
   std::vector<Bucket> buckets;       // in the order they are expected to be ready: last layers first
   std::vector<std::size_t> bucket_of;  // parameter index -> bucket index
   std::size_t next_to_start = 0;
+  Tensor residual;  // compressed only: this rank's error feedback, f32 in the layout
   // [rows, rows * loss] of this rank, summed over the ranks in place.
   Tensor batch_and_loss;
   std::unique_ptr<PendingCollective> batch_pending;
@@ -59,7 +77,62 @@ struct DistributedTrainer::State {
   void start_ready_buckets() {
     while (next_to_start < buckets.size() && buckets[next_to_start].waiting == 0) {
       Bucket& b = buckets[next_to_start++];
-      b.pending = world.start_all_reduce(b.view, Reduction::Sum);
+      if (options.compression == Compression::none) {
+        b.pending = world.start_all_reduce(b.view, Reduction::Sum);
+      } else {
+        compression::compress_with_error_feedback(b.view, b.residual, b.sent);
+        b.pending = world.transport().start_all_gather(b.sent.data_ptr(), b.gathered.data_ptr(),
+                                                       b.sent.numel() * static_cast<std::int64_t>(itemsize(DType::bf16)));
+      }
+    }
+  }
+
+  // Waits for every bucket and leaves the sum over the ranks in the gradient block.
+  void finish_buckets() {
+    for (Bucket& b : buckets) {
+      b.pending->wait();
+      if (options.compression != Compression::none) compression::sum_in_rank_order(b.gathered, b.view);
+    }
+  }
+
+  void skip_step() {
+    ++skipped;
+    // The non-finite values reached some rank's residuals (and every rank skips alike): keeping
+    // them would poison every later step, while starting afresh costs one step's correction.
+    if (residual.defined()) {
+      NoGradGuard no_grad;
+      residual.zero_();
+    }
+  }
+
+  // Compression's buffers for each bucket, once the buckets are laid out.
+  void prepare_compression() {
+    if (options.compression == Compression::none) return;
+    if (layout->dtype() != DType::f32)
+      throw DTypeError(std::string("[DistributedTrainer] ") + compression_name(options.compression) +
+                       " compression takes f32 gradients, the model's are " + std::string(dtype_name(layout->dtype())));
+    residual = Tensor::zeros(Shape{layout->numel()}, DType::f32);
+    for (Bucket& b : buckets) {
+      const std::int64_t offset = (*layout)[b.first_param].offset;
+      b.residual = residual.narrow(0, offset, b.view.numel());
+      b.sent = Tensor::empty(Shape{b.view.numel()}, DType::bf16);
+      b.gathered = Tensor::empty(Shape{world.size(), b.view.numel()}, DType::bf16);
+    }
+  }
+
+  // The options that decide what every rank sends must be the same on all of them.
+  void check_options_agree() {
+    const std::vector<std::int64_t> mine_values = agreed_options(options);
+    const Tensor mine = Tensor::from_vector<std::int64_t>(mine_values, Shape{kAgreedOptions});
+    const std::vector<std::int64_t> all = world.all_gather(mine).to_vector<std::int64_t>();
+    for (int r = 1; r < world.size(); ++r) {
+      const auto at = [&](int rank, int field) { return all[static_cast<std::size_t>(kAgreedOptions * rank + field)]; };
+      if (at(r, 0) != at(0, 0) || at(r, 1) != at(0, 1))
+        throw DistributedError("[DistributedTrainer] rank 0 has bucket_bytes " + std::to_string(at(0, 0)) +
+                               " and compression " + compression_name(static_cast<Compression>(at(0, 1))) + ", rank " +
+                               std::to_string(r) + " has bucket_bytes " + std::to_string(at(r, 0)) + " and compression " +
+                               compression_name(static_cast<Compression>(at(r, 1))) +
+                               ": every rank must send its gradients alike");
     }
   }
 
@@ -115,6 +188,7 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
     if (bytes >= options.bucket_bytes || k == 0) {
       Bucket b;
       b.view = s.grads.flat.narrow(0, layout[k].offset, end - layout[k].offset);
+      b.first_param = k;
       b.params = count;
       s.buckets.push_back(std::move(b));
       end = layout[k].offset;
@@ -122,6 +196,8 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
       count = 0;
     }
   }
+  s.check_options_agree();
+  s.prepare_compression();
   broadcast_parameters(0);
 }
 
@@ -175,7 +251,7 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
   const auto backward_done = Clock::now();
   s.start_ready_buckets();  // all gradients are final now
   s.batch_pending->wait();
-  for (Bucket& b : s.buckets) b.pending->wait();
+  s.finish_buckets();
   const std::vector<double> totals = s.batch_and_loss.to_vector<double>();
   if (!(totals[0] >= 1.0)) throw ShapeError("[DistributedTrainer] the batch is empty on every rank");
   NoGradGuard no_grad;
@@ -197,7 +273,7 @@ Tensor DistributedTrainer::train_step(const Tensor& x, const Tensor& y) {
   if (detail::admit_step(loss, {grads.flat}, s.options.non_finite, "DistributedTrainer"))
     s.model.apply_gradients(grads);
   else
-    ++s.skipped;
+    s.skip_step();
   const auto end = Clock::now();
   s.times.update = seconds(update_start, end);
   s.times.total = seconds(start, end);
@@ -205,6 +281,51 @@ Tensor DistributedTrainer::train_step(const Tensor& x, const Tensor& y) {
 }
 
 int DistributedTrainer::bucket_count() const { return static_cast<int>(state_->buckets.size()); }
+
+std::vector<BucketInfo> DistributedTrainer::buckets() const {
+  const State& s = *state_;
+  const std::int64_t item = static_cast<std::int64_t>(
+      itemsize(s.options.compression == Compression::bf16 ? DType::bf16 : s.layout->dtype()));
+  std::vector<BucketInfo> out;
+  for (const Bucket& b : s.buckets) {
+    BucketInfo info;
+    for (std::size_t k = b.first_param; k < b.first_param + static_cast<std::size_t>(b.params); ++k)
+      info.parameters.push_back((*s.layout)[k].name);
+    info.elements = b.view.numel();
+    info.bytes = info.elements * item;
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+const DistributedOptions& DistributedTrainer::options() const { return state_->options; }
+
+Tensor DistributedTrainer::compression_residual() const {
+  const State& s = *state_;
+  return s.residual.defined() ? s.residual.clone() : Tensor();
+}
+
+void DistributedTrainer::set_compression_residual(const Tensor& residual) {
+  State& s = *state_;
+  if (!s.residual.defined())
+    throw ValueError("[DistributedTrainer::set_compression_residual] the trainer does not compress: it keeps no residuals");
+  if (!residual.defined() || residual.shape() != s.residual.shape())
+    throw ShapeError("[DistributedTrainer::set_compression_residual] expected " + s.residual.shape().str() + ", got " +
+                     (residual.defined() ? residual.shape().str() : std::string("an undefined tensor")));
+  if (residual.dtype() != DType::f32)
+    throw DTypeError("[DistributedTrainer::set_compression_residual] expected f32, got " +
+                     std::string(dtype_name(residual.dtype())));
+  NoGradGuard no_grad;
+  s.residual.copy_(residual);
+}
+
+const char* compression_name(Compression compression) {
+  switch (compression) {
+    case Compression::none: return "none";
+    case Compression::bf16: return "bf16";
+  }
+  return "unknown";
+}
 const StepTimes& DistributedTrainer::last_step() const { return state_->times; }
 std::int64_t DistributedTrainer::skipped_steps() const { return state_->skipped; }
 World& DistributedTrainer::world() const { return state_->world; }

@@ -95,6 +95,26 @@ class DeferredAllReduce : public PendingCollective {
   bool done_ = false;
 };
 
+// All-gather deferred to wait(), for the same reasons.
+class DeferredAllGather : public PendingCollective {
+ public:
+  DeferredAllGather(Transport& transport, const void* data, void* out, std::int64_t bytes)
+      : transport_(transport), data_(data), out_(out), bytes_(bytes) {}
+  bool test() override { return done_; }
+  void wait() override {
+    if (done_) return;
+    transport_.all_gather(data_, out_, bytes_);
+    done_ = true;
+  }
+
+ private:
+  Transport& transport_;
+  const void* data_;
+  void* out_;
+  std::int64_t bytes_;
+  bool done_ = false;
+};
+
 class LocalTransport : public Transport {
  public:
   LocalTransport(std::shared_ptr<LocalGroup> group, int rank, int size)
@@ -144,6 +164,10 @@ class LocalTransport : public Transport {
       std::memcpy(static_cast<std::byte*>(out) + static_cast<std::size_t>(r) * static_cast<std::size_t>(bytes),
                   group_->slots[static_cast<std::size_t>(r)], static_cast<std::size_t>(bytes));
     group_->arrive_and_wait(rank_, "all_gather");
+  }
+
+  std::unique_ptr<PendingCollective> start_all_gather(const void* data, void* out, std::int64_t bytes) override {
+    return std::make_unique<DeferredAllGather>(*this, data, out, bytes);
   }
 
   void barrier() override { group_->arrive_and_wait(rank_, "barrier"); }

@@ -59,7 +59,19 @@ void check_tensor(const char* op, const Tensor& t, int rank) {
                      std::string(dtype_name(t.dtype())));
 }
 
+// A collective that had finished by the time it was handed back.
+class FinishedCollective : public PendingCollective {
+ public:
+  bool test() override { return true; }
+  void wait() override {}
+};
+
 }  // namespace
+
+std::unique_ptr<PendingCollective> Transport::start_all_gather(const void* data, void* out, std::int64_t bytes) {
+  all_gather(data, out, bytes);
+  return std::make_unique<FinishedCollective>();
+}
 
 const char* reduction_name(Reduction reduction) {
   switch (reduction) {

@@ -1,6 +1,7 @@
 // Model checkpoints as safetensors: parameters under "param.<name>", optimizer state under
-// "optim.<name>", metadata "format" and "optimizer" beside the caller's keys. Loading checks
-// the whole file against the model before it changes anything.
+// "optim.<name>", a trainer's own tensors under "extra.<name>", metadata "format" and
+// "optimizer" beside the caller's keys. Loading checks the whole file against the model before
+// it changes anything.
 #include <map>
 #include <mutex>
 #include <set>
@@ -20,6 +21,7 @@ namespace {
 constexpr const char* kFormat = "democratising-checkpoint-1";
 constexpr std::string_view kParamPrefix = "param.";
 constexpr std::string_view kOptimPrefix = "optim.";
+constexpr std::string_view kExtraPrefix = "extra.";
 
 [[noreturn]] void mismatch(const std::string& path, const std::string& what) {
   throw FormatError("[load_checkpoint] " + path + ": " + what);
@@ -52,6 +54,8 @@ void Model::save_checkpoint(const std::string& path, const std::map<std::string,
   io::NamedTensors tensors;
   for (auto& [name, p] : s.layout->named_views(s.flat)) tensors.emplace_back(std::string(kParamPrefix) + name, std::move(p));
   for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back(std::string(kOptimPrefix) + name, t);
+  if (options.extra)
+    for (const auto& [name, t] : *options.extra) tensors.emplace_back(std::string(kExtraPrefix) + name, t);
   if (!options.allow_non_finite)
     if (const std::string* bad = first_non_finite(tensors))
       throw ValueError("[save_checkpoint] " + path + ": tensor '" + *bad +
@@ -78,11 +82,14 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
 
   std::map<std::string, Tensor> params;
   nn::NamedTensors optim_state;
+  nn::NamedTensors extra;
   for (auto& [name, t] : contents.tensors) {
     if (starts_with(name, kParamPrefix)) {
       params.emplace(name.substr(kParamPrefix.size()), std::move(t));
     } else if (starts_with(name, kOptimPrefix)) {
       optim_state.emplace_back(name.substr(kOptimPrefix.size()), std::move(t));
+    } else if (starts_with(name, kExtraPrefix)) {
+      extra.emplace_back(name.substr(kExtraPrefix.size()), std::move(t));
     } else {
       mismatch(path, "tensor '" + name + "' is neither a parameter nor optimizer state");
     }
@@ -119,6 +126,7 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
   }
   const std::vector<Tensor> views = layout.views(s.flat);
   for (std::size_t i = 0; i < views.size(); ++i) Tensor(views[i]).copy_(params.at(layout[i].name));
+  if (options.extra) *options.extra = std::move(extra);
   return contents.metadata;
 }
 

@@ -47,6 +47,10 @@ TEST(MpiLaunch, DataParallelFashionMnistAcrossTwoProcesses) {
   expect_ranks_passed(mpi_run(2, "MpiRank.DataParallel*"), "data-parallel training");
 }
 
+TEST(MpiLaunch, CompressedDataParallelAcrossTwoProcesses) {
+  expect_ranks_passed(mpi_run(2, "MpiRank.Compressed*"), "bf16-compressed data-parallel training");
+}
+
 TEST(MpiLaunch, UnequalShardsAcrossThreeProcesses) {
   expect_ranks_passed(mpi_run(3, "MpiRankOfThree.*"), "unequal shards", 3);
 }
@@ -159,6 +163,52 @@ TEST(MpiRank, DataParallelFashionMnistReachesBitwiseEqualParametersAndLearns) {
     epoch_loss.push_back(sum / static_cast<double>(samples / batch));
   }
   EXPECT_LT(epoch_loss.back(), 0.8 * epoch_loss.front()) << epoch_loss.front() << " -> " << epoch_loss.back();
+}
+
+// bf16 compression with error feedback across processes: every rank holds the same bits after
+// every step, and they are the very bits the in-process transport gives for the same run (the
+// same gathers, added in the same rank order).
+TEST(MpiRank, CompressedTrainingStaysBitwiseEqualAndMatchesTheInProcessTransport) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  ASSERT_EQ(world.size(), 2);
+  manual_seed(5);
+  const Tensor x = Tensor::randn(Shape{60, 20});
+  const Tensor y = Tensor::randint(0, 4, Shape{60});
+  const DistributedOptions options{.bucket_bytes = 256, .compression = Compression::bf16};
+  Model model = make_mlp(40 + static_cast<std::uint64_t>(world.rank()), 20, 16, 4);
+  DistributedTrainer trainer(model, world, options);
+  for (int step = 0; step < 6; ++step) {
+    trainer.train_step(shard(x, world), shard(y, world));
+    ASSERT_EQ(first_rank_with_other_parameters(world, model), -1) << "after step " << step;
+  }
+  std::vector<float> local;
+  std::vector<Model> models;
+  for (int r = 0; r < 2; ++r) models.push_back(make_mlp(40 + static_cast<std::uint64_t>(r), 20, 16, 4));
+  run_local(2, [&](World& w) {
+    DistributedTrainer t(models[static_cast<std::size_t>(w.rank())], w, options);
+    for (int step = 0; step < 6; ++step) t.train_step(shard(x, w), shard(y, w));
+  });
+  EXPECT_EQ(model.module().flat_parameters().to_vector<float>(), models[0].module().flat_parameters().to_vector<float>());
+}
+
+// Started all-gathers and all-reduces interleaved meet their matches in start order.
+TEST(MpiRank, CompressedStartedAllGathersKeepTheirOrderBesideAllReduces) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  for (int round = 0; round < 10; ++round) {
+    Tensor reduced = rank_input<float>(world.rank(), 2000);
+    Tensor mine = rank_input<std::int32_t>(world.rank() + round, 300);
+    Tensor gathered = Tensor::empty(Shape{2, 300}, DType::i32);
+    auto a = world.start_all_reduce(reduced, Reduction::Sum);
+    auto b = world.transport().start_all_gather(mine.data_ptr(), gathered.data_ptr(), 300 * 4);
+    b->wait();
+    a->wait();
+    EXPECT_EQ(reduced.to_vector<float>(), naive_reduce<float>(2, 2000, Reduction::Sum));
+    for (int r = 0; r < 2; ++r)
+      ASSERT_EQ(gathered.select(0, r).to_vector<std::int32_t>(), rank_input<std::int32_t>(r + round, 300).to_vector<std::int32_t>())
+          << "round " << round;
+  }
 }
 
 // Batch 50 on 3 processes (16, 17 and 17 rows): the reduced gradient is the one this process

@@ -16,13 +16,32 @@
 //
 // Parameters are broadcast from rank 0 when the trainer is made, and the averaged gradients,
 // hence the updates, are bitwise the same on every rank, so the parameters stay identical.
+//
+// Compression (opt-in, f32 models): with Compression::bf16 each bucket travels as bf16, half
+// the bytes. Each rank keeps per element what rounding its gradient lost (its error-feedback
+// residual) and adds it to the next step's gradient before rounding, so the rounding errors
+// cancel over the steps instead of adding up. The ranks exchange the bf16 values and each sums
+// them in f32 in rank order, so the parameters still stay bitwise identical on every rank. The
+// residuals are each rank's own state: a checkpoint of a compressed run saves every rank's
+// (see compression_residual) for the run to continue exactly.
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "democratising/distributed/world.hpp"
 #include "democratising/model/model.hpp"
 
 namespace dm::dist {
+
+/// What form gradients travel in between the ranks.
+enum class Compression {
+  none,  ///< the gradients' own dtype, summed by the all-reduce
+  bf16,  ///< bf16 (rounded to nearest even) with error feedback, summed in f32 in rank order
+};
+
+/// "none" or "bf16".
+const char* compression_name(Compression compression);
 
 /// How DistributedTrainer groups and sends gradients.
 struct DistributedOptions {
@@ -35,6 +54,18 @@ struct DistributedOptions {
   /// What train_step does with a non-finite loss or gradient (the same on every rank: both are
   /// the reduced values, identical everywhere).
   NonFinitePolicy non_finite = NonFinitePolicy::raise;
+  /// What form the gradients travel in (the same on every rank).
+  Compression compression = Compression::none;
+};
+
+/// One gradient bucket: the parameters whose gradients it sends together.
+struct BucketInfo {
+  /// The parameters' names, in layout order (the bucket sends the span they occupy).
+  std::vector<std::string> parameters;
+  /// Gradient elements in the bucket.
+  std::int64_t elements = 0;
+  /// Bytes one rank sends for it per step (before the transport's own framing).
+  std::int64_t bytes = 0;
 };
 
 /// Where the last step's time went, in seconds.
@@ -51,8 +82,9 @@ struct StepTimes {
 class DistributedTrainer {
  public:
   /// Broadcasts the model's parameters from rank 0 to all ranks. Throws DistributedError when
-  /// the ranks' parameter layouts differ (names, shapes or dtype). `model` and `world` must
-  /// outlive it.
+  /// the ranks' parameter layouts differ (names, shapes or dtype) or their bucket sizes or
+  /// compression do, and DTypeError for bf16 compression of a model that is not f32. `model`
+  /// and `world` must outlive it.
   DistributedTrainer(Model& model, World& world, DistributedOptions options = {});
   ~DistributedTrainer();
   DistributedTrainer(const DistributedTrainer&) = delete;
@@ -61,7 +93,8 @@ class DistributedTrainer {
   /// Forward and backward on this rank's shard (x: (n, ...), y: (n, ...); n may differ between
   /// ranks and be 0 on some), the whole batch's gradient, one optimizer step. Returns the whole
   /// batch's mean loss (a 0-d f64 tensor, the same on every rank). A non-finite loss or
-  /// gradient is handled by options.non_finite, before any update.
+  /// gradient is handled by options.non_finite, before any update; a skipped step also clears
+  /// the compression residuals, which the non-finite values reached.
   Tensor train_step(const Tensor& x, const Tensor& y);
   /// Forward and backward with the bucketed all-reduce; the gradients returned are the whole
   /// batch's mean-loss gradient (views of one block in the model's layout, which the next call
@@ -72,6 +105,16 @@ class DistributedTrainer {
 
   /// How many buckets the gradients are grouped in.
   int bucket_count() const;
+  /// The buckets in the order they are sent (the last parameters first).
+  std::vector<BucketInfo> buckets() const;
+  /// The options it was made with.
+  const DistributedOptions& options() const;
+  /// This rank's error-feedback residuals: f32, one per gradient element in the model's
+  /// parameter layout (a copy). Undefined without compression.
+  Tensor compression_residual() const;
+  /// Replaces this rank's residuals (to resume a compressed run): f32 of the layout's element
+  /// count. ValueError without compression, ShapeError or DTypeError for another tensor.
+  void set_compression_residual(const Tensor& residual);
   /// Where the last step's time went.
   const StepTimes& last_step() const;
   /// Steps train_step skipped for a non-finite loss or gradient (NonFinitePolicy::skip).

@@ -78,6 +78,10 @@ class Transport {
   virtual void broadcast(void* data, std::int64_t bytes, int root) = 0;
   /// Each rank's `bytes` bytes, concatenated in rank order into `out` (size() * bytes).
   virtual void all_gather(const void* data, void* out, std::int64_t bytes) = 0;
+  /// all_gather() started without waiting for it: `data` and `out` must stay alive and
+  /// untouched until the handle's wait(). Started collectives of either kind run in start
+  /// order. The default gathers at once and returns a finished handle.
+  virtual std::unique_ptr<PendingCollective> start_all_gather(const void* data, void* out, std::int64_t bytes);
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
   /// Makes every later (and, for the in-process transport, every current) wait fail at once.

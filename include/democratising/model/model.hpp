@@ -65,6 +65,10 @@ struct Gradients {
 struct CheckpointOptions {
   /// Let NaN and infinity through.
   bool allow_non_finite = false;
+  /// Tensors a trainer keeps beside the model (the DDP trainer's compression residuals), stored
+  /// under "extra.<name>": save_checkpoint writes these, load_checkpoint replaces the contents
+  /// with the file's. Null: none are written, and loading passes over any the file holds.
+  nn::NamedTensors* extra = nullptr;
 };
 
 /// What Model::evaluate measured.
