@@ -39,6 +39,7 @@
 #include "democratising/nn/residual.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "democratising/nn/unflatten.hpp"
+#include "democratising/optim/clip_grad_norm.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/optim/schedule.hpp"
 #include "democratising/model/parameters.hpp"
