@@ -6,6 +6,8 @@ namespace {
 
 using namespace cli_test;
 
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 TEST(CliCnn, SummaryListsTheConvolutionBlocksAndTheirSizes) {
   DM_REQUIRE_CLI_AND_DATA();
   ScratchDir dir;
