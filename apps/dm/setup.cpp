@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cstdio>
 #include <utility>
+#include <vector>
 
 #include "commands.hpp"
 #include "democratising/base/checked.hpp"
@@ -14,6 +15,8 @@
 #include "democratising/io/safetensors.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/sequential.hpp"
+#include "democratising/nn/summary.hpp"
+#include "model_families.hpp"
 #include "democratising/optim/optimizer.hpp"
 
 namespace dm::cli {
@@ -59,14 +62,7 @@ Model build_model(const std::string& spec, const std::string& optimizer, double 
   } catch (const ValueError& e) {
     throw UsageError(e.what());
   }
-  auto parse_spec = [&spec] {
-    try {
-      return nn::mlp_from_spec(spec);
-    } catch (const Error& e) {
-      throw UsageError(e.what());
-    }
-  };
-  return parse_spec().build(options);
+  return network_from_spec(spec).build(options);
 }
 
 data::DataLoader train_loader(const std::string& dir, std::int64_t limit, std::int64_t batch_size, std::uint64_t seed) {
@@ -91,28 +87,42 @@ data::DataLoader test_loader(const std::string& dir, std::int64_t batch_size) {
 
 namespace {
 
-// The first and last Dense layers of a network, looking into nested Sequentials.
-void find_dense(const nn::Module& module, const nn::Dense*& first, const nn::Dense*& last) {
-  if (const auto* dense = dynamic_cast<const nn::Dense*>(&module)) {
-    if (!first) first = dense;
-    last = dense;
-  } else if (const auto* sequential = dynamic_cast<const nn::Sequential*>(&module)) {
-    for (std::size_t i = 0; i < sequential->size(); ++i) find_dense(*(*sequential)[i], first, last);
+// The layers of a network in order, looking into nested Sequentials.
+void leaf_layers(const nn::Module& module, std::vector<const nn::Module*>& out) {
+  if (const auto* sequential = dynamic_cast<const nn::Sequential*>(&module)) {
+    for (std::size_t i = 0; i < sequential->size(); ++i) leaf_layers(*(*sequential)[i], out);
+  } else {
+    out.push_back(&module);
   }
 }
 
 }  // namespace
 
 void check_model_fits_data(const nn::Module& model, const std::string& spec, const std::string& command) {
-  const nn::Dense* first = nullptr;
-  const nn::Dense* last = nullptr;
-  find_dense(model, first, last);
+  std::vector<const nn::Module*> layers;
+  leaf_layers(model, layers);
+  // An MLP's sizes are its Dense layers', said in the spec's own terms; any other network is
+  // asked directly, with one probe image.
+  const auto* first = layers.empty() ? nullptr : dynamic_cast<const nn::Dense*>(layers.front());
+  const auto* last = layers.empty() ? nullptr : dynamic_cast<const nn::Dense*>(layers.back());
   const std::string prefix = "[" + command + "] model " + spec;
-  if (first && first->in_features() != kInputFeatures)
+  if (!first || !last) {
+    std::vector<nn::SummaryRow> rows;
+    try {
+      rows = nn::summary(model, {1, kInputFeatures});
+    } catch (const Error& e) {
+      throw UsageError(prefix + " does not take 28x28 Fashion-MNIST images: " + e.what());
+    }
+    if (!rows.empty() && rows.back().output_shape != Shape{1, kClasses})
+      throw UsageError(prefix + " gives outputs of shape " + rows.back().output_shape.str() + " per image, but the data has " +
+                       std::to_string(kClasses) + " classes");
+    return;
+  }
+  if (first->in_features() != kInputFeatures)
     throw UsageError(prefix + " takes " + std::to_string(first->in_features()) + " inputs per sample, but the data has " +
                      std::to_string(kInputFeatures) + " (28x28 Fashion-MNIST images): start the model with " +
                      std::to_string(kInputFeatures));
-  if (last && last->out_features() != kClasses)
+  if (last->out_features() != kClasses)
     throw UsageError(prefix + " gives " + std::to_string(last->out_features()) + " outputs, but the data has " +
                      std::to_string(kClasses) + " classes: end the model with " + std::to_string(kClasses));
 }

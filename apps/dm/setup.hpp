@@ -21,8 +21,8 @@ namespace dm::cli {
 inline constexpr double kPixelMean = 0.2860;
 inline constexpr double kPixelStd = 0.3530;
 
-/// The network of `spec` (e.g. "mlp:784-128-10") wrapped in a Model with that optimizer;
-/// UsageError for a spec or optimizer name the library refuses.
+/// The network of `spec` ("mlp:784-128-10", "cnn": see model_families.hpp) wrapped in a Model
+/// with that optimizer; UsageError for a spec or optimizer name the library refuses.
 Model build_model(const std::string& spec, const std::string& optimizer, double lr, double momentum);
 
 /// The shortest text that reads back to the same double (for checkpoint metadata).

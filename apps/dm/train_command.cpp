@@ -125,8 +125,9 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
       "Metrics file: one JSON object per line: a \"config\" record first (the run's settings), a \"step\"\n"
       "record every --log-every steps, and an \"epoch\" record after each epoch; dm report draws them.");
   cmd->add_option("--model", o.model,
-                  "Network, e.g. mlp:784-128-10 (Dense layers with ReLU between them); it must take 784 inputs "
-                  "and give 10 outputs")
+                  "Network: e.g. mlp:784-128-10 (Dense layers with ReLU between them; it must take 784 inputs "
+                  "and give 10 outputs), or cnn (two 3x3 convolution blocks of 32 and 64 channels and a "
+                  "128-unit classifier; cnn:C1-C2-H for other sizes)")
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
       ->capture_default_str();

@@ -185,7 +185,8 @@ class Backend {
   /// out (rows, cols), already zero, gets `value` at each row's label.
   virtual void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
                             std::int64_t cols) = 0;
-  /// sum of (p - t)^2 over flat (n), in f64, in fixed blocks added in order.
+  /// sum of (p - t)^2 over flat (n), in f64, in fixed blocks added in order; t may be null:
+  /// then the sum of p^2 (a gradient block's squared norm, for clipping).
   virtual double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) = 0;
   /// out (n) = (p - t) * scale.
   virtual void scaled_difference(DType dtype, const std::byte* p, const std::byte* t, std::byte* out, double scale,

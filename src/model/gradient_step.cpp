@@ -6,6 +6,7 @@
 #include "autograd/grad_into.hpp"
 #include "democratising/base/error.hpp"
 #include "democratising/ops/finite.hpp"
+#include "democratising/optim/clip_grad_norm.hpp"
 
 namespace dm::detail {
 
@@ -40,6 +41,10 @@ Tensor gradient_step(const nn::Module& module, const LossFn& loss_fn, const std:
 double shard_weight(std::int64_t n, std::int64_t batch, DType dtype) {
   const double w = static_cast<double>(n) / static_cast<double>(batch);
   return dtype == DType::f64 ? w : static_cast<double>(static_cast<float>(w));
+}
+
+void clip_for_update(const std::vector<Tensor>& gradients, double max_norm) {
+  if (max_norm > 0.0) optim::clip_grad_norm(gradients, max_norm);
 }
 
 namespace {

@@ -1,8 +1,8 @@
 #pragma once
 // The one training step every trainer shares (Model, DataParallel, the DDP trainer and,
 // for its loss, ModelParallel): forward, loss, the checks, backward into a gradient block laid
-// out by the model's ParameterLayout; the weight of a shard in its batch; and what to do with
-// a step whose loss or gradient is not finite.
+// out by the model's ParameterLayout; the weight of a shard in its batch; what to do with a
+// step whose loss or gradient is not finite; and the gradient clipping before an update.
 //
 // Shards are weighted by their size: a shard of n samples out of a batch of N contributes
 // (n / N) * its mean-loss gradient, so any split of a batch, over threads or ranks, equal or
@@ -46,6 +46,12 @@ void check_loss(const Tensor& loss, const char* op);
 /// n / batch: the weight of a shard of n samples, rounded to `dtype` (the gradients') once,
 /// here, so the gradients and the loss of every trainer are weighted by the very same number.
 double shard_weight(std::int64_t n, std::int64_t batch, DType dtype);
+
+/// The clipping every trainer applies before its update (ModelOptions::clip_grad_norm): scales
+/// `gradients` in place so that their global L2 norm is at most max_norm; 0 turns it off. It
+/// runs on the gradient the optimizer steps with (after any reduction over shards or ranks, and
+/// after admit_step), as torch.nn.utils.clip_grad_norm_ runs between backward and step.
+void clip_for_update(const std::vector<Tensor>& gradients, double max_norm);
 
 /// Whether a step with this loss and these gradients may be applied: true when all are finite;
 /// otherwise NonFiniteStepError naming `op` (policy raise) or false (skip). One NaN applied to

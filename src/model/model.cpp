@@ -3,6 +3,7 @@
 // own graph), an optimizer step under the write lock.
 #include "democratising/model/model.hpp"
 
+#include <cmath>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
@@ -42,6 +43,9 @@ const Tensor& Gradients::operator[](const std::string& name) const {
 
 Model::Model(std::shared_ptr<nn::Module> module, ModelOptions options) : state_(std::make_unique<State>()) {
   if (!module) throw ValueError("[Model] the module is null");
+  if (!(options.clip_grad_norm >= 0.0) || !std::isfinite(options.clip_grad_norm))
+    throw ValueError("[Model] clip_grad_norm must be 0 (off) or positive and finite, got " +
+                     std::to_string(options.clip_grad_norm));
   State& s = *state_;
   s.flat = module->flatten_parameters();
   s.layout = module->parameter_layout();
@@ -50,6 +54,7 @@ Model::Model(std::shared_ptr<nn::Module> module, ModelOptions options) : state_(
   s.optimizer =
       options.optimizer ? std::move(options.optimizer) : std::make_shared<optim::SGD>(optim::SGDOptions{.lr = 0.05, .momentum = 0.9});
   s.non_finite = options.non_finite;
+  s.clip_grad_norm = options.clip_grad_norm;
   s.params = s.module->named_parameters();
   for (const auto& [_, p] : s.params) s.param_tensors.push_back(p);
   s.optimizer->bind(s.params, s.layout);
@@ -64,6 +69,7 @@ optim::Optimizer& Model::optimizer() const { return *state_->optimizer; }
 const LossFn& Model::loss_fn() const { return state_->loss; }
 const std::shared_ptr<const nn::ParameterLayout>& Model::parameter_layout() const { return state_->layout; }
 std::int64_t Model::skipped_steps() const { return state_->skipped_steps.load(); }
+double Model::clip_grad_norm() const { return state_->clip_grad_norm; }
 
 Parameters Model::parameters() const { return Parameters(state_->flat, state_->mutex); }
 
@@ -103,6 +109,11 @@ void Model::apply_gradients(const Gradients& grads) {
                        ", the parameter " + p.shape().str());
     ordered[i] = g;
   }
+  // One pass over the block when the views are a model's; the tensors one by one otherwise.
+  if (grads.flat.defined() && grads.layout)
+    detail::clip_for_update({grads.flat}, s.clip_grad_norm);
+  else
+    detail::clip_for_update(ordered, s.clip_grad_norm);
   std::unique_lock lock(*s.mutex);
   NoGradGuard no_grad;
   s.optimizer->step(ordered);

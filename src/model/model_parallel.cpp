@@ -143,7 +143,7 @@ ModelParallel::ModelParallel(Model& model, std::vector<Device> devices, ModelPar
   st.home = sequential->named_parameters();
   std::vector<std::pair<std::string, Tensor>> moved;
   for (const auto& [name, home] : st.home) {
-    const std::size_t layer = std::stoul(name.substr(0, name.find('.')));
+    const std::size_t layer = pipeline::layer_of(name, layers);
     const std::size_t s = static_cast<std::size_t>(
         std::upper_bound(st.first_layer.begin() + 1, st.first_layer.end() - 1, layer) - (st.first_layer.begin() + 1));
     const Device target = st.devices[s];
@@ -294,10 +294,12 @@ void ModelParallel::step() {
   std::vector<Tensor> grads;
   for (const auto& [_, p] : optimizer.parameters()) grads.push_back(p.grad());
   const Tensor loss = std::exchange(st.loss, Tensor());
-  if (!loss.defined() || detail::admit_step(loss, grads, st.non_finite, "ModelParallel"))
+  if (!loss.defined() || detail::admit_step(loss, grads, st.non_finite, "ModelParallel")) {
+    detail::clip_for_update(grads, st.model->clip_grad_norm());  // the stages' gradients together
     optimizer.step(grads);
-  else
+  } else {
     ++st.skipped;
+  }
   optimizer.zero_grad();
 }
 

@@ -62,4 +62,16 @@ void check_split_points(const std::vector<std::size_t>& points, std::size_t laye
   }
 }
 
+std::size_t layer_of(const std::string& parameter, std::size_t layers) {
+  const std::string head = parameter.substr(0, parameter.find('.'));
+  std::size_t layer = 0;
+  const bool digits = !head.empty() && std::all_of(head.begin(), head.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits && head.size() < 10) layer = std::stoul(head);
+  if (!digits || head.size() >= 10 || layer >= layers)
+    throw ValueError("[ModelParallel] parameter '" + parameter + "' is not inside one of the Sequential's " +
+                     std::to_string(layers) + " layers: stages are made of whole layers, so a Sequential "
+                     "subclass must keep its parameters in its layers");
+  return layer;
+}
+
 }  // namespace dm::pipeline

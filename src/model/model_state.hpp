@@ -14,6 +14,7 @@ struct Model::State {
   LossFn loss;
   std::shared_ptr<optim::Optimizer> optimizer;
   NonFinitePolicy non_finite = NonFinitePolicy::raise;
+  double clip_grad_norm = 0.0;
   std::atomic<std::int64_t> skipped_steps{0};
   // The module's flat parameter block and its layout; made once, when the model is.
   Tensor flat;

@@ -45,6 +45,12 @@ struct ModelOptions {
   std::shared_ptr<optim::Optimizer> optimizer = nullptr;
   /// What train_step does with a non-finite loss or gradient.
   NonFinitePolicy non_finite = NonFinitePolicy::raise;
+  /// Before every update, scale the gradients so that their global L2 norm is at most this
+  /// (optim::clip_grad_norm, after the non-finite check); 0: no clipping. Every trainer applies
+  /// it to the gradient it steps with (DataParallel's and the DDP trainer's reduced one, the
+  /// parameter server's update, the pipeline's accumulated one). Negative or not finite: a
+  /// ValueError when the Model is made.
+  double clip_grad_norm = 0.0;
 };
 
 /// Gradients by parameter name, as views of one flat buffer in the parameters' layout.
@@ -117,7 +123,8 @@ class Model {
   Tensor train_step(const Tensor& x, const Tensor& y);
   /// Forward, loss and backward only; the loss goes to *loss when given.
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
-  /// One optimizer step with these gradients.
+  /// One optimizer step with these gradients; with ModelOptions::clip_grad_norm set, they are
+  /// first clipped in place (so `grads` holds what was applied).
   void apply_gradients(const Gradients& grads);
   /// Mean loss and accuracy over every batch of `batches` (a data::DataLoader, or any range of
   /// batches with tensors .x and .y), in evaluation mode, without grad. A template so that the
@@ -139,6 +146,8 @@ class Model {
   Parameters parameters() const;
   /// Steps train_step skipped for a non-finite loss or gradient (NonFinitePolicy::skip).
   std::int64_t skipped_steps() const;
+  /// The global norm gradients are clipped to before each update (0: none), see ModelOptions.
+  double clip_grad_norm() const;
 
   /// The network.
   nn::Module& module() const;

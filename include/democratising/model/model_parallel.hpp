@@ -13,6 +13,12 @@
 // micro-batch's loss is weighted by its share of the batch, so the accumulated gradients are
 // the full batch's gradient and training matches single-device training.
 // One thread at a time drives a ModelParallel (its stages are the concurrency).
+//
+// Stages are runs of the Sequential's layers, so only a Sequential (or a class derived from
+// one) can be split: a model written as a Module of one's own becomes pipelined by making it a
+// Sequential of blocks (each block, e.g. an nn::Residual or a Module subclass, stays whole on
+// one stage). Any other module is a ValueError, and so is a parameter that a Sequential
+// subclass registers outside its layers.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -62,8 +68,8 @@ class ModelParallel {
   /// Splits `model`'s module (which must be an nn::Sequential) into one stage per device and
   /// places each stage's parameters on its device; `model` must outlive this object. The
   /// model's optimizer is bound to the placed parameters (its state starts afresh). Throws
-  /// ValueError for an empty device list, more devices than layers, bad split points or a
-  /// module that is not a Sequential.
+  /// ValueError for an empty device list, more devices than layers, bad split points, a
+  /// module that is not a Sequential, or a parameter outside the Sequential's layers.
   ModelParallel(Model& model, std::vector<Device> devices, ModelParallelOptions options = {});
   /// Copies the trained values back into the model and gives it back its parameters.
   ~ModelParallel();

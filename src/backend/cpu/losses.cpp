@@ -62,16 +62,21 @@ void cross_entropy_grad(const T* probs, const std::int64_t* labels, T* out, T sc
 }
 
 // ---- mse_loss ------------------------------------------------------------------------------
-// Sum of (p - t)^2 over fixed blocks (partial sums in double), then the blocks in order.
+// Sum of (p - t)^2 (p^2 when t is null) over fixed blocks (partial sums in double), then the
+// blocks in order.
 template <class T>
 double sum_squared_errors(const T* p, const T* t, std::int64_t n) {
   const std::int64_t blocks = (n + kElementsPerBlock - 1) / kElementsPerBlock;
   std::vector<double> parts(static_cast<std::size_t>(blocks), 0.0);
   par_for(n, kElementsPerBlock, [&](std::int64_t i0, std::int64_t i1) {
     double s = 0.0;
-    for (std::int64_t i = i0; i < i1; ++i) {
-      const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
-      s += d * d;
+    if (t == nullptr) {
+      for (std::int64_t i = i0; i < i1; ++i) s += static_cast<double>(p[i]) * static_cast<double>(p[i]);
+    } else {
+      for (std::int64_t i = i0; i < i1; ++i) {
+        const double d = static_cast<double>(p[i]) - static_cast<double>(t[i]);
+        s += d * d;
+      }
     }
     parts[static_cast<std::size_t>(i0 / kElementsPerBlock)] = s;
   });
