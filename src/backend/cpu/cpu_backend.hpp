@@ -16,6 +16,7 @@ class CpuBackend final : public backend::Backend {
   using AdamStep = backend::AdamStep;
   using Conv2dGeometry = backend::Conv2dGeometry;
   using Pool2dGeometry = backend::Pool2dGeometry;
+  using NormGeometry = backend::NormGeometry;
 
   std::string_view name() const override { return "cpu"; }
 
@@ -103,6 +104,19 @@ class CpuBackend final : public backend::Backend {
                                    std::byte* y) override;
   void adaptive_avg_pool2d_backward(DType dtype, const Pool2dGeometry& geo, const std::byte* g,
                                     std::byte* dx) override;
+
+  void batch_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, const std::byte* running_mean, const std::byte* running_var,
+                          bool training, double eps, std::byte* y, std::byte* mean, std::byte* invstd,
+                          std::byte* unbiased_var) override;
+  void batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* invstd, bool training,
+                           std::byte* dx, std::byte* dw, std::byte* db) override;
+  void group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, double eps, std::byte* y, std::byte* mean, std::byte* rstd) override;
+  void group_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* rstd, std::byte* dx,
+                           std::byte* dw, std::byte* db) override;
 
 };
 
