@@ -36,6 +36,7 @@
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/module.hpp"
+#include "democratising/nn/normalization.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "democratising/optim/optimizer.hpp"
 #include "democratising/optim/schedule.hpp"
