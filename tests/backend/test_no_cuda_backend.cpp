@@ -38,6 +38,7 @@ std::vector<Entry> every_entry() {
   const double weights[1] = {1.0};
   const Conv2dGeometry conv{1, 1, 1, 1, 1, 1, 1};
   const Pool2dGeometry pool{1, 1, 1, 1, 1};
+  const NormGeometry norm{1, 1, 1, 1};
   return {
       {"allocate", [](Backend& b) { b.allocate(16, 0); }},
       {"copy_from_host", [](Backend& b) { b.copy_from_host(buf, buf, 4, 0, {}); }},
@@ -95,6 +96,17 @@ std::vector<Entry> every_entry() {
       {"adaptive_avg_pool2d_forward", [=](Backend& b) { b.adaptive_avg_pool2d_forward(DType::f32, pool, buf, buf); }},
       {"adaptive_avg_pool2d_backward",
        [=](Backend& b) { b.adaptive_avg_pool2d_backward(DType::f32, pool, buf, buf); }},
+      {"batch_norm_forward",
+       [=](Backend& b) {
+         b.batch_norm_forward(DType::f32, norm, buf, nullptr, nullptr, nullptr, nullptr, true, 1e-5, buf, buf, buf,
+                              nullptr);
+       }},
+      {"batch_norm_backward",
+       [=](Backend& b) { b.batch_norm_backward(DType::f32, norm, buf, buf, nullptr, buf, buf, true, buf, buf, buf); }},
+      {"group_norm_forward",
+       [=](Backend& b) { b.group_norm_forward(DType::f32, norm, buf, nullptr, nullptr, 1e-5, buf, buf, buf); }},
+      {"group_norm_backward",
+       [=](Backend& b) { b.group_norm_backward(DType::f32, norm, buf, buf, nullptr, buf, buf, buf, buf, buf); }},
   };
 }
 
@@ -105,7 +117,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 48u);
+  EXPECT_EQ(entries.size(), 52u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {
