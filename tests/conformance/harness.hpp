@@ -81,5 +81,6 @@ void add_copy_cases(Cases& cases);
 void add_nn_cases(Cases& cases);
 void add_optim_cases(Cases& cases);
 void add_conv_cases(Cases& cases);
+void add_norm_cases(Cases& cases);
 
 }  // namespace dm::conformance

@@ -161,6 +161,7 @@ int main(int argc, char** argv) {
   add_nn_cases(cases);
   add_optim_cases(cases);
   add_conv_cases(cases);
+  add_norm_cases(cases);
 
   const std::vector<dm::Device> gpus = dm::Device::cuda_all();
   if (list) {
