@@ -38,6 +38,7 @@
 #include "democratising/nn/layers.hpp"
 #include "democratising/nn/module.hpp"
 #include "democratising/nn/residual.hpp"
+#include "democratising/nn/normalization.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "democratising/nn/unflatten.hpp"
 #include "democratising/optim/clip_grad_norm.hpp"

@@ -23,6 +23,7 @@
 
 #include "backend/attention_geometry.hpp"
 #include "backend/conv_geometry.hpp"
+#include "backend/norm_geometry.hpp"
 #include "backend/op_kinds.hpp"
 #include "democratising/base/device.hpp"
 #include "democratising/base/dtype.hpp"
@@ -253,6 +254,31 @@ class Backend {
   virtual void attention_backward(DType dtype, const AttentionGeometry& geo, const std::byte* g, const std::byte* q,
                                   const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq,
                                   std::byte* dk, std::byte* dv) = 0;
+  // ---- batch and group normalisation over contiguous (batch, channels, spatial) data of `dtype`
+  // (f32 or f64), see NormGeometry. Statistics and every per-element result are computed in f64
+  // and rounded once; sums run over fixed blocks added in order.
+  /// y = (x - mean) * invstd * w + b per channel; w, b (channels) may be null. Training: mean
+  /// and invstd = 1 / sqrt(var + eps) from the batch (biased var over batch * spatial values),
+  /// and unbiased_var (channels, may be null) gets var * count / (count - 1) for the running
+  /// update; else mean = running_mean, invstd = 1 / sqrt(running_var + eps). Either way mean
+  /// and invstd (channels) are written for the backward.
+  virtual void batch_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                  const std::byte* b, const std::byte* running_mean, const std::byte* running_var,
+                                  bool training, double eps, std::byte* y, std::byte* mean, std::byte* invstd,
+                                  std::byte* unbiased_var) = 0;
+  /// From g (like x): dx (like x), dw and db (channels); each may be null and is overwritten;
+  /// w may be null (a scale of one). Training differentiates through the batch statistics too.
+  virtual void batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                   const std::byte* w, const std::byte* mean, const std::byte* invstd, bool training,
+                                   std::byte* dx, std::byte* dw, std::byte* db) = 0;
+  /// y = (x - mean) * rstd * w + b with mean and rstd = 1 / sqrt(var + eps) (biased) of each
+  /// (sample, group), written to mean and rstd (batch * groups); w, b (channels) may be null.
+  virtual void group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                  const std::byte* b, double eps, std::byte* y, std::byte* mean, std::byte* rstd) = 0;
+  /// From g (like x): dx (like x), dw and db (channels); each may be null and is overwritten.
+  virtual void group_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                   const std::byte* w, const std::byte* mean, const std::byte* rstd, std::byte* dx,
+                                   std::byte* dw, std::byte* db) = 0;
 };
 
 /// The backend registered for `device`'s kind: the CPU backend always; for CUDA the CUDA

@@ -161,4 +161,24 @@ void UnavailableBackend::attention_backward(DType, const AttentionGeometry&, con
   unavailable("attention_backward");
 }
 
+void UnavailableBackend::batch_norm_forward(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                            const std::byte*, const std::byte*, const std::byte*, bool, double,
+                                            std::byte*, std::byte*, std::byte*, std::byte*) {
+  unavailable("batch_norm_forward");
+}
+void UnavailableBackend::batch_norm_backward(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                             const std::byte*, const std::byte*, const std::byte*, bool, std::byte*,
+                                             std::byte*, std::byte*) {
+  unavailable("batch_norm_backward");
+}
+void UnavailableBackend::group_norm_forward(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                            const std::byte*, double, std::byte*, std::byte*, std::byte*) {
+  unavailable("group_norm_forward");
+}
+void UnavailableBackend::group_norm_backward(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                             const std::byte*, const std::byte*, const std::byte*, std::byte*,
+                                             std::byte*, std::byte*) {
+  unavailable("group_norm_backward");
+}
+
 }  // namespace dm::backend

@@ -158,6 +158,12 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
   s.layout = model.parameter_layout();
   const nn::ParameterLayout& layout = *s.layout;
   if (layout.size() == 0) throw ValueError("[DistributedTrainer] the model has no parameters");
+  // Each rank would normalise with its own shard's statistics, silently unlike the one-process
+  // model; refused on every rank alike, before any collective.
+  if (model.module().uses_batch_statistics())
+    throw ValueError("[DistributedTrainer] the model " + model.module().name() +
+                     " normalises with batch statistics: batch norm across ranks is not supported yet "
+                     "(GroupNorm or LayerNorm normalise per sample)");
   for (const auto& [_, p] : model.module().named_parameters()) s.params.push_back(p);
   // Every rank must hold the same layout, or the buckets would not line up.
   const Tensor mine = Tensor::from_vector<std::int64_t>(

@@ -1,7 +1,9 @@
-// Model checkpoints as safetensors: parameters under "param.<name>", optimizer state under
+// Model checkpoints as safetensors: parameters under "param.<name>", the module's buffers
+// (batch norm's running statistics) under "buffer.<name>", optimizer state under
 // "optim.<name>", a trainer's own tensors under "extra.<name>", metadata "format" and
 // "optimizer" beside the caller's keys. Loading checks the whole file against the model before
-// it changes anything.
+// it changes anything. A model without buffers writes exactly what it wrote before buffers
+// existed, so older checkpoints of such models still load.
 #include <map>
 #include <mutex>
 #include <set>
@@ -21,6 +23,7 @@ namespace {
 constexpr const char* kFormat = "democratising-checkpoint-1";
 constexpr std::string_view kParamPrefix = "param.";
 constexpr std::string_view kOptimPrefix = "optim.";
+constexpr std::string_view kBufferPrefix = "buffer.";
 constexpr std::string_view kExtraPrefix = "extra.";
 
 [[noreturn]] void mismatch(const std::string& path, const std::string& what) {
@@ -53,6 +56,7 @@ void Model::save_checkpoint(const std::string& path, const std::map<std::string,
   std::shared_lock lock(*s.mutex);
   io::NamedTensors tensors;
   for (auto& [name, p] : s.layout->named_views(s.flat)) tensors.emplace_back(std::string(kParamPrefix) + name, std::move(p));
+  for (auto& [name, b] : s.module->named_buffers()) tensors.emplace_back(std::string(kBufferPrefix) + name, std::move(b));
   for (const auto& [name, t] : s.optimizer->state()) tensors.emplace_back(std::string(kOptimPrefix) + name, t);
   if (options.extra)
     for (const auto& [name, t] : *options.extra) tensors.emplace_back(std::string(kExtraPrefix) + name, t);
@@ -81,17 +85,20 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
                        ", expected '" + kFormat + "'");
 
   std::map<std::string, Tensor> params;
+  std::map<std::string, Tensor> buffers;
   nn::NamedTensors optim_state;
   nn::NamedTensors extra;
   for (auto& [name, t] : contents.tensors) {
     if (starts_with(name, kParamPrefix)) {
       params.emplace(name.substr(kParamPrefix.size()), std::move(t));
+    } else if (starts_with(name, kBufferPrefix)) {
+      buffers.emplace(name.substr(kBufferPrefix.size()), std::move(t));
     } else if (starts_with(name, kOptimPrefix)) {
       optim_state.emplace_back(name.substr(kOptimPrefix.size()), std::move(t));
     } else if (starts_with(name, kExtraPrefix)) {
       extra.emplace_back(name.substr(kExtraPrefix.size()), std::move(t));
     } else {
-      mismatch(path, "tensor '" + name + "' is neither a parameter nor optimizer state");
+      mismatch(path, "tensor '" + name + "' is neither a parameter, a buffer, optimizer state nor a trainer's extra");
     }
   }
 
@@ -114,6 +121,18 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
   for (const auto& [name, _] : params)
     if (!expected.count(name)) mismatch(path, "parameter '" + name + "' is not in the model");
 
+  const nn::NamedTensors model_buffers = s.module->named_buffers();
+  std::set<std::string> expected_buffers;
+  for (const auto& [name, current] : model_buffers) {
+    expected_buffers.insert(name);
+    const auto it = buffers.find(name);
+    if (it == buffers.end()) mismatch(path, "buffer '" + name + "' is missing");
+    if (it->second.shape() != current.shape() || it->second.dtype() != current.dtype())
+      mismatch(path, "buffer '" + name + "' is " + describe(it->second) + ", the model has " + describe(current));
+  }
+  for (const auto& [name, _] : buffers)
+    if (!expected_buffers.count(name)) mismatch(path, "buffer '" + name + "' is not in the model");
+
   // The optimizer checks its own state's names and shapes; on failure it gets its old state
   // back, so the model is left as it was.
   NoGradGuard no_grad;
@@ -126,6 +145,7 @@ std::map<std::string, std::string> Model::load_checkpoint(const std::string& pat
   }
   const std::vector<Tensor> views = layout.views(s.flat);
   for (std::size_t i = 0; i < views.size(); ++i) Tensor(views[i]).copy_(params.at(layout[i].name));
+  for (const auto& [name, _] : model_buffers) s.module->load_buffer(name, buffers.at(name));
   if (options.extra) *options.extra = std::move(extra);
   return contents.metadata;
 }

@@ -29,8 +29,14 @@ DataParallel::DataParallel(Model& model, DataParallelOptions options) : model_(&
     throw ValueError("[DataParallel] shard_size must be at least 1, got " + std::to_string(options_.shard_size));
 }
 
+std::int64_t DataParallel::shard_size(std::int64_t batch) const {
+  // Batch statistics over a shard would differ from those over the batch: such a model gets
+  // the whole batch as one shard, and the ops inside it spread over the pool by themselves.
+  return model_->module().uses_batch_statistics() ? std::max<std::int64_t>(batch, 1) : options_.shard_size;
+}
+
 std::int64_t DataParallel::shard_count(std::int64_t batch) const {
-  return batch <= 0 ? 0 : ceil_div(batch, options_.shard_size);
+  return batch <= 0 ? 0 : ceil_div(batch, shard_size(batch));
 }
 
 Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) const {
@@ -44,7 +50,7 @@ Gradients DataParallel::compute_gradients(const Tensor& x, const Tensor& y, Tens
   const std::int64_t shards = shard_count(batch);
   std::vector<std::int64_t> shard_ids(static_cast<std::size_t>(shards));
   for (std::int64_t k = 0; k < shards; ++k) shard_ids[static_cast<std::size_t>(k)] = k;
-  const std::int64_t size = options_.shard_size;
+  const std::int64_t size = shard_size(batch);
   const Model& model = *model_;
   // Each shard draws (dropout masks) from a stream of its own, derived from the global
   // generator and the shard's index, so the masks do not depend on which thread runs which

@@ -7,7 +7,10 @@
 // Shards are weighted by their size: a shard of n samples out of a batch of N contributes
 // (n / N) * its mean-loss gradient, so any split of a batch, over threads or ranks, equal or
 // not, sums to the full batch's mean-loss gradient (up to rounding), for any loss that is a
-// mean over the samples, such as cross_entropy and mse_loss.
+// mean over the samples, such as cross_entropy and mse_loss. That holds only while each
+// sample's loss depends on that sample alone: a module that uses_batch_statistics() (batch norm
+// in training mode) must see its batch in one call, so DataParallel runs it as one shard and
+// the DDP trainer refuses it.
 #include <cstdint>
 #include <functional>
 #include <vector>

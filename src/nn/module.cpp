@@ -1,4 +1,5 @@
-// Module bookkeeping: parameter registration and naming, modes, and the flat parameter buffer.
+// Module bookkeeping: parameter and buffer registration and naming, modes, and the flat
+// parameter buffer.
 #include "democratising/nn/module.hpp"
 
 #include <string>
@@ -6,6 +7,7 @@
 #include "core/tensor_impl.hpp"
 #include "democratising/autograd/autograd.hpp"
 #include "democratising/base/error.hpp"
+#include "democratising/runtime/isolated.hpp"
 
 namespace dm::nn {
 namespace {
@@ -28,6 +30,72 @@ Tensor& Module::register_parameter(const std::string& name, Tensor value) {
   value.set_requires_grad(true);
   params_.emplace_back(name, std::move(value));
   return params_.back().second;
+}
+
+Tensor& Module::register_buffer(const std::string& name, Tensor value) {
+  if (name.empty() || name.find('.') != std::string::npos)
+    throw ValueError("[register_buffer] buffer names must be non-empty and contain no '.', got '" + name + "'");
+  for (const auto& [existing, _] : buffers_)
+    if (existing == name) throw ValueError("[register_buffer] buffer '" + name + "' is already registered");
+  for (const auto& [existing, _] : params_)
+    if (existing == name) throw ValueError("[register_buffer] '" + name + "' is already a parameter");
+  if (!value.defined()) throw ValueError("[register_buffer] buffer '" + name + "' is undefined");
+  buffers_.emplace_back(name, value.detach());
+  return buffers_.back().second;
+}
+
+void Module::with_buffer_lock(const std::function<void()>& fn) const {
+  std::lock_guard lock(*buffer_mutex_);
+  dm::detail::isolated([&] { fn(); });
+}
+
+void Module::collect_buffers(const std::string& prefix, NamedTensors& out) const {
+  if (!buffers_.empty())
+    with_buffer_lock([&] {
+      NoGradGuard no_grad;
+      for (const auto& [name, t] : buffers_) out.emplace_back(prefix + name, t.clone());
+    });
+  for (const auto& [name, child] : children_) child->collect_buffers(prefix + name + ".", out);
+}
+
+NamedTensors Module::named_buffers() const {
+  NamedTensors out;
+  collect_buffers("", out);
+  return out;
+}
+
+const Module* Module::owner_of_buffer(const std::string& name, std::size_t* index) const {
+  for (std::size_t i = 0; i < buffers_.size(); ++i)
+    if (buffers_[i].first == name) {
+      *index = i;
+      return this;
+    }
+  for (const auto& [child_name, child] : children_)
+    if (name.size() > child_name.size() && name.compare(0, child_name.size(), child_name) == 0 &&
+        name[child_name.size()] == '.')
+      if (const Module* owner = child->owner_of_buffer(name.substr(child_name.size() + 1), index)) return owner;
+  return nullptr;
+}
+
+void Module::load_buffer(const std::string& name, const Tensor& value) {
+  impl_of(value, "load_buffer");
+  std::size_t index = 0;
+  const Module* owner = owner_of_buffer(name, &index);
+  if (!owner) throw ValueError("[load_buffer] no buffer named '" + name + "'");
+  Tensor target = owner->buffers_[index].second;
+  if (target.shape() != value.shape())
+    throw ShapeError("[load_buffer] '" + name + "' has shape " + target.shape().str() + ", got a value of shape " +
+                     value.shape().str());
+  owner->with_buffer_lock([&] {
+    NoGradGuard no_grad;
+    target.copy_(value);
+  });
+}
+
+bool Module::uses_batch_statistics() const {
+  for (const auto& [_, child] : children_)
+    if (child->uses_batch_statistics()) return true;
+  return false;
 }
 
 void Module::register_module(const std::string& name, std::shared_ptr<Module> child) {

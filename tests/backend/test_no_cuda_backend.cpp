@@ -39,6 +39,7 @@ std::vector<Entry> every_entry() {
   const Conv2dGeometry conv{1, 1, 1, 1, 1, 1, 1};
   const Pool2dGeometry pool{1, 1, 1, 1, 1};
   const AttentionGeometry attention{1, 1, 1, 1, 1, 1, 1.0, false, {}, {}, {}, {}};
+  const NormGeometry norm{1, 1, 1, 1};
   return {
       {"allocate", [](Backend& b) { b.allocate(16, 0); }},
       {"copy_from_host", [](Backend& b) { b.copy_from_host(buf, buf, 4, 0, {}); }},
@@ -100,6 +101,17 @@ std::vector<Entry> every_entry() {
       {"attention_forward", [=](Backend& b) { b.attention_forward(DType::f32, attention, buf, buf, buf, buf, buf); }},
       {"attention_backward",
        [=](Backend& b) { b.attention_backward(DType::f32, attention, buf, buf, buf, buf, buf, buf, buf, buf); }},
+      {"batch_norm_forward",
+       [=](Backend& b) {
+         b.batch_norm_forward(DType::f32, norm, buf, nullptr, nullptr, nullptr, nullptr, true, 1e-5, buf, buf, buf,
+                              nullptr);
+       }},
+      {"batch_norm_backward",
+       [=](Backend& b) { b.batch_norm_backward(DType::f32, norm, buf, buf, nullptr, buf, buf, true, buf, buf, buf); }},
+      {"group_norm_forward",
+       [=](Backend& b) { b.group_norm_forward(DType::f32, norm, buf, nullptr, nullptr, 1e-5, buf, buf, buf); }},
+      {"group_norm_backward",
+       [=](Backend& b) { b.group_norm_backward(DType::f32, norm, buf, buf, nullptr, buf, buf, buf, buf, buf); }},
   };
 }
 
@@ -110,7 +122,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 51u);
+  EXPECT_EQ(entries.size(), 55u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {

@@ -82,5 +82,6 @@ void add_nn_cases(Cases& cases);
 void add_optim_cases(Cases& cases);
 void add_conv_cases(Cases& cases);
 void add_attention_cases(Cases& cases);
+void add_norm_cases(Cases& cases);
 
 }  // namespace dm::conformance

@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   add_optim_cases(cases);
   add_conv_cases(cases);
   add_attention_cases(cases);
+  add_norm_cases(cases);
 
   const std::vector<dm::Device> gpus = dm::Device::cuda_all();
   if (list) {

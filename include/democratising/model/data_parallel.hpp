@@ -18,6 +18,12 @@
 // Layers that draw random numbers in training mode (dropout) draw them from a stream of each
 // shard's own, derived from the global generator (which moves on by one counter per step) and
 // the shard's index, so their masks do not depend on the thread count either.
+//
+// A model that normalises with batch statistics (nn::Module::uses_batch_statistics(): batch
+// norm) is run as one shard of the whole batch, whatever shard_size says: statistics over a
+// shard would differ from those over the batch, and so from Model::train_step's. Its result is
+// then bitwise that of Model::train_step on the same batch, for any thread count; the ops
+// inside the step still run in parallel on the pool.
 #include <cstdint>
 
 #include "democratising/base/error.hpp"
@@ -47,7 +53,8 @@ class DataParallel {
   Tensor train_step(const Tensor& x, const Tensor& y);
   /// The reduced gradient of the batch's mean loss, without a step; the loss goes to *loss.
   Gradients compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss = nullptr) const;
-  /// Number of shards a batch of `batch` samples is cut into.
+  /// Number of shards a batch of `batch` samples is cut into (1 for a model that uses batch
+  /// statistics, see the file comment).
   std::int64_t shard_count(std::int64_t batch) const;
 
   /// The model it trains.
@@ -58,6 +65,8 @@ class DataParallel {
   std::int64_t skipped_steps() const { return skipped_steps_; }
 
  private:
+  std::int64_t shard_size(std::int64_t batch) const;
+
   Model* model_;
   DataParallelOptions options_;
   std::int64_t skipped_steps_ = 0;

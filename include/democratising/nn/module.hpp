@@ -5,8 +5,13 @@
 // parameters are leaf tensors that require grad. A finished model keeps all its parameters in
 // one contiguous buffer with a view per parameter, described by one ParameterLayout (see
 // flatten_parameters), so optimizers, all-reduce and checkpoints each make one pass over one block.
+// Buffers are state that forward() keeps and no optimizer trains (batch norm's running
+// statistics): no grad, not in the flat parameter block, saved in checkpoints; each module
+// guards its own with a lock (see with_buffer_lock).
 #include <cstddef>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +29,8 @@ class Module {
  public:
   virtual ~Module() = default;
 
-  /// The layer's computation. Thread-safe: modules hold no per-call state.
+  /// The layer's computation. Thread-safe: modules hold no per-call state, and the buffers
+  /// a training forward updates are updated under their module's lock.
   virtual Tensor forward(const Tensor& x) const = 0;
   /// Same as forward(x).
   Tensor operator()(const Tensor& x) const { return forward(x); }
@@ -35,6 +41,20 @@ class Module {
   std::vector<Tensor> parameters() const;
   /// The number of parameter values, children included.
   std::int64_t num_parameters() const;
+
+  /// Buffers by dotted name ("1.running_mean"...), children included, in registration order.
+  /// Each is a copy taken under its module's buffer lock, so a training forward() on another
+  /// thread never shows half an update.
+  NamedTensors named_buffers() const;
+  /// Overwrites the buffer called `name` (dotted path) with `value`'s data (same shape; the
+  /// dtype is converted), under its module's buffer lock. Throws ValueError for an unknown
+  /// name, ShapeError for a different shape.
+  void load_buffer(const std::string& name, const Tensor& value);
+
+  /// Whether forward() in training mode normalises with statistics over the samples of its
+  /// batch (batch norm), in this module or a child. Such a model's result depends on how a batch
+  /// is cut, so DataParallel gives it each batch whole and the DDP trainer refuses it.
+  virtual bool uses_batch_statistics() const;
 
   /// Training mode (Dropout active) or evaluation mode; applies to children too.
   void train(bool on = true);
@@ -76,6 +96,16 @@ class Module {
   const Tensor& parameter(std::size_t index) const { return params_[index].second; }
   /// Registers a child module; its parameters appear as "<name>.<parameter>".
   void register_module(const std::string& name, std::shared_ptr<Module> child);
+  /// Registers a buffer (it never requires grad) and returns a reference to the stored handle,
+  /// valid until the next registration; the n-th registration is buffer(n).
+  Tensor& register_buffer(const std::string& name, Tensor value);
+  /// The buffer registered `index`-th by this module (not its children). Read or update it only
+  /// inside with_buffer_lock: forward() may run on several threads at once.
+  const Tensor& buffer(std::size_t index) const { return buffers_[index].second; }
+  /// Runs fn holding this module's buffer lock (shared by copies of the module, which share its
+  /// buffers' storage). fn runs isolated (detail::isolated): while it waits for the pool it
+  /// never starts another forward() that would ask for the same lock.
+  void with_buffer_lock(const std::function<void()>& fn) const;
 
  private:
   void collect(const std::string& prefix, NamedTensors& out) const;
@@ -83,7 +113,12 @@ class Module {
   void forget_flat_buffers();
   std::vector<Tensor*> parameter_slots();
 
+  void collect_buffers(const std::string& prefix, NamedTensors& out) const;
+  const Module* owner_of_buffer(const std::string& name, std::size_t* index) const;
+
   NamedTensors params_;
+  NamedTensors buffers_;
+  std::shared_ptr<std::mutex> buffer_mutex_ = std::make_shared<std::mutex>();
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
   Tensor flat_;

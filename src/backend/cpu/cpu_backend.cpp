@@ -9,6 +9,7 @@
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/elementwise.hpp"
 #include "backend/cpu/gemm.hpp"
+#include "backend/cpu/norm_kernels.hpp"
 #include "backend/cpu/reduce.hpp"
 #include "backend/cpu/training_kernels.hpp"
 #include "democratising/base/error.hpp"
@@ -242,6 +243,30 @@ void CpuBackend::attention_backward(DType dtype, const AttentionGeometry& geo, c
                                     const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq,
                                     std::byte* dk, std::byte* dv) {
   cpu::attention_backward(dtype, geo, g, q, k, v, lse, dq, dk, dv);
+}
+// ---- batch and group normalisation ------------------------------------------------------------
+
+void CpuBackend::batch_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                    const std::byte* b, const std::byte* running_mean, const std::byte* running_var,
+                                    bool training, double eps, std::byte* y, std::byte* mean, std::byte* invstd,
+                                    std::byte* unbiased_var) {
+  cpu::batch_norm_forward(dtype, geo, x, w, b, running_mean, running_var, training, eps, y, mean, invstd,
+                          unbiased_var);
+}
+void CpuBackend::batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                     const std::byte* w, const std::byte* mean, const std::byte* invstd,
+                                     bool training, std::byte* dx, std::byte* dw, std::byte* db) {
+  cpu::batch_norm_backward(dtype, geo, g, x, w, mean, invstd, training, dx, dw, db);
+}
+void CpuBackend::group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                    const std::byte* b, double eps, std::byte* y, std::byte* mean,
+                                    std::byte* rstd) {
+  cpu::group_norm_forward(dtype, geo, x, w, b, eps, y, mean, rstd);
+}
+void CpuBackend::group_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                     const std::byte* w, const std::byte* mean, const std::byte* rstd,
+                                     std::byte* dx, std::byte* dw, std::byte* db) {
+  cpu::group_norm_backward(dtype, geo, g, x, w, mean, rstd, dx, dw, db);
 }
 
 CpuBackend& cpu_backend() {

@@ -17,6 +17,7 @@ class CpuBackend final : public backend::Backend {
   using Conv2dGeometry = backend::Conv2dGeometry;
   using Pool2dGeometry = backend::Pool2dGeometry;
   using AttentionGeometry = backend::AttentionGeometry;
+  using NormGeometry = backend::NormGeometry;
 
   std::string_view name() const override { return "cpu"; }
 
@@ -112,6 +113,18 @@ class CpuBackend final : public backend::Backend {
   void attention_backward(DType dtype, const AttentionGeometry& geo, const std::byte* g, const std::byte* q,
                           const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq, std::byte* dk,
                           std::byte* dv) override;
+  void batch_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, const std::byte* running_mean, const std::byte* running_var,
+                          bool training, double eps, std::byte* y, std::byte* mean, std::byte* invstd,
+                          std::byte* unbiased_var) override;
+  void batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* invstd, bool training,
+                           std::byte* dx, std::byte* dw, std::byte* db) override;
+  void group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, double eps, std::byte* y, std::byte* mean, std::byte* rstd) override;
+  void group_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* rstd, std::byte* dx,
+                           std::byte* dw, std::byte* db) override;
 
 };
 
