@@ -9,6 +9,7 @@
 #include "setup.hpp"
 #include "democratising/base/error.hpp"
 #include "democratising/nn/layers.hpp"
+#include "democratising/nn/normalization.hpp"
 #include "democratising/nn/unflatten.hpp"
 
 namespace dm::cli {
@@ -16,9 +17,12 @@ namespace {
 
 constexpr std::int64_t kSide = 28;  // Fashion-MNIST images are 28x28, one channel
 
-// One convolution block: the place where a normalisation layer after the convolution goes.
+// One convolution block: 3x3 convolution, batch norm over the whole batch, ReLU, 2x2 pooling.
 void add_conv_block(nn::Sequential& net, std::int64_t in_channels, std::int64_t out_channels) {
-  net.add(nn::Conv2d(in_channels, out_channels, 3, 1, 1)).add(nn::ReLU()).add(nn::MaxPool2d(2));
+  net.add(nn::Conv2d(in_channels, out_channels, 3, 1, 1))
+      .add(nn::BatchNorm2d(out_channels))
+      .add(nn::ReLU())
+      .add(nn::MaxPool2d(2));
 }
 
 // "C1-C2-H" of "cnn:C1-C2-H": three positive sizes.

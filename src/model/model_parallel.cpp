@@ -116,6 +116,12 @@ ModelParallel::ModelParallel(Model& model, std::vector<Device> devices, ModelPar
   if (devices.empty()) throw ValueError("[ModelParallel] the device list is empty: give at least one device");
   if (options.micro_batches < 1)
     throw ValueError("[ModelParallel] micro_batches must be at least 1, got " + std::to_string(options.micro_batches));
+  // Batch statistics over a micro-batch are not the batch's: refuse rather than train a
+  // different model than the single-process one.
+  if (options.micro_batches > 1 && sequential->uses_batch_statistics())
+    throw ValueError("[ModelParallel] the model normalises by batch statistics (batch norm), which " +
+                     std::to_string(options.micro_batches) +
+                     " micro-batches would compute per micro-batch: use micro_batches = 1, or GroupNorm/LayerNorm");
   const std::size_t layers = sequential->size();
   if (devices.size() > layers)
     throw ValueError("[ModelParallel] " + std::to_string(devices.size()) + " devices but the Sequential has " +

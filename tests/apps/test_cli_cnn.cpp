@@ -13,11 +13,12 @@ TEST(CliCnn, SummaryListsTheConvolutionBlocksAndTheirSizes) {
   ScratchDir dir;
   const Result r = run_dm({"train", "--model", "cnn", "--summary"}, dir);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  // Conv2d 1->32 (288 + 32), 32->64 (18,432 + 64), Dense 3136->128 and 128->10.
+  // Conv2d 1->32 (288 + 32), BatchNorm2d 32 (64), 32->64 (18,432 + 64), BatchNorm2d 64 (128),
+  // Dense 3136->128 and 128->10.
   for (const char* part : {"Unflatten(1 -> (1, 28, 28))", "(1, 1, 28, 28)", "Conv2d(1 -> 32, kernel (3, 3), padding (1, 1))",
-                           "(1, 32, 28, 28)", "(1, 32, 14, 14)", "(1, 64, 14, 14)", "(1, 64, 7, 7)", "(1, 3136)",
+                           "(1, 32, 28, 28)", "BatchNorm2d(32", "BatchNorm2d(64", "(1, 32, 14, 14)", "(1, 64, 14, 14)", "(1, 64, 7, 7)", "(1, 3136)",
                            "Dropout(p=0.25)", "Dense(3136 -> 128)", "(1, 10)", "320", "18,496", "401,536", "1,290",
-                           "421,642"})
+                           "421,834"})
     EXPECT_TRUE(contains(r.out, part)) << part << "\n" << r.out;
   EXPECT_FALSE(contains(r.out, "test accuracy")) << r.out;
 }

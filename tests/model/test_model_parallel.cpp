@@ -21,6 +21,7 @@
 #include "democratising/model/model_parallel.hpp"
 #include "democratising/nn/functional.hpp"
 #include "democratising/nn/layers.hpp"
+#include "democratising/nn/normalization.hpp"
 #include "democratising/nn/sequential.hpp"
 #include "democratising/core/random.hpp"
 #include "model_test_util.hpp"
@@ -321,6 +322,11 @@ TEST(ModelParallel, RefusesBadConfigurations) {
   Model not_sequential(std::make_shared<nn::Dense>(4, 2));
   EXPECT_THAT(error_of<dm::ValueError>([&] { ModelParallel(not_sequential, cpu_devices(1)); }),
               HasSubstr("must be an nn::Sequential"));
+  // Batch norm over micro-batches would normalise each by its own statistics.
+  Model batch_norm = nn::Sequential().add(nn::Dense(4, 3)).add(nn::BatchNorm1d(3)).add(nn::Dense(3, 2)).build();
+  EXPECT_THAT(error_of<dm::ValueError>([&] { ModelParallel(batch_norm, cpu_devices(2), {.micro_batches = 2}); }),
+              HasSubstr("batch statistics"));
+  EXPECT_NO_THROW(ModelParallel(batch_norm, cpu_devices(2), {.micro_batches = 1}));
   // A refused configuration leaves the model as it was.
   for (const auto& [name, p] : model.module().named_parameters()) EXPECT_EQ(p.device(), Device::cpu()) << name;
 }

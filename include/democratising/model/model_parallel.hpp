@@ -33,6 +33,7 @@ namespace dm {
 /// How ModelParallel cuts batches and the model.
 struct ModelParallelOptions {
   /// Micro-batches per batch (a batch smaller than this is split into one-sample micro-batches).
+  /// A model with batch norm needs 1: more would normalise each micro-batch by its own statistics.
   int micro_batches = 4;
   /// Layer indices where stages 1, 2, ... begin (one fewer than there are devices, strictly
   /// increasing, each in 1..layers-1). Empty: stages balanced by parameter count.
