@@ -12,6 +12,7 @@
 #include "democratising/core/tensor.hpp"
 #include "democratising/nn/attention.hpp"
 #include "democratising/runtime/pool.hpp"
+#include "support/thread_invariance.hpp"
 
 namespace {
 
@@ -20,49 +21,8 @@ using dm::Shape;
 using dm::Tensor;
 namespace nn = dm::nn;
 
-Tensor values(const Shape& shape, DType dtype, std::uint64_t seed) {
-  std::vector<double> v(static_cast<std::size_t>(shape.numel()));
-  std::uint64_t state = seed;
-  for (auto& x : v) {
-    state = state * 2862933555777941757ull + 3037000493ull;
-    x = static_cast<double>(state >> 11) / 9007199254740992.0 - 0.5;
-  }
-  return Tensor::from_vector(v, shape).to(dtype);
-}
-
-bool same_bits(const Tensor& x, const Tensor& y) {
-  if (x.shape() != y.shape() || x.dtype() != y.dtype()) return false;
-  const Tensor cx = x.contiguous(), cy = y.contiguous();
-  return std::memcmp(cx.data_ptr(), cy.data_ptr(), static_cast<std::size_t>(x.numel()) * dm::itemsize(x.dtype())) == 0;
-}
-
-class PoolSizeGuard {
- public:
-  PoolSizeGuard() : saved_(dm::num_threads()) {}
-  ~PoolSizeGuard() { dm::set_num_threads(saved_); }
-  PoolSizeGuard(const PoolSizeGuard&) = delete;
-  PoolSizeGuard& operator=(const PoolSizeGuard&) = delete;
-
- private:
-  int saved_;
-};
-
-// Output, then the gradient of each input, of one run.
-using Run = std::vector<Tensor> (*)(DType);
-
-void expect_thread_invariant(const std::string& name, Run run) {
-  PoolSizeGuard guard;
-  for (DType dtype : {DType::f32, DType::f64}) {
-    dm::set_num_threads(1);
-    const std::vector<Tensor> want = run(dtype);
-    dm::set_num_threads(2);
-    const std::vector<Tensor> got = run(dtype);
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i)
-      EXPECT_TRUE(same_bits(got[i], want[i])) << name << " " << dm::dtype_name(dtype) << ": output " << i
-                                              << " differs between 1 and 2 threads";
-  }
-}
+using dm::testing::expect_thread_invariant;
+using dm::testing::values;
 
 std::vector<Tensor> embedding_run(DType dtype) {
   Tensor w = values({50, 24}, dtype, 3);
