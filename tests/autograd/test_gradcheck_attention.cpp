@@ -32,11 +32,15 @@ dm::Tensor sdpa(const dm::Tensor& q, const dm::Tensor& k, const dm::Tensor& v, b
   return nn::scaled_dot_product_attention(q, k, v, causal);
 }
 
+// Made at each call: the cases live in a static table, and a tensor held there would be freed
+// after the backend that owns its memory, at exit.
+dm::Tensor indices() { return dm::Tensor::from_vector(std::vector<std::int64_t>{3, 0, 3, 1, 3, 4}, {2, 3}); }
+
 std::vector<Case> cases() {
-  const dm::Tensor idx = dm::Tensor::from_vector(std::vector<std::int64_t>{3, 0, 3, 1, 3, 4}, {2, 3});
   return {
-      {"embedding_repeated_indices", {{5, 3}}, [idx](const Inputs& x) { return nn::embedding(idx, x[0]); }},
-      {"embedding_narrowed_weight", {{7, 5}}, [idx](const Inputs& x) { return nn::embedding(idx, x[0].narrow(1, 1, 3)); }},
+      {"embedding_repeated_indices", {{5, 3}}, [](const Inputs& x) { return nn::embedding(indices(), x[0]); }},
+      {"embedding_narrowed_weight", {{7, 5}},
+       [](const Inputs& x) { return nn::embedding(indices(), x[0].narrow(1, 1, 3)); }},
       {"sdpa", {{2, 2, 4, 3}, {2, 2, 5, 3}, {2, 2, 5, 2}}, [](const Inputs& x) { return sdpa(x[0], x[1], x[2], false); }},
       {"sdpa_causal", {{2, 2, 5, 3}, {2, 2, 5, 3}, {2, 2, 5, 3}}, [](const Inputs& x) {
          return sdpa(x[0], x[1], x[2], true);
