@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# The data-parallel step of a 784-1024-1024-10 MLP at batch 256 on two ranks joined by a
+# The data-parallel step of a 784-1024-1024-10 MLP on two ranks joined by a
 # simulated 1 Gbit/s link (scripts/netsim), with f32 gradients and with --compress bf16, runs
 # alternating so both see the same machine load; prints each run's step time (batch over the
 # epoch's samples/s from the metrics file), the medians, the ratio and the load average.
-#   benchmarks/ddp_compress_netsim.sh [REPEATS] [RATE]   (root; after a Release build of dm)
+#   benchmarks/ddp_compress_netsim.sh [REPEATS] [RATE] [BATCH]   (root; after a Release build of dm)
+# BATCH is the global batch (default 256; dm train's own default is 64).
 # One rank per simulated node, one thread each; each run trains one epoch of 16 steps.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeats=${1:-3}
 rate=${2:-1gbit}
+batch=${3:-256}
 dm=$PWD/build/apps/dm/dm
 [[ -x $dm ]] || { echo "build dm first: bash scripts/build build -DCMAKE_BUILD_TYPE=Release -- dm" >&2; exit 2; }
 
 if [[ -z ${DM_NETSIM_MPIRUN:-} ]]; then
-  exec scripts/netsim --nodes 2 --rate "$rate" -- bash "$0" "$repeats" "$rate"
+  exec scripts/netsim --nodes 2 --rate "$rate" -- bash "$0" "$repeats" "$rate" "$batch"
 fi
 
-batch=256 steps=16
+steps=16
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 step_ms() {  # the epoch's mean step time in ms, from a metrics file
   /usr/bin/python3 -c 'import json,sys; r = next(r for r in map(json.loads, open(sys.argv[1])) if r.get("type") == "epoch"); print(1000.0 * int(sys.argv[2]) / r["samples_per_s"])' "$1" "$batch"
