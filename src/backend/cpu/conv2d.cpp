@@ -12,6 +12,7 @@
 // and no padding reads x itself as cols.
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "backend/cpu/conv_pool.hpp"
@@ -79,13 +80,16 @@ void im2col(const Conv2dGeometry& g, const Plan& p, const T* x, T* cols) {
             continue;
           }
           const T* src = plane + ih * g.in_w;  // output column ow reads src[ow * stride_w + col_offset]
-          std::fill_n(out, r.lo, T(0));
+          // Rows are short (an output row, often under 32 values): plain loops, which the
+          // compiler inlines, beat a library call per row.
+          for (std::int64_t ow = 0; ow < r.lo; ++ow) out[ow] = T(0);
           if (g.stride_w == 1) {
-            std::copy(src + r.lo + col_offset, src + r.hi + col_offset, out + r.lo);
+            const T* from = src + col_offset;
+            for (std::int64_t ow = r.lo; ow < r.hi; ++ow) out[ow] = from[ow];
           } else {
             for (std::int64_t ow = r.lo; ow < r.hi; ++ow) out[ow] = src[ow * g.stride_w + col_offset];
           }
-          std::fill(out + r.hi, out + g.out_w, T(0));
+          for (std::int64_t ow = r.hi; ow < g.out_w; ++ow) out[ow] = T(0);
         }
       }
     }
@@ -128,7 +132,8 @@ template <class T>
 void forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* y) {
   const Plan p(g);
   par_for(g.batch, 1, [&](std::int64_t n0, std::int64_t n1) {
-    std::vector<T> cols(p.direct ? 0 : static_cast<std::size_t>(p.k * p.pixels));
+    // Scratch that every use overwrites first: no zero-filling pass over it.
+    const auto cols = std::make_unique_for_overwrite<T[]>(p.direct ? 0 : static_cast<std::size_t>(p.k * p.pixels));
     for (std::int64_t n = n0; n < n1; ++n) {
       for (std::int64_t gi = 0; gi < g.groups; ++gi) {
         const T* xg = x + (n * g.in_channels + gi * p.group_in) * p.in_plane;
@@ -139,8 +144,8 @@ void forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* 
         }
         const T* b = xg;
         if (!p.direct) {
-          im2col(g, p, xg, cols.data());
-          b = cols.data();
+          im2col(g, p, xg, cols.get());
+          b = cols.get();
         }
         gemm1<T>(p.group_out, p.pixels, p.k, w + gi * p.group_out * p.k, false, p.k, b, false, p.pixels, yg,
                  bias ? T(1) : T(0));
@@ -153,7 +158,7 @@ void forward(const Conv2dGeometry& g, const T* x, const T* w, const T* bias, T* 
 // image of a chunk, written) into partial (OC, K).
 template <class T>
 void backward_image(const Conv2dGeometry& g, const Plan& p, std::int64_t n, bool first, const T* grad, const T* x,
-                    const T* w, T* dx, T* partial, std::vector<T>& cols, std::vector<T>& dcols) {
+                    const T* w, T* dx, T* partial, T* cols, T* dcols) {
   for (std::int64_t gi = 0; gi < g.groups; ++gi) {
     const T* gg = grad + (n * g.out_channels + gi * p.group_out) * p.pixels;  // (group_out, pixels)
     const T* wg = w + gi * p.group_out * p.k;                                 // (group_out, k)
@@ -161,8 +166,8 @@ void backward_image(const Conv2dGeometry& g, const Plan& p, std::int64_t n, bool
       const T* xg = x + (n * g.in_channels + gi * p.group_in) * p.in_plane;
       const T* c = xg;
       if (!p.direct) {
-        im2col(g, p, xg, cols.data());
-        c = cols.data();
+        im2col(g, p, xg, cols);
+        c = cols;
       }
       // (group_out, k) = gg (group_out, pixels) * c^T, c stored (k, pixels)
       gemm1<T>(p.group_out, p.k, p.pixels, gg, false, p.pixels, c, true, p.pixels, partial + gi * p.group_out * p.k,
@@ -174,9 +179,9 @@ void backward_image(const Conv2dGeometry& g, const Plan& p, std::int64_t n, bool
       if (p.direct) {
         gemm1<T>(p.k, p.pixels, p.group_out, wg, true, p.k, gg, false, p.pixels, dxg, T(0));
       } else {
-        gemm1<T>(p.k, p.pixels, p.group_out, wg, true, p.k, gg, false, p.pixels, dcols.data(), T(0));
+        gemm1<T>(p.k, p.pixels, p.group_out, wg, true, p.k, gg, false, p.pixels, dcols, T(0));
         std::fill_n(dxg, p.group_in * p.in_plane, T(0));
-        col2im(g, p, dcols.data(), dxg);
+        col2im(g, p, dcols, dxg);
       }
     }
   }
@@ -187,16 +192,18 @@ void backward(const Conv2dGeometry& g, const T* grad, const T* x, const T* w, T*
   const Plan p(g);
   const std::int64_t weight_numel = g.out_channels * p.k;
   const std::int64_t chunks = (g.batch + kImagesPerChunk - 1) / kImagesPerChunk;
-  std::vector<T> partials(dw ? static_cast<std::size_t>(chunks * weight_numel) : 0);
+  // Each chunk's first image writes its partial sum: no zero-filling pass over them.
+  const auto partials = std::make_unique_for_overwrite<T[]>(dw ? static_cast<std::size_t>(chunks * weight_numel) : 0);
   if (dx || dw) {
     par_for(chunks, 1, [&](std::int64_t c0, std::int64_t c1) {
       const auto scratch = static_cast<std::size_t>(p.direct ? 0 : p.k * p.pixels);
-      std::vector<T> cols(dw ? scratch : 0), dcols(dx ? scratch : 0);
+      const auto cols = std::make_unique_for_overwrite<T[]>(dw ? scratch : 0);
+      const auto dcols = std::make_unique_for_overwrite<T[]>(dx ? scratch : 0);
       for (std::int64_t chunk = c0; chunk < c1; ++chunk) {
-        T* partial = dw ? partials.data() + chunk * weight_numel : nullptr;
+        T* partial = dw ? partials.get() + chunk * weight_numel : nullptr;
         const std::int64_t end = std::min(g.batch, (chunk + 1) * kImagesPerChunk);
         for (std::int64_t n = chunk * kImagesPerChunk; n < end; ++n)
-          backward_image(g, p, n, n == chunk * kImagesPerChunk, grad, x, w, dx, partial, cols, dcols);
+          backward_image(g, p, n, n == chunk * kImagesPerChunk, grad, x, w, dx, partial, cols.get(), dcols.get());
       }
     });
   }
