@@ -137,3 +137,24 @@ TEST(AvgPool2d, UnbatchedInputGivesUnbatchedOutput) {
 }
 
 }  // namespace
+
+// Equal values: the first element of each window (in row order) takes the gradient, whichever
+// kernel path the window goes through (2x2 stride 2, windows inside the input, padded ones).
+TEST(MaxPool2d, TiesGoToTheFirstElementOfTheWindow) {
+  struct Case {
+    std::int64_t kernel, stride, pad;
+    std::vector<double> expected;  // the 4x4 input's gradient for an upstream gradient of ones
+  };
+  const std::vector<Case> cases = {
+      {2, 2, 0, {1, 0, 1, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0}},
+      {3, 1, 0, {1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+      {2, 1, 1, {4, 2, 2, 2, 2, 1, 1, 1, 2, 1, 1, 1, 2, 1, 1, 1}},
+  };
+  for (const Case& c : cases) {
+    Tensor x = Tensor::ones({1, 1, 4, 4}, DType::f64);
+    x.set_requires_grad();
+    const Tensor y = dm::nn::max_pool2d(x, {c.kernel, c.kernel}, dm::nn::Size2{c.stride}, {c.pad, c.pad});
+    y.backward(Tensor::ones(y.shape(), DType::f64));
+    expect_close(x.grad(), c.expected, 0.0, 0.0, "dx");
+  }
+}

@@ -22,34 +22,108 @@ std::int64_t plane_grain(const Pool2dGeometry& g) {
   return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(1, g.in_h * g.in_w));
 }
 
+// Takes v at input index i if it beats the best so far: strictly greater, or NaN.
+template <class T>
+inline void take(T v, std::int64_t i, T& best, std::int64_t& best_index) {
+  if (v > best || std::isnan(v)) {
+    best = v;
+    best_index = i;
+  }
+}
+
+// Whether every window lies inside the input (no padding, none running past the edge): then
+// the windows need no bounds tests, the common case of a CNN's pooling.
+bool windows_inside(const Pool2dGeometry& g) {
+  return g.pad_h == 0 && g.pad_w == 0 && (g.out_h - 1) * g.stride_h + (g.kernel_h - 1) * g.dilation_h < g.in_h &&
+         (g.out_w - 1) * g.stride_w + (g.kernel_w - 1) * g.dilation_w < g.in_w;
+}
+
+// One plane, any window: each position tested against the edges.
+template <class T>
+void plane_general(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip) {
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      T best = -std::numeric_limits<T>::infinity();
+      std::int64_t best_index = -1;
+      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
+        const std::int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
+        if (ih < 0 || ih >= g.in_h) continue;
+        for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
+          const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
+          if (iw < 0 || iw >= g.in_w) continue;
+          const T v = xp[ih * g.in_w + iw];
+          if (best_index < 0) {
+            best = v;
+            best_index = ih * g.in_w + iw;
+          } else {
+            take(v, ih * g.in_w + iw, best, best_index);
+          }
+        }
+      }
+      yp[oh * g.out_w + ow] = best;
+      ip[oh * g.out_w + ow] = best_index;
+    }
+  }
+}
+
+// One plane whose windows all lie inside: the first element of a window starts the maximum.
+template <class T>
+void plane_inside(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip) {
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const std::int64_t first = oh * g.stride_h * g.in_w + ow * g.stride_w;
+      T best = xp[first];
+      std::int64_t best_index = first;
+      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
+        const std::int64_t row = first + kh * g.dilation_h * g.in_w;
+        for (std::int64_t kw = kh == 0 ? 1 : 0; kw < g.kernel_w; ++kw)
+          take(xp[row + kw * g.dilation_w], row + kw * g.dilation_w, best, best_index);
+      }
+      yp[oh * g.out_w + ow] = best;
+      ip[oh * g.out_w + ow] = best_index;
+    }
+  }
+}
+
+// The 2x2, stride 2 window of most CNNs, its four reads unrolled (same order as above).
+template <class T>
+void plane_2x2(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip) {
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
+    const std::int64_t top = 2 * oh * g.in_w;
+    const T* r0 = xp + top;
+    const T* r1 = r0 + g.in_w;
+    T* yr = yp + oh * g.out_w;
+    std::int64_t* ir = ip + oh * g.out_w;
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+      const std::int64_t iw = 2 * ow;
+      T best = r0[iw];
+      std::int64_t best_index = top + iw;
+      take(r0[iw + 1], top + iw + 1, best, best_index);
+      take(r1[iw], top + g.in_w + iw, best, best_index);
+      take(r1[iw + 1], top + g.in_w + iw + 1, best, best_index);
+      yr[ow] = best;
+      ir[ow] = best_index;
+    }
+  }
+}
+
 template <class T>
 void forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* indices) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
+  const bool inside = windows_inside(g);
+  const bool two_by_two = inside && g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 &&
+                          g.dilation_h == 1 && g.dilation_w == 1;
   par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
-      for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
-        for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-          T best = -std::numeric_limits<T>::infinity();
-          std::int64_t best_index = -1;
-          for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-            const std::int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-            if (ih < 0 || ih >= g.in_h) continue;
-            for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-              const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
-              if (iw < 0 || iw >= g.in_w) continue;
-              const T v = xp[ih * g.in_w + iw];
-              if (best_index < 0 || v > best || std::isnan(v)) {
-                best = v;
-                best_index = ih * g.in_w + iw;
-              }
-            }
-          }
-          const std::int64_t o = p * out_plane + oh * g.out_w + ow;
-          y[o] = best;
-          indices[o] = best_index;
-        }
-      }
+      T* yp = y + p * out_plane;
+      std::int64_t* ip = indices + p * out_plane;
+      if (two_by_two)
+        plane_2x2(g, xp, yp, ip);
+      else if (inside)
+        plane_inside(g, xp, yp, ip);
+      else
+        plane_general(g, xp, yp, ip);
     }
   });
 }
