@@ -1,12 +1,14 @@
 // Without a usable CUDA device, the backend registered for CUDA devices throws a DeviceError
 // from every entry, naming the entry: with CUDA not built (the no-CUDA stand-in) it also says
-// so, and with CUDA built but no device the CUDA runtime's own reason is given. Code above
-// the seam needs no #ifdef, and a missing backend is never a crash. The walk below calls
-// every entry of the Backend interface once.
+// so, and with CUDA built but no device the CUDA runtime's own reason is given, except for
+// the entries the CUDA backend has no kernel for yet, which say that instead (kNoCudaKernelYet
+// is the list). Code above the seam needs no #ifdef, and a missing backend is never a crash.
+// The walk below calls every entry of the Backend interface once.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,12 @@ namespace {
 
 using dm::backend::Backend;
 using testing::HasSubstr;
+using testing::Not;
+
+// The entries of the walk below that the CUDA backend does not implement yet: with CUDA built,
+// each of them says it has no CUDA kernel, and every other entry must not. Empty: every entry
+// has a CUDA kernel.
+const std::set<std::string> kNoCudaKernelYet = {};
 
 struct Entry {
   const char* name;
@@ -132,6 +140,10 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
       EXPECT_THAT(err.what(), HasSubstr(std::string("cuda: ") + e.name + "]"));
       if (!built) {
         EXPECT_THAT(err.what(), HasSubstr("CUDA was not built"));
+      } else if (kNoCudaKernelYet.count(e.name) > 0) {
+        EXPECT_THAT(err.what(), HasSubstr("has no CUDA kernel"));
+      } else {
+        EXPECT_THAT(err.what(), Not(HasSubstr("has no CUDA kernel")));
       }
     }
   }

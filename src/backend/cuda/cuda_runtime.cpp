@@ -1,6 +1,7 @@
 // The CUDA backend: memory from each device's stream-ordered pool, copies over the CUDA
-// runtime, and the kernels of the .cu files beside this one (kernels.hpp). Entries without a
-// CUDA kernel yet throw a DeviceError naming them (see UnavailableBackend).
+// runtime, and the kernels of the .cu files beside this one (kernels.hpp, training_kernels.hpp,
+// layer_kernels.hpp). An entry without a CUDA kernel yet throws a DeviceError naming it (see
+// UnavailableBackend).
 //
 // Kernel entries take no device index: each runs on the device that holds its output, made
 // current first, so a thread may alternate between devices.
@@ -17,6 +18,7 @@
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/cuda_provider.hpp"
 #include "backend/cuda/kernels.hpp"
+#include "backend/cuda/layer_kernels.hpp"
 #include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
 #include "democratising/base/error.hpp"
@@ -286,6 +288,90 @@ class CudaBackend final : public backend::UnavailableBackend {
                     std::span<const double> weights, std::int64_t n) override {
     use_device_of(out, "weighted_sum");
     kernels::weighted_sum(dtype, out, sources, weights, n);
+  }
+
+  // ---- the model layers' kernels (conv2d.cu, the pooling files, batch_norm.cu, group_norm.cu,
+  // embedding.cu, attention.cu) ------------------------------------------------------------------
+  void conv2d_forward(DType dtype, const backend::Conv2dGeometry& geo, const std::byte* x, const std::byte* w,
+                      const std::byte* bias, std::byte* y) override {
+    use_device_of(y, "conv2d_forward");
+    kernels::conv2d_forward(dtype, geo, x, w, bias, y);
+  }
+  void conv2d_backward(DType dtype, const backend::Conv2dGeometry& geo, const std::byte* g, const std::byte* x,
+                       const std::byte* w, std::byte* dx, std::byte* dw, std::byte* db) override {
+    use_device_of(g, "conv2d_backward");
+    kernels::conv2d_backward(dtype, geo, g, x, w, dx, dw, db);
+  }
+  void max_pool2d_forward(DType dtype, const backend::Pool2dGeometry& geo, const std::byte* x, std::byte* y,
+                          std::int64_t* indices) override {
+    use_device_of(y, "max_pool2d_forward");
+    kernels::max_pool2d_forward(dtype, geo, x, y, indices);
+  }
+  void max_pool2d_backward(DType dtype, const backend::Pool2dGeometry& geo, const std::byte* g,
+                           const std::int64_t* indices, std::byte* dx) override {
+    use_device_of(dx, "max_pool2d_backward");
+    kernels::max_pool2d_backward(dtype, geo, g, indices, dx);
+  }
+  void avg_pool2d_forward(DType dtype, const backend::Pool2dGeometry& geo, bool count_include_pad, const std::byte* x,
+                          std::byte* y) override {
+    use_device_of(y, "avg_pool2d_forward");
+    kernels::avg_pool2d_forward(dtype, geo, count_include_pad, x, y);
+  }
+  void avg_pool2d_backward(DType dtype, const backend::Pool2dGeometry& geo, bool count_include_pad, const std::byte* g,
+                           std::byte* dx) override {
+    use_device_of(dx, "avg_pool2d_backward");
+    kernels::avg_pool2d_backward(dtype, geo, count_include_pad, g, dx);
+  }
+  void adaptive_avg_pool2d_forward(DType dtype, const backend::Pool2dGeometry& geo, const std::byte* x,
+                                   std::byte* y) override {
+    use_device_of(y, "adaptive_avg_pool2d_forward");
+    kernels::adaptive_avg_pool2d_forward(dtype, geo, x, y);
+  }
+  void adaptive_avg_pool2d_backward(DType dtype, const backend::Pool2dGeometry& geo, const std::byte* g,
+                                    std::byte* dx) override {
+    use_device_of(dx, "adaptive_avg_pool2d_backward");
+    kernels::adaptive_avg_pool2d_backward(dtype, geo, g, dx);
+  }
+  void embedding_backward(DType dtype, const std::byte* g, const std::int64_t* indices, std::int64_t n,
+                          std::int64_t num, std::int64_t dim, std::byte* dw) override {
+    use_device_of(dw, "embedding_backward");
+    kernels::embedding_backward(dtype, g, indices, n, num, dim, dw);
+  }
+  void attention_forward(DType dtype, const backend::AttentionGeometry& geo, const std::byte* q, const std::byte* k,
+                         const std::byte* v, std::byte* out, std::byte* lse) override {
+    use_device_of(out, "attention_forward");
+    kernels::attention_forward(dtype, geo, q, k, v, out, lse);
+  }
+  void attention_backward(DType dtype, const backend::AttentionGeometry& geo, const std::byte* g, const std::byte* q,
+                          const std::byte* k, const std::byte* v, const std::byte* lse, std::byte* dq, std::byte* dk,
+                          std::byte* dv) override {
+    use_device_of(q, "attention_backward");
+    kernels::attention_backward(dtype, geo, g, q, k, v, lse, dq, dk, dv);
+  }
+  void batch_norm_forward(DType dtype, const backend::NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, const std::byte* running_mean, const std::byte* running_var,
+                          bool training, double eps, std::byte* y, std::byte* mean, std::byte* invstd,
+                          std::byte* unbiased_var) override {
+    use_device_of(y, "batch_norm_forward");
+    kernels::batch_norm_forward(dtype, geo, x, w, b, running_mean, running_var, training, eps, y, mean, invstd,
+                                unbiased_var);
+  }
+  void batch_norm_backward(DType dtype, const backend::NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* invstd, bool training,
+                           std::byte* dx, std::byte* dw, std::byte* db) override {
+    use_device_of(g, "batch_norm_backward");
+    kernels::batch_norm_backward(dtype, geo, g, x, w, mean, invstd, training, dx, dw, db);
+  }
+  void group_norm_forward(DType dtype, const backend::NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, double eps, std::byte* y, std::byte* mean, std::byte* rstd) override {
+    use_device_of(y, "group_norm_forward");
+    kernels::group_norm_forward(dtype, geo, x, w, b, eps, y, mean, rstd);
+  }
+  void group_norm_backward(DType dtype, const backend::NormGeometry& geo, const std::byte* g, const std::byte* x,
+                           const std::byte* w, const std::byte* mean, const std::byte* rstd, std::byte* dx,
+                           std::byte* dw, std::byte* db) override {
+    use_device_of(g, "group_norm_backward");
+    kernels::group_norm_backward(dtype, geo, g, x, w, mean, rstd, dx, dw, db);
   }
 };
 

@@ -21,6 +21,20 @@ constexpr std::int64_t grid_blocks(std::int64_t n, int threads = kBlockThreads, 
   return needed < max_blocks ? needed : max_blocks;
 }
 
+/// Scratch, in elements, that one run of a layer kernel may hold (im2col columns, attention
+/// scores): 2^26, 256 MiB of f32, so a large batch goes through in several runs rather than
+/// in one allocation that could exhaust the device.
+inline constexpr std::int64_t kScratchElements = std::int64_t{1} << 26;
+
+/// How many of `total` items (images, attention heads) one run takes when each needs
+/// `per_item` elements of scratch: as many as fit in `budget`, at least 1, at most total.
+constexpr std::int64_t items_per_run(std::int64_t per_item, std::int64_t total,
+                                     std::int64_t budget = kScratchElements) {
+  const std::int64_t fit = per_item <= 0 ? total : budget / per_item;
+  const std::int64_t n = fit < total ? fit : total;
+  return n < 1 ? 1 : n;
+}
+
 /// A strided walk over an output shape with N arrays (the output and its operands), passed to
 /// kernels by value: extents and per-array strides in elements, innermost dim last.
 template <int N>
