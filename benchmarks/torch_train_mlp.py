@@ -6,32 +6,19 @@ Prints one line: "torch SIZES batch B: N samples/s (T s for E epochs)". Normalis
 with momentum 0.9 and lr 0.01 match `dm train --schedule constant --lr 0.01`. PyTorch runs at its
 default thread setting, its best on this machine.
 """
-import gzip
-import struct
 import sys
 import time
 
-import numpy as np
 import torch
 
-DATA = "/usr/share/datasets/fashion-mnist"
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = struct.unpack(">" + "I" * dims, raw[4 : 4 + 4 * dims])
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+from fashion_mnist_data import load
 
 
 def main():
     sizes = [int(s) for s in sys.argv[1].split("-")]
     batch = int(sys.argv[2])
     epochs = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    x = torch.from_numpy(read_idx(f"{DATA}/train-images-idx3-ubyte.gz").astype(np.float32) / 255.0)
-    x = ((x - 0.2860) / 0.3530).reshape(-1, 784)
-    y = torch.from_numpy(read_idx(f"{DATA}/train-labels-idx1-ubyte.gz").astype(np.int64))
+    x, y = load("train")
     torch.manual_seed(0)
     layers = []
     for i in range(len(sizes) - 1):

@@ -1,6 +1,10 @@
-// dm train --model cnn: the convolutional family's summary, a short run that trains, and
-// malformed sizes refused as a bad command line.
+// dm train --model cnn: the convolutional family's summary, a short run that trains, the same
+// checkpoint for one thread and two, and malformed sizes refused as a bad command line.
+#include <cstring>
+
+#include "checkpoint_compare.hpp"
 #include "cli_runner.hpp"
+#include "democratising/io/safetensors.hpp"
 
 namespace {
 
@@ -35,6 +39,31 @@ TEST(CliCnn, AShortRunTrains) {
   ASSERT_EQ(lines[1].rfind("test accuracy: 0.", 0), 0u) << lines[1];
   // Ten classes: chance is 0.1; 32 steps of a small CNN (measured: 0.50) get well past it.
   EXPECT_GT(std::stod(lines[1].substr(std::string("test accuracy: ").size())), 0.3) << r.out;
+}
+
+// Batch norm (statistics over the whole batch, running statistics updated in place) and dropout
+// (its masks drawn by the counter-based generator) are on: the parameters, the buffers and the
+// optimizer state after 12 steps must not depend on the pool's size.
+TEST(CliCnn, OneThreadAndTwoWriteTheSameCheckpoint) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  auto train = [&](const char* threads, const char* seed) {
+    const std::string ckpt = (dir / (std::string("t") + threads + "_s" + seed + ".safetensors")).string();
+    const Result r = run_dm({"train", "--model", "cnn:4-8-16", "--limit", "384", "--epochs", "1", "--batch-size", "32",
+                             "--lr", "0.05", "--threads", threads, "--seed", seed, "--checkpoint", ckpt},
+                            dir);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return ckpt;
+  };
+  const std::string one = train("1", "5"), two = train("2", "5");
+  const auto tensors = dm::io::load_safetensors(one);
+  for (const char* name : {"buffer.2.running_mean", "buffer.6.running_var", "optim.momentum_buffer.11.weight"})
+    EXPECT_TRUE(tensors.count(name)) << "the checkpoint holds " << name;
+  expect_same_tensors(one, two);
+  // Another seed trains another model, so the comparison above can tell runs apart.
+  const dm::Tensor other = dm::io::load_safetensors(train("2", "6")).at("param.1.weight");
+  const dm::Tensor& first = tensors.at("param.1.weight");
+  EXPECT_NE(std::memcmp(first.data_ptr(), other.data_ptr(), static_cast<std::size_t>(first.numel()) * sizeof(float)), 0);
 }
 
 TEST(CliCnn, MalformedSizesAreABadCommandLine) {

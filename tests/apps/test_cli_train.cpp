@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "checkpoint_compare.hpp"
 #include "cli_runner.hpp"
 #include "democratising/io/safetensors.hpp"
 
@@ -27,23 +28,6 @@ std::vector<json> metrics_of(const fs::path& path) { return records_of(path, "ep
 std::string deterministic_fields(const json& m) {
   return m.at("epoch").dump() + " " + m.at("train_loss").dump() + " " + m.at("test_loss").dump() + " " +
          m.at("test_accuracy").dump();
-}
-
-/// Every tensor of two checkpoints is present in both with the same dtype, shape and bytes.
-void expect_same_tensors(const fs::path& a, const fs::path& b) {
-  const auto ta = dm::io::load_safetensors(a.string());
-  const auto tb = dm::io::load_safetensors(b.string());
-  ASSERT_EQ(ta.size(), tb.size());
-  ASSERT_FALSE(ta.empty());
-  for (const auto& [name, t] : ta) {
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(tb.count(name));
-    const dm::Tensor& u = tb.at(name);
-    ASSERT_EQ(t.dtype(), u.dtype());
-    ASSERT_EQ(t.shape(), u.shape());
-    const auto bytes = static_cast<std::size_t>(t.numel()) * dm::itemsize(t.dtype());
-    EXPECT_EQ(std::memcmp(t.data_ptr(), u.data_ptr(), bytes), 0);
-  }
 }
 
 TEST(CliTrain, PrintsSummariesMetricsAndAccuracy) {

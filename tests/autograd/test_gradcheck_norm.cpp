@@ -3,31 +3,15 @@
 // transposed and narrowed views.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
-#include "democratising/autograd/autograd.hpp"
-#include "democratising/democratising.hpp"
+#include "gradcheck_case.hpp"
 
 namespace {
 
-using Inputs = std::vector<dm::Tensor>;
-using Fn = std::function<dm::Tensor(const Inputs&)>;
+using namespace gradcheck_test;
 namespace nn = dm::nn;
-
-struct Case {
-  std::string name;
-  std::vector<dm::Shape> shapes;
-  Fn f;
-};
-
-dm::Tensor make_input(const dm::Shape& shape, std::uint64_t seed) {
-  dm::manual_seed(seed);
-  dm::Tensor t = dm::Tensor::randn(shape, dm::DType::f64).detach().clone();
-  t.set_requires_grad();
-  return t;
-}
 
 // Fixed running statistics for evaluation mode (not differentiated).
 dm::Tensor running_mean(std::int64_t c) { return dm::Tensor::full({c}, 0.3, dm::DType::f64); }
@@ -71,15 +55,9 @@ std::vector<Case> cases() {
 class GradcheckNorm : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GradcheckNorm, AnalyticMatchesNumeric) {
-  const Case& c = GetParam();
-  Inputs inputs;
-  for (std::size_t i = 0; i < c.shapes.size(); ++i) inputs.push_back(make_input(c.shapes[i], 700 + i));
-  const auto result = dm::autograd::gradcheck(c.f, inputs, 1e-6, 1e-6, 1e-5);
-  EXPECT_TRUE(result.ok) << c.name << ": " << result.message << " (max abs error " << result.max_abs_error << ")";
-  EXPECT_TRUE(c.f(inputs).requires_grad()) << c.name;
+  expect_gradcheck(GetParam(), 700);
 }
 
-INSTANTIATE_TEST_SUITE_P(Ops, GradcheckNorm, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Ops, GradcheckNorm, ::testing::ValuesIn(cases()), case_name);
 
 }  // namespace

@@ -5,58 +5,22 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "democratising/nn/attention.hpp"
 #include "democratising/nn/functional.hpp"
-#include "nn_test_util.hpp"
+#include "torch_cases.hpp"
 
 namespace {
 
 using namespace nn_test;
-using json = nlohmann::json;
 namespace nn = dm::nn;
 
-const json& fixture() {
-  static const json doc = [] {
-    std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/attention/attention.json");
-    if (!in) throw std::runtime_error("cannot open tests/fixtures/attention/attention.json");
-    return json::parse(in);
-  }();
-  return doc;
-}
-
-std::vector<std::string> case_names(const char* kind) {
-  std::vector<std::string> names;
-  for (const json& c : fixture().at("cases"))
-    if (c.at("kind") == kind) names.push_back(c.at("name").get<std::string>());
-  return names;
-}
-
-const json& case_named(const std::string& name) {
-  for (const json& c : fixture().at("cases"))
-    if (c.at("name") == name) return c;
-  throw std::runtime_error("no case " + name);
-}
-
-Tensor tensor_of(const json& t, DType dtype) {
-  const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
-  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), Shape(shape)).to(dtype);
-}
-
-std::vector<double> values(const json& t) { return t.at("data").get<std::vector<double>>(); }
-
-void expect_tensor(const Tensor& got, const json& want, double rtol, double atol, const std::string& what) {
-  ASSERT_TRUE(got.defined()) << what;
-  ASSERT_EQ(got.shape(), Shape(want.at("shape").get<std::vector<std::int64_t>>())) << what;
-  expect_close(got, values(want), rtol, atol, what);
-}
+const json& cases() { return fixture("attention/attention.json").at("cases"); }
 
 void check_sdpa(const std::string& name, DType dtype, double rtol, double atol) {
-  const json& c = case_named(name);
+  const json& c = entry_named(cases(), name);
   const json& args = c.at("args");
   std::vector<Tensor> in;
   for (const char* key : {"q", "k", "v"}) {
@@ -106,7 +70,7 @@ struct Block {
 };
 
 void check_block(const std::string& name, DType dtype, double rtol, double atol) {
-  const json& c = case_named(name);
+  const json& c = entry_named(cases(), name);
   const json& args = c.at("args");
   const Block block(args, c.at("parameters"), dtype);
   const bool cross = args.at("cross").get<bool>();
@@ -146,8 +110,8 @@ TEST_P(TorchAttentionBlock, F64MatchesTorch) { check_block(GetParam(), DType::f6
 TEST_P(TorchAttentionBlock, F32MatchesTorch) { check_block(GetParam(), DType::f32, kRtol32, kAtol32); }
 
 const auto kName = [](const ::testing::TestParamInfo<std::string>& info) { return info.param; };
-INSTANTIATE_TEST_SUITE_P(Cases, TorchAttention, ::testing::ValuesIn(case_names("sdpa")), kName);
-INSTANTIATE_TEST_SUITE_P(Cases, TorchAttentionBlock, ::testing::ValuesIn(case_names("block")), kName);
+INSTANTIATE_TEST_SUITE_P(Cases, TorchAttention, ::testing::ValuesIn(names_of(cases(), "sdpa")), kName);
+INSTANTIATE_TEST_SUITE_P(Cases, TorchAttentionBlock, ::testing::ValuesIn(names_of(cases(), "block")), kName);
 
 // Our parameters carry torch's names, shapes and (for the biases) initial values.
 TEST(MultiheadAttentionLayout, ParametersAreNamedAndShapedLikeTorch) {

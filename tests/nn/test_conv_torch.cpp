@@ -3,45 +3,18 @@
 // the gradient of every input, in f64 and in f32.
 #include <gtest/gtest.h>
 
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "democratising/nn/conv.hpp"
-#include "nn_test_util.hpp"
+#include "torch_cases.hpp"
 
 namespace {
 
 using namespace nn_test;
-using json = nlohmann::json;
 namespace nn = dm::nn;
 
-const json& fixture() {
-  static const json doc = [] {
-    std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/conv/conv_pool.json");
-    if (!in) throw std::runtime_error("cannot open tests/fixtures/conv/conv_pool.json");
-    return json::parse(in);
-  }();
-  return doc;
-}
-
-std::vector<std::string> case_names() {
-  std::vector<std::string> names;
-  for (const json& c : fixture().at("cases")) names.push_back(c.at("name").get<std::string>());
-  return names;
-}
-
-const json& case_named(const std::string& name) {
-  for (const json& c : fixture().at("cases"))
-    if (c.at("name") == name) return c;
-  throw std::runtime_error("no case " + name);
-}
-
-Tensor tensor_of(const json& t, DType dtype) {
-  const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
-  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), Shape(shape)).to(dtype);
-}
+const json& cases() { return fixture("conv/conv_pool.json").at("cases"); }
 
 nn::Size2 pair_of(const json& args, const char* key) {
   const auto v = args.at(key).get<std::vector<std::int64_t>>();
@@ -65,7 +38,7 @@ Tensor run_op(const json& c, const std::vector<Tensor>& in) {
 }
 
 void check(const std::string& name, DType dtype, double rtol, double atol) {
-  const json& c = case_named(name);
+  const json& c = entry_named(cases(), name);
   std::vector<std::string> input_names;
   std::vector<Tensor> inputs;
   for (const char* key : {"x", "weight", "bias"}) {
@@ -76,15 +49,11 @@ void check(const std::string& name, DType dtype, double rtol, double atol) {
   }
   const Tensor y = run_op(c, inputs);
   const json& outputs = c.at("outputs");
-  ASSERT_EQ(y.shape(), Shape(outputs.at("y").at("shape").get<std::vector<std::int64_t>>()));
+  ASSERT_EQ(y.shape(), shape_of(outputs.at("y")));
   y.backward(tensor_of(c.at("grad_output"), dtype));
-  expect_close(y, outputs.at("y").at("data").get<std::vector<double>>(), rtol, atol, name + " y");
-  for (std::size_t i = 0; i < inputs.size(); ++i) {
-    const json& want = outputs.at("d" + input_names[i]);
-    ASSERT_EQ(inputs[i].grad().shape(), Shape(want.at("shape").get<std::vector<std::int64_t>>()));
-    expect_close(inputs[i].grad(), want.at("data").get<std::vector<double>>(), rtol, atol,
-                 name + " d" + input_names[i]);
-  }
+  expect_tensor(y, outputs.at("y"), rtol, atol, name + " y");
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    expect_tensor(inputs[i].grad(), outputs.at("d" + input_names[i]), rtol, atol, name + " d" + input_names[i]);
 }
 
 class TorchConv : public ::testing::TestWithParam<std::string> {};
@@ -95,7 +64,7 @@ TEST_P(TorchConv, F64MatchesTorch) { check(GetParam(), DType::f64, 1e-12, 1e-12)
 // f32 from the same inputs against torch's exact answer: PyTorch's own f32 tolerances.
 TEST_P(TorchConv, F32MatchesTorch) { check(GetParam(), DType::f32, kRtol32, kAtol32); }
 
-INSTANTIATE_TEST_SUITE_P(Cases, TorchConv, ::testing::ValuesIn(case_names()),
+INSTANTIATE_TEST_SUITE_P(Cases, TorchConv, ::testing::ValuesIn(names_of(cases())),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace

@@ -4,51 +4,23 @@
 // buffers after two training calls and their output in evaluation mode; in f64 and in f32.
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "democratising/nn/normalization.hpp"
-#include "nn_test_util.hpp"
+#include "torch_cases.hpp"
 
 namespace {
 
 using namespace nn_test;
-using json = nlohmann::json;
 namespace nn = dm::nn;
 
-const json& fixture() {
-  static const json doc = [] {
-    std::ifstream in(std::string(DM_TEST_FIXTURES_DIR) + "/norm/norm.json");
-    if (!in) throw std::runtime_error("cannot open tests/fixtures/norm/norm.json");
-    return json::parse(in);
-  }();
-  return doc;
-}
-
-std::vector<std::string> names_in(const char* list) {
-  std::vector<std::string> names;
-  for (const json& c : fixture().at(list)) names.push_back(c.at("name").get<std::string>());
-  return names;
-}
-
-const json& named(const char* list, const std::string& name) {
-  for (const json& c : fixture().at(list))
-    if (c.at("name") == name) return c;
-  throw std::runtime_error(std::string("no entry ") + name + " in " + list);
-}
-
-Tensor tensor_of(const json& t, DType dtype) {
-  const auto shape = t.at("shape").get<std::vector<std::int64_t>>();
-  return Tensor::from_vector(t.at("data").get<std::vector<double>>(), Shape(shape)).to(dtype);
-}
-
-std::vector<double> data_of(const json& t) { return t.at("data").get<std::vector<double>>(); }
+// The fixture's list `list` ("cases" or "layers").
+const json& entries(const char* list) { return fixture("norm/norm.json").at(list); }
 
 void check_case(const std::string& name, DType dtype, double rtol, double atol) {
-  const json& c = named("cases", name);
+  const json& c = entry_named(entries("cases"), name);
   const json& a = c.at("args");
   const json& in = c.at("inputs");
   std::vector<std::string> input_names;
@@ -71,7 +43,7 @@ void check_case(const std::string& name, DType dtype, double rtol, double atol) 
     y = nn::group_norm(inputs[0], a.at("groups").get<std::int64_t>(), weight, bias, a.at("eps").get<double>());
   }
   const json& out = c.at("outputs");
-  ASSERT_EQ(y.shape(), Shape(out.at("y").at("shape").get<std::vector<std::int64_t>>()));
+  ASSERT_EQ(y.shape(), shape_of(out.at("y")));
   EXPECT_EQ(y.dtype(), dtype);
   expect_close(y, data_of(out.at("y")), rtol, atol, name + " y");
   y.backward(tensor_of(c.at("grad_output"), dtype));
@@ -90,7 +62,7 @@ std::shared_ptr<nn::BatchNorm> make_layer(const json& l, DType dtype) {
 }
 
 void check_layer(const std::string& name, DType dtype, double rtol, double atol) {
-  const json& l = named("layers", name);
+  const json& l = entry_named(entries("layers"), name);
   const std::shared_ptr<nn::BatchNorm> layer = make_layer(l, dtype);
   layer->load_parameter("weight", tensor_of(l.at("weight"), dtype));
   layer->load_parameter("bias", tensor_of(l.at("bias"), dtype));
@@ -121,9 +93,9 @@ TEST_P(TorchNorm, F32MatchesTorch) { check_case(GetParam(), DType::f32, kRtol32,
 TEST_P(TorchNormLayer, F64MatchesTorch) { check_layer(GetParam(), DType::f64, kRtol64, kAtol64); }
 TEST_P(TorchNormLayer, F32MatchesTorch) { check_layer(GetParam(), DType::f32, kRtol32, kAtol32); }
 
-INSTANTIATE_TEST_SUITE_P(Cases, TorchNorm, ::testing::ValuesIn(names_in("cases")),
+INSTANTIATE_TEST_SUITE_P(Cases, TorchNorm, ::testing::ValuesIn(names_of(entries("cases"))),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
-INSTANTIATE_TEST_SUITE_P(Layers, TorchNormLayer, ::testing::ValuesIn(names_in("layers")),
+INSTANTIATE_TEST_SUITE_P(Layers, TorchNormLayer, ::testing::ValuesIn(names_of(entries("layers"))),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
