@@ -1,6 +1,6 @@
 // Models written as classes: a residual CNN as a Module subclass, trained for a few steps on
 // synthetic images with weight decay and gradient clipping; nn::Residual in a Sequential; the
-// dm tool's cnn family in C++. The blocks of docs/models.md come from here; the program fails
+// dm tool's cnn and vit families in C++. The blocks of docs/models.md come from here; the program fails
 // unless the loss falls and each claim the page makes holds.
 #include <cmath>
 #include <iostream>
@@ -135,6 +135,20 @@ void the_cnn_family() {
   example::check(cnn.num_parameters() == 421834, "the cnn family has 421,834 parameters");
 }
 
+void the_vit_family() {
+  // [docs:models-vit]
+  dm::nn::Sequential vit;
+  vit.add(dm::nn::Patchify(28, 7))                // flat (N, 784) images -> (N, 16, 49): 16 patches of 7x7
+      .add(dm::nn::Dense(49, 64))                 // each patch projected to a token of 64
+      .add(dm::nn::PositionalEmbedding(16, 64));  // a learned vector per position
+  for (int i = 0; i < 2; ++i) vit.add(dm::nn::TransformerEncoderLayer(64, 4, 128));  // pre-norm, GELU MLP
+  vit.add(dm::nn::LayerNorm({64})).add(dm::nn::TokenMean()).add(dm::nn::Dense(64, 10));
+  std::cout << dm::nn::summary_table(dm::nn::summary(vit, {1, 784}));  // layers, shapes, 71,946 parameters
+  // [/docs:models-vit]
+  example::check(vit.num_parameters() == 71946, "the vit family has 71,946 parameters");
+  example::check(vit.forward(dm::Tensor::randn({3, 784})).shape() == std::vector<std::int64_t>{3, 10}, "(3, 10) out");
+}
+
 }  // namespace
 
 int main() {
@@ -142,6 +156,7 @@ int main() {
   residual_in_a_sequential();
   clipping_by_hand();
   the_cnn_family();
+  the_vit_family();
   std::cout << "residual cnn: all checks passed\n";
   return 0;
 }

@@ -127,7 +127,8 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--model", o.model,
                   "Network: e.g. mlp:784-128-10 (Dense layers with ReLU between them; it must take 784 inputs "
                   "and give 10 outputs), or cnn (two 3x3 convolution blocks of 32 and 64 channels and a "
-                  "128-unit classifier; cnn:C1-C2-H for other sizes)")
+                  "128-unit classifier; cnn:C1-C2-H for other sizes), or vit (a vision transformer over 16 patches "
+                  "of 7x7: embedding size 64, 4 heads, 2 encoder layers, MLP width 128; vit:D-H-L-M for other sizes)")
       ->capture_default_str();
   cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
       ->capture_default_str();
