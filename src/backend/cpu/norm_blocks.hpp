@@ -3,10 +3,12 @@
 // per-channel sums over batch and spatial, and an element-wise pass plane by plane.
 //
 // Sums run over tasks of about kElementsPerTask values: a block of images times a block of
-// channels. Each (image block, channel) pair is summed in one fixed order (images, then the
-// spatial values, ascending) into its own f64 slot, and the slots of a channel are then added
-// in image-block order. The blocks depend only on the geometry, never on the thread count, so
-// neither does any bit of a sum.
+// channels. Each (image block, channel) pair is summed in a fixed order into its own f64 slot:
+// value j of each plane goes to running sum j % kLanes (images, then spatial values, in
+// ascending order), so kLanes additions are in flight at once instead of one long chain of
+// dependent ones, and the lanes are added in lane order at the end. The slots of a channel
+// are then added in image-block order. Blocks and lanes depend only on the geometry, never on
+// the thread count, so neither does any bit of a sum.
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -19,6 +21,7 @@
 namespace dm::cpu::norm_blocks {
 
 inline constexpr std::int64_t kElementsPerTask = 1 << 15;
+inline constexpr int kLanes = 8;
 
 /// out[k * channels + ch] = sum over (i, j) of the k-th term that term(ch, flat index, acc)
 /// adds into acc (std::array<double, K>), for every channel ch.
@@ -38,14 +41,21 @@ void channel_sums(const backend::NormGeometry& geo, Term&& term, double* out) {
       const std::int64_t i0 = ib * images, i1 = std::min(n, i0 + images);
       const std::int64_t c0 = cb * channels, c1 = std::min(c, c0 + channels);
       double* p = partial.data() + ib * K * c;
-      for (std::int64_t i = i0; i < i1; ++i)
-        for (std::int64_t ch = c0; ch < c1; ++ch) {
-          std::array<double, K> acc;
-          for (int k = 0; k < K; ++k) acc[k] = p[k * c + ch];
+      for (std::int64_t ch = c0; ch < c1; ++ch) {
+        std::array<std::array<double, K>, kLanes> lanes{};
+        for (std::int64_t i = i0; i < i1; ++i) {
           const std::int64_t base = (i * c + ch) * s;
-          for (std::int64_t j = 0; j < s; ++j) term(ch, base + j, acc);
-          for (int k = 0; k < K; ++k) p[k * c + ch] = acc[k];
+          std::int64_t j = 0;
+          for (; j + kLanes <= s; j += kLanes)
+            for (int l = 0; l < kLanes; ++l) term(ch, base + j + l, lanes[static_cast<std::size_t>(l)]);
+          for (int l = 0; j < s; ++j, ++l) term(ch, base + j, lanes[static_cast<std::size_t>(l)]);
         }
+        for (int k = 0; k < K; ++k) {
+          double total = 0.0;
+          for (const auto& lane : lanes) total += lane[static_cast<std::size_t>(k)];
+          p[k * c + ch] = total;
+        }
+      }
     }
   });
   for (std::int64_t ib = 0; ib < image_blocks; ++ib)
