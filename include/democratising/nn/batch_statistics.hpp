@@ -26,12 +26,14 @@ class BatchStatisticsReducer {
   virtual Tensor all_gather(const Tensor& local) = 0;
 };
 
-/// Installs `reducer` for the training-mode batch norm calls of the calling thread while it
+/// Installs a reducer for the training-mode batch norm calls of the calling thread while it
 /// lives, and restores the one before it afterwards. The autograd nodes those calls record keep
 /// the reducer, so their backward exchanges through it wherever it runs.
 class BatchStatisticsScope {
  public:
+  /// Installs `reducer` (null: none, each batch its own statistics) on the calling thread.
   explicit BatchStatisticsScope(std::shared_ptr<BatchStatisticsReducer> reducer);
+  /// Restores the reducer that was installed before.
   ~BatchStatisticsScope();
   BatchStatisticsScope(const BatchStatisticsScope&) = delete;
   BatchStatisticsScope& operator=(const BatchStatisticsScope&) = delete;
