@@ -44,6 +44,28 @@ dm::Tensor shard(const dm::Tensor& batch, const dm::dist::World& world) {
   return batch.narrow(0, n * world.rank() / world.size(), n / world.size()).contiguous();
 }
 
+// Batch norm under the trainer: one step on a batch of 64, split between the ranks.
+void train_with_batch_norm(dm::dist::World& world, const dm::data::FashionMNIST& data) {
+  const dm::Tensor x = data.images().narrow(0, 0, 64);
+  const dm::Tensor y = data.labels().narrow(0, 0, 64);
+  dm::manual_seed(7);
+  // [docs:ddp-batch-norm]
+  // Each BatchNorm1d normalises with the statistics of the whole batch, every rank's shard.
+  dm::Model model = dm::nn::Sequential()
+                        .add(dm::nn::Dense(784, 64))
+                        .add(dm::nn::BatchNorm1d(64))
+                        .add(dm::nn::ReLU())
+                        .add(dm::nn::Dense(64, 10))
+                        .build();
+  dm::dist::DistributedTrainer trainer(model, world);
+  trainer.train_step(shard(x, world), shard(y, world));
+  // [/docs:ddp-batch-norm]
+  const dm::Tensor running_mean = model.module().named_buffers()[0].second;
+  const dm::Tensor all = world.all_gather(running_mean);
+  example::check(all.select(0, 0).eq(all.select(0, world.size() - 1)).min().item<float>() == 1.0f,
+                 "ranks hold identical running statistics");
+}
+
 // Trains on the first `samples` images, rank 0 printing the mean loss of each epoch.
 void train(dm::dist::World& world, dm::Model& model, const dm::data::FashionMNIST& data, std::int64_t samples, int epochs) {
   const std::int64_t batch = 64;
@@ -71,6 +93,7 @@ void train(dm::dist::World& world, dm::Model& model, const dm::data::FashionMNIS
   const dm::Tensor all = world.all_gather(model.module().flat_parameters());
   example::check(all.select(0, 0).eq(all.select(0, world.size() - 1)).min().item<float>() == 1.0f,
                  "ranks hold identical parameters");
+  train_with_batch_norm(world, data);
 }
 
 }  // namespace

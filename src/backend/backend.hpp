@@ -271,6 +271,32 @@ class Backend {
   virtual void batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
                                    const std::byte* w, const std::byte* mean, const std::byte* invstd, bool training,
                                    std::byte* dx, std::byte* dw, std::byte* db) = 0;
+  // Batch norm over a batch split between processes, in the parts that run between their
+  // exchanges. Statistics and sums are f64 and contiguous; one row is `channels` values.
+  /// stats (1 + 2 * channels): the number of values per channel (batch * spatial), then each
+  /// channel's mean and the sum of squared deviations from it (M2), as batch_norm_forward
+  /// computes them in training.
+  virtual void batch_norm_statistics(DType dtype, const NormGeometry& geo, const std::byte* x, std::byte* stats) = 0;
+  /// Combines `parts` rows of batch_norm_statistics, (parts, 1 + 2 * channels), pairwise in row
+  /// order (Chan et al.'s update; rows with no values add nothing), into the whole batch's
+  /// (3, channels): mean, invstd = 1 / sqrt(var + eps) with the biased var, and the unbiased
+  /// var. One row gives exactly batch_norm_forward's statistics. The total count exceeds 1.
+  virtual void batch_norm_combine_statistics(std::int64_t parts, std::int64_t channels, const std::byte* gathered,
+                                             double eps, std::byte* combined) = 0;
+  /// y = (x - mean) * invstd * w + b per channel, with mean and invstd (channels, f64) given;
+  /// w, b may be null.
+  virtual void batch_norm_normalize(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                    const std::byte* b, const std::byte* mean, const std::byte* invstd,
+                                    std::byte* y) = 0;
+  /// sums (2, channels): sum g and sum g * xhat per channel, xhat = (x - mean) * invstd, with
+  /// mean and invstd (channels, of dtype) as the forward saved them.
+  virtual void batch_norm_backward_sums(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                        const std::byte* mean, const std::byte* invstd, std::byte* sums) = 0;
+  /// dx (like x) = w * invstd * (g - sum g / count - xhat * sum g * xhat / count), from the
+  /// sums (2, channels) and the value count of the whole batch; w may be null.
+  virtual void batch_norm_backward_input(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                         const std::byte* w, const std::byte* mean, const std::byte* invstd,
+                                         const std::byte* sums, double count, std::byte* dx) = 0;
   /// y = (x - mean) * rstd * w + b with mean and rstd = 1 / sqrt(var + eps) (biased) of each
   /// (sample, group), written to mean and rstd (batch * groups); w, b (channels) may be null.
   virtual void group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,

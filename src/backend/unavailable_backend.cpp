@@ -171,6 +171,26 @@ void UnavailableBackend::batch_norm_backward(DType, const NormGeometry&, const s
                                              std::byte*, std::byte*) {
   unavailable("batch_norm_backward");
 }
+void UnavailableBackend::batch_norm_statistics(DType, const NormGeometry&, const std::byte*, std::byte*) {
+  unavailable("batch_norm_statistics");
+}
+void UnavailableBackend::batch_norm_combine_statistics(std::int64_t, std::int64_t, const std::byte*, double,
+                                                       std::byte*) {
+  unavailable("batch_norm_combine_statistics");
+}
+void UnavailableBackend::batch_norm_normalize(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                              const std::byte*, const std::byte*, const std::byte*, std::byte*) {
+  unavailable("batch_norm_normalize");
+}
+void UnavailableBackend::batch_norm_backward_sums(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                                  const std::byte*, const std::byte*, std::byte*) {
+  unavailable("batch_norm_backward_sums");
+}
+void UnavailableBackend::batch_norm_backward_input(DType, const NormGeometry&, const std::byte*, const std::byte*,
+                                                   const std::byte*, const std::byte*, const std::byte*,
+                                                   const std::byte*, double, std::byte*) {
+  unavailable("batch_norm_backward_input");
+}
 void UnavailableBackend::group_norm_forward(DType, const NormGeometry&, const std::byte*, const std::byte*,
                                             const std::byte*, double, std::byte*, std::byte*, std::byte*) {
   unavailable("group_norm_forward");

@@ -9,6 +9,12 @@
 // and divide by the global batch, agreed in one small all-reduce started right after the
 // forward pass, so the step is the full batch's mean-loss gradient whatever the split.
 //
+// Batch norm normalises with the statistics of the whole batch: for the forward and backward
+// the trainer installs a reducer (rank_batch_statistics.hpp) through which each batch norm layer
+// exchanges its shard's per-channel statistics, and in backward its gradient sums, with the
+// other ranks. A rank without rows still runs the model on its empty shard, so that it takes
+// part in every one of those exchanges.
+//
 // With bf16 compression a ready bucket is first rounded with error feedback into a bf16 copy
 // (gradient_compression.hpp), which is all-gathered instead of all-reduced; once it has
 // arrived, the ranks' values are added in rank order into the bucket's slice of the block.
@@ -23,6 +29,7 @@
 #include "democratising/base/error.hpp"
 #include "gradient_compression.hpp"
 #include "model/gradient_step.hpp"
+#include "rank_batch_statistics.hpp"
 
 namespace dm::dist {
 namespace {
@@ -67,6 +74,7 @@ struct DistributedTrainer::State {
   // [rows, rows * loss] of this rank, summed over the ranks in place.
   Tensor batch_and_loss;
   std::unique_ptr<PendingCollective> batch_pending;
+  std::shared_ptr<RankBatchStatistics> batch_statistics;
   StepTimes times;
   std::int64_t skipped = 0;
 
@@ -158,12 +166,7 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
   s.layout = model.parameter_layout();
   const nn::ParameterLayout& layout = *s.layout;
   if (layout.size() == 0) throw ValueError("[DistributedTrainer] the model has no parameters");
-  // Each rank would normalise with its own shard's statistics, silently unlike the one-process
-  // model; refused on every rank alike, before any collective.
-  if (model.module().uses_batch_statistics())
-    throw ValueError("[DistributedTrainer] the model " + model.module().name() +
-                     " normalises with batch statistics: batch norm across ranks is not supported yet "
-                     "(GroupNorm or LayerNorm normalise per sample)");
+  s.batch_statistics = std::make_shared<RankBatchStatistics>(world);
   for (const auto& [_, p] : model.module().named_parameters()) s.params.push_back(p);
   // Every rank must hold the same layout, or the buckets would not line up.
   const Tensor mine = Tensor::from_vector<std::int64_t>(
@@ -233,7 +236,9 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
     b.pending.reset();
   }
   s.next_to_start = 0;
-  if (rows == 0) {
+  // Only training-mode batch norm calls it; a model without batch norm exchanges nothing more.
+  const nn::BatchStatisticsScope shared_statistics(s.batch_statistics);
+  if (rows == 0 && !s.model.module().uses_batch_statistics()) {
     // A rank without rows this step adds nothing, but still takes part in every collective.
     s.start_batch_exchange(0, 0.0);
     NoGradGuard no_grad;
@@ -242,6 +247,9 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
   } else {
     detail::StepHooks hooks;
     hooks.loss_scale = static_cast<double>(rows);
+    // Without rows (batch norm only), the forward and backward run for their exchanges alone:
+    // the empty output's sum is a loss of 0 whose gradients are all zero.
+    const LossFn no_rows = [](const Tensor& output, const Tensor&) { return output.sum(); };
     hooks.after_loss = [&](const Tensor& value) { s.start_batch_exchange(rows, value.item<double>()); };
     // Each gradient is in its bucket's slice of the block by the time it is reported.
     hooks.on_ready = [&](std::size_t i, const Tensor&) {
@@ -251,8 +259,8 @@ const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Te
         s.poll_started();
       }
     };
-    detail::gradient_step(s.model.module(), s.model.loss_fn(), s.params, x, y, s.grad_views, "DistributedTrainer",
-                          hooks);
+    detail::gradient_step(s.model.module(), rows == 0 ? no_rows : s.model.loss_fn(), s.params, x, y, s.grad_views,
+                          "DistributedTrainer", hooks);
   }
   const auto backward_done = Clock::now();
   s.start_ready_buckets();  // all gradients are final now

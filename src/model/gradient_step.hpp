@@ -9,8 +9,8 @@
 // not, sums to the full batch's mean-loss gradient (up to rounding), for any loss that is a
 // mean over the samples, such as cross_entropy and mse_loss. That holds only while each
 // sample's loss depends on that sample alone: a module that uses_batch_statistics() (batch norm
-// in training mode) must see its batch in one call, so DataParallel runs it as one shard and
-// the DDP trainer refuses it.
+// in training mode) must see its batch in one call, so DataParallel runs it as one shard, and
+// the DDP trainer shares its statistics between the ranks (nn/batch_statistics.hpp).
 #include <cstdint>
 #include <functional>
 #include <vector>

@@ -116,6 +116,14 @@ std::vector<Entry> every_entry() {
        }},
       {"batch_norm_backward",
        [=](Backend& b) { b.batch_norm_backward(DType::f32, norm, buf, buf, nullptr, buf, buf, true, buf, buf, buf); }},
+      {"batch_norm_statistics", [=](Backend& b) { b.batch_norm_statistics(DType::f32, norm, buf, buf); }},
+      {"batch_norm_combine_statistics", [=](Backend& b) { b.batch_norm_combine_statistics(1, 1, buf, 1e-5, buf); }},
+      {"batch_norm_normalize",
+       [=](Backend& b) { b.batch_norm_normalize(DType::f32, norm, buf, nullptr, nullptr, buf, buf, buf); }},
+      {"batch_norm_backward_sums",
+       [=](Backend& b) { b.batch_norm_backward_sums(DType::f32, norm, buf, buf, buf, buf, buf); }},
+      {"batch_norm_backward_input",
+       [=](Backend& b) { b.batch_norm_backward_input(DType::f32, norm, buf, buf, nullptr, buf, buf, buf, 2.0, buf); }},
       {"group_norm_forward",
        [=](Backend& b) { b.group_norm_forward(DType::f32, norm, buf, nullptr, nullptr, 1e-5, buf, buf, buf); }},
       {"group_norm_backward",
@@ -130,7 +138,7 @@ TEST(NoCudaBackend, EveryEntryThrowsADeviceErrorNamingIt) {
   EXPECT_EQ(cuda.name(), "cuda");
   const std::vector<Entry> entries = every_entry();
   // Every virtual entry but name() and release() (which must not throw: it runs in destructors).
-  EXPECT_EQ(entries.size(), 55u);
+  EXPECT_EQ(entries.size(), 60u);
   for (const Entry& e : entries) {
     SCOPED_TRACE(e.name);
     try {

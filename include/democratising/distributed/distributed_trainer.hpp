@@ -14,6 +14,12 @@
 // then waits for the buckets still in flight. Buckets start in the same order on every rank,
 // which the collectives require.
 //
+// Batch norm (BatchNorm1d/2d in training mode) is synchronised: each layer normalises with
+// the mean and variance of the whole batch, all ranks' shards together, its backward gives the
+// whole batch's gradient, and the running statistics move by the whole batch's, so they stay
+// the same on every rank (see democratising/nn/batch_statistics.hpp). That costs one small
+// all-gather per layer in the forward and one in the backward.
+//
 // Parameters are broadcast from rank 0 when the trainer is made, and the averaged gradients,
 // hence the updates, are bitwise the same on every rank, so the parameters stay identical.
 //

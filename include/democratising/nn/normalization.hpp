@@ -6,8 +6,9 @@
 // so one sample's output depends on the others: a trainer that cut the batch into shards would
 // change the result. Model, DataParallel and the gradient step therefore give a model that
 // uses_batch_statistics() each batch whole (the ops inside are parallel on the pool by
-// themselves), and the DDP trainer refuses one. Group norm's statistics are per sample, so it
-// has no such constraint.
+// themselves), and the DDP trainer shares the statistics between its ranks
+// (democratising/nn/batch_statistics.hpp). Group norm's statistics are per sample, so it has no
+// such constraint.
 #include <cstdint>
 #include <string>
 

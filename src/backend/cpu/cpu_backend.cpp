@@ -258,6 +258,28 @@ void CpuBackend::batch_norm_backward(DType dtype, const NormGeometry& geo, const
                                      bool training, std::byte* dx, std::byte* dw, std::byte* db) {
   cpu::batch_norm_backward(dtype, geo, g, x, w, mean, invstd, training, dx, dw, db);
 }
+void CpuBackend::batch_norm_statistics(DType dtype, const NormGeometry& geo, const std::byte* x, std::byte* stats) {
+  cpu::batch_norm_statistics(dtype, geo, x, stats);
+}
+void CpuBackend::batch_norm_combine_statistics(std::int64_t parts, std::int64_t channels, const std::byte* gathered,
+                                               double eps, std::byte* combined) {
+  cpu::batch_norm_combine_statistics(parts, channels, gathered, eps, combined);
+}
+void CpuBackend::batch_norm_normalize(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                                      const std::byte* b, const std::byte* mean, const std::byte* invstd,
+                                      std::byte* y) {
+  cpu::batch_norm_normalize(dtype, geo, x, w, b, mean, invstd, y);
+}
+void CpuBackend::batch_norm_backward_sums(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                          const std::byte* mean, const std::byte* invstd, std::byte* sums) {
+  cpu::batch_norm_backward_sums(dtype, geo, g, x, mean, invstd, sums);
+}
+void CpuBackend::batch_norm_backward_input(DType dtype, const NormGeometry& geo, const std::byte* g,
+                                           const std::byte* x, const std::byte* w, const std::byte* mean,
+                                           const std::byte* invstd, const std::byte* sums, double count,
+                                           std::byte* dx) {
+  cpu::batch_norm_backward_input(dtype, geo, g, x, w, mean, invstd, sums, count, dx);
+}
 void CpuBackend::group_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
                                     const std::byte* b, double eps, std::byte* y, std::byte* mean,
                                     std::byte* rstd) {
