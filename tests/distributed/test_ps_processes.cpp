@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -195,22 +196,24 @@ TEST(PsProcesses, ServerReportsEachWorkerAndAWorkerRestartedUnderItsNameAsARecon
   { std::ofstream(secret) << "reporting secret\n"; }
   const fs::path metrics = dir / "ps.jsonl";
   Process server({"ps", "serve", "--port", "0", "--port-file", (dir / "port").string(), "--secret-file", secret.string(),
-                  "--steps", "160", "--workers", "2", "--metrics", metrics.string(), "--eval-every", "80"},
+                  "--steps", "600", "--workers", "2", "--metrics", metrics.string(), "--eval-every", "300"},
                  dir / "server.log");
   ASSERT_TRUE(server.started());
   const std::string port = read_port(dir / "port");
   ASSERT_FALSE(port.empty()) << server.output();
-  auto named = [&](const std::string& name, int seed) {
+  auto named = [&](const std::string& name, int seed, const std::string& delay_ms) {
     auto a = worker_args(port, secret, seed);
+    *(std::find(a.begin(), a.end(), "--step-delay-ms") + 1) = delay_ms;
     a.insert(a.end(), {"--name", name, "--compress", "bf16"});
     return a;
   };
-  Process steady(named("steady", 1), dir / "steady.log");
-  auto victim = std::make_unique<Process>(named("phoenix", 2), dir / "phoenix1.log");
+  // Slow enough that the run outlasts the restarted worker's start (it loads its data first).
+  Process steady(named("steady", 1, "20"), dir / "steady.log");
+  auto victim = std::make_unique<Process>(named("phoenix", 2, "5"), dir / "phoenix1.log");
   ASSERT_TRUE(wait_until([&] { return reported_version(server.output()) >= 40; }, 60s)) << server.output();
   victim->kill9();
   EXPECT_EQ(victim->wait(10s), 128 + SIGKILL);
-  Process back(named("phoenix", 3), dir / "phoenix2.log");
+  Process back(named("phoenix", 3, "5"), dir / "phoenix2.log");
   EXPECT_EQ(server.wait(120s), 0) << server.output();
   EXPECT_EQ(steady.wait(30s), 0) << steady.output();
   EXPECT_EQ(back.wait(30s), 0) << back.output();
@@ -224,7 +227,7 @@ TEST(PsProcesses, ServerReportsEachWorkerAndAWorkerRestartedUnderItsNameAsARecon
     reconnects[(*it)[1]] = std::stoll((*it)[7]);
   }
   EXPECT_EQ(reconnects, (std::map<std::string, long long>{{"phoenix", 1}, {"steady", 0}})) << log;
-  EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(version 160 test_accuracy ([0-9.]+))"))) << log;
+  EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(version 600 test_accuracy ([0-9.]+))"))) << log;
   EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(dm ps: (\d+) samples in [0-9.]+ s: ([0-9.]+) samples/s)"))) << log;
   // The metrics file holds the same: interval and final per-worker records, evaluations, the summary.
   const std::string records = cli_test::read_file(metrics);
