@@ -114,6 +114,7 @@ struct ParameterServerStats {
 
 /// What one worker has done, by the name it gives (WorkerOptions::name), across its connections.
 struct WorkerStats {
+  /// The name it gives (WorkerOptions::name).
   std::string name;
   /// Updates it pushed that the server took (non-finite ones refused are not counted).
   std::int64_t pushes = 0;
@@ -124,13 +125,16 @@ struct WorkerStats {
   /// Pushes handed to training (synchronous: as part of a round's mean).
   std::int64_t applied = 0;
   /// Versions the parameters had moved on past a push's base when it was handed to training,
-  /// over its applied pushes: mean and largest. Pushes refused as too stale are not in them.
+  /// averaged over its applied pushes (pushes refused as too stale are not in it).
   double mean_staleness = 0.0;
+  /// The largest of those.
   std::int64_t max_staleness = 0;
   /// bounded_staleness: its pushes refused as too old.
   std::int64_t stale_dropped = 0;
-  /// Connections on which it pushed at least once; reconnects = connections - 1.
+  /// Connections on which it pushed at least once.
   std::int64_t connections = 0;
+  /// connections - 1: how often it came back (its connection broke, or its process restarted
+  /// under the same name).
   std::int64_t reconnects = 0;
   /// Whether it is connected now.
   bool connected = false;
