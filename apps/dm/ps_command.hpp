@@ -30,6 +30,9 @@ struct PsOptions {
   std::int64_t checkpoint_every = 50;
   bool resume = false;
   std::string port_file;  // serve: the bound port is written here once listening
+  std::string metrics;    // serve: JSON-lines file of per-worker figures and evaluations (ps_report.hpp)
+  std::int64_t eval_every = 0;  // serve: evaluate on the test split every this many versions; 0: never
+  double target_accuracy = 0.0;  // serve: end training once the test accuracy reaches this; 0: never
   int worker_timeout_ms = 10000;
   int idle_timeout_ms = 0;  // serve: exit with an error after this long without an update; 0: max(60 s, 3 x worker timeout)
   // work
@@ -39,6 +42,8 @@ struct PsOptions {
   std::uint64_t seed = 0;
   std::int64_t max_steps = 0;  // 0: until the server finishes
   int step_delay_ms = 0;       // slows a worker down (tests and demonstrations)
+  std::string name;            // the server's per-worker figures go by it; empty: host name and pid
+  std::string compress = "none";  // or "bf16": updates as bf16 with error feedback
 };
 
 /// Registers `ps` with its `serve` and `work` subcommands.

@@ -120,15 +120,16 @@ std::string json_string(const std::string& text) {
 }  // namespace
 
 std::span<const std::byte> TensorPayloadParts::body() const {
-  return {static_cast<const std::byte*>(tensor.data_ptr()), static_cast<std::size_t>(tensor.numel()) * sizeof(float)};
+  return {static_cast<const std::byte*>(tensor.data_ptr()), static_cast<std::size_t>(tensor.numel()) * itemsize(tensor.dtype())};
 }
 
 TensorPayloadParts encode_tensor_parts(const std::string& name, const Tensor& tensor, const io::Metadata& metadata) {
-  if (tensor.dtype() != DType::f32) throw DTypeError("[frame] tensors travel as f32, '" + name + "' is not");
+  if (tensor.dtype() != DType::f32 && tensor.dtype() != DType::bf16)
+    throw DTypeError("[frame] tensors travel as f32 or bf16, '" + name + "' is " + std::string(dtype_name(tensor.dtype())));
   if (name.empty() || name == "__metadata__") throw ValueError("[frame] bad tensor name '" + name + "'");
   TensorPayloadParts parts;
   parts.tensor = tensor.is_contiguous() ? tensor : tensor.contiguous();
-  const std::size_t bytes = static_cast<std::size_t>(parts.tensor.numel()) * sizeof(float);
+  const std::size_t bytes = static_cast<std::size_t>(parts.tensor.numel()) * itemsize(parts.tensor.dtype());
   // The safetensors header, written directly: one tensor, its shape, offsets [0, bytes).
   std::string json = "{";
   if (!metadata.empty()) {
@@ -141,7 +142,8 @@ TensorPayloadParts encode_tensor_parts(const std::string& name, const Tensor& te
     }
     json += "},";
   }
-  json += json_string(name) + ":{\"dtype\":\"F32\",\"shape\":[";
+  json += json_string(name) + ":{\"dtype\":" + (parts.tensor.dtype() == DType::bf16 ? "\"BF16\"" : "\"F32\"") +
+          ",\"shape\":[";
   for (std::int64_t d = 0; d < parts.tensor.dim(); ++d) {
     if (d > 0) json += ",";
     json += std::to_string(parts.tensor.shape()[d]);
@@ -161,12 +163,15 @@ std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tens
   return out;
 }
 
-TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel) {
+TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel,
+                                    bool bf16_allowed) {
   io::SafetensorsContents contents = io::parse_safetensors(payload.data(), payload.size(), "frame");
   if (contents.tensors.size() != 1 || contents.tensors[0].first != name)
     throw FormatError("[frame] expected exactly one tensor '" + name + "', got " + std::to_string(contents.tensors.size()));
   Tensor& t = contents.tensors[0].second;
-  if (t.dtype() != DType::f32) throw FormatError("[frame] tensor '" + name + "' is not f32");
+  if (t.dtype() != DType::f32 && !(bf16_allowed && t.dtype() == DType::bf16))
+    throw FormatError("[frame] tensor '" + name + "' is " + std::string(dtype_name(t.dtype())) + ", expected f32" +
+                      (bf16_allowed ? " or bf16" : ""));
   if (t.dim() != 1 || t.numel() != numel)
     throw FormatError("[frame] tensor '" + name + "' has shape " + t.shape().str() + ", expected [" + std::to_string(numel) + "]");
   return {std::move(t), std::move(contents.metadata)};
@@ -179,6 +184,16 @@ std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key) 
   const char* end = it->second.data() + it->second.size();
   const auto [ptr, ec] = std::from_chars(it->second.data(), end, value);
   if (ec != std::errc() || ptr != end) throw FormatError("[frame] metadata '" + key + "' is not an integer");
+  return value;
+}
+
+std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key, std::int64_t fallback, std::int64_t lo,
+                          std::int64_t hi) {
+  if (metadata.find(key) == metadata.end()) return fallback;
+  const std::int64_t value = metadata_int(metadata, key);
+  if (value < lo || value > hi)
+    throw FormatError("[frame] metadata '" + key + "' is " + std::to_string(value) + ", outside [" + std::to_string(lo) + ", " +
+                      std::to_string(hi) + "]");
   return value;
 }
 

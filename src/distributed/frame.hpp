@@ -7,7 +7,8 @@
 // that fits the type and the receiver's limit) before the payload is allocated, so a peer
 // cannot make us reserve memory by announcing a large frame. Tensors travel as a
 // safetensors-style payload (u64 header length, JSON header, raw bytes), parsed by the same
-// checked reader as checkpoint files.
+// checked reader as checkpoint files. Parameters are f32; an update's gradient is f32, or bf16
+// when the worker compresses (protocol 3: a protocol-2 peer is refused by its version).
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -21,7 +22,7 @@
 namespace dm::dist::wire {
 
 inline constexpr std::uint32_t kMagic = 0x53504D44;  // the bytes 'D' 'M' 'P' 'S'
-inline constexpr std::uint16_t kProtocolVersion = 2;
+inline constexpr std::uint16_t kProtocolVersion = 3;
 inline constexpr std::size_t kHeaderBytes = 16;
 /// Largest payload of a message that does not carry tensors (refusals carry a short reason).
 inline constexpr std::size_t kMaxControlPayload = 1024;
@@ -59,11 +60,11 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
 /// Header and payload in one buffer (tests and small control messages).
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);
 
-/// One named f32 tensor as a payload in two parts: the safetensors head (u64 length and JSON)
-/// and the tensor's own bytes, so a send gathers them without copying the tensor.
+/// One named f32 or bf16 tensor as a payload in two parts: the safetensors head (u64 length
+/// and JSON) and the tensor's own bytes, so a send gathers them without copying the tensor.
 struct TensorPayloadParts {
   std::vector<std::byte> head;
-  Tensor tensor;  // contiguous f32
+  Tensor tensor;  // contiguous f32 or bf16
   std::span<const std::byte> body() const;
   std::size_t size() const { return head.size() + body().size(); }
 };
@@ -79,10 +80,16 @@ struct TensorPayload {
 
 /// Parses a payload that must hold exactly one f32 tensor called `name` of shape [numel];
 /// FormatError otherwise (including every malformation the safetensors reader rejects).
-TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel);
+/// With `bf16_allowed` a bf16 tensor is accepted too, and handed back as it came.
+TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel,
+                                    bool bf16_allowed = false);
 
 /// An integer metadata entry; FormatError when absent or malformed.
 std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key);
+/// An integer metadata entry in [lo, hi]; `fallback` when absent, FormatError when malformed
+/// or out of range.
+std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key, std::int64_t fallback, std::int64_t lo,
+                          std::int64_t hi);
 /// A floating-point metadata entry; `fallback` when absent, FormatError when malformed.
 double metadata_double(const io::Metadata& metadata, const std::string& key, double fallback);
 

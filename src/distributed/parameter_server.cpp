@@ -2,6 +2,7 @@
 #include "democratising/distributed/parameter_server.hpp"
 
 #include <filesystem>
+#include <set>
 
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/ip/address.hpp>
@@ -95,13 +96,25 @@ std::int64_t ParameterServer::version() const { return impl_->version; }
 
 ParameterServerStats ParameterServer::stats() const { return impl_->stats; }
 
+std::vector<WorkerStats> ParameterServer::worker_stats() const {
+  std::set<std::string> connected;
+  for (const auto& session : impl_->live)
+    if (!session->worker.empty()) connected.insert(session->worker);
+  return impl_->ledger.snapshot(connected);
+}
+
+void ParameterServer::finish() {
+  impl_->finish_requested = true;
+  impl_->notify();
+}
+
 asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
   auto self = impl_;
   Impl& s = *self;
   const auto deadline = std::chrono::steady_clock::now() + s.options.idle_timeout;
   for (;;) {
     if (s.closed) co_return std::nullopt;
-    if (s.finished || (s.options.max_version > 0 && s.version >= s.options.max_version)) {
+    if (s.finished || s.finish_requested || (s.options.max_version > 0 && s.version >= s.options.max_version)) {
       if (!s.finished) {
         s.finished = true;
         asio::error_code ignored;
@@ -126,6 +139,7 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
           const float* g = static_cast<const float*>(p.gradient.data_ptr());
           for (std::int64_t i = 0; i < s.numel; ++i) out[i] += g[i];
           loss += p.loss;
+          s.ledger.applied(p.worker, s.version - p.base_version);
           s.awaiting.push_back(p.session);
         }
         const auto n = static_cast<std::int64_t>(s.pending.size());
@@ -142,10 +156,12 @@ asio::awaitable<std::optional<Update>> ParameterServer::next_update() {
         if (s.options.mode == UpdateMode::bounded_staleness && staleness > s.options.max_staleness) {
           // Too old to help: the worker gets today's parameters instead.
           ++s.stats.stale_dropped;
+          s.ledger.stale_dropped(p.worker);
           const auto payload = s.parameters_payload();
           co_await s.answer(p.session, wire::MessageType::parameters, payload.head, payload.body());
           continue;
         }
+        s.ledger.applied(p.worker, staleness);
         s.awaiting.push_back(p.session);
         co_return Update{s.as_gradients(p.gradient), p.base_version, 1, p.loss};
       }

@@ -134,8 +134,10 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           co_await wire::write_frame(session->socket, wire::MessageType::done, {}, options.worker_timeout, session->seal());
           break;
         }
-        wire::TensorPayload update = wire::decode_tensor_payload(frame.payload, "gradient", numel);
+        // A compressing worker sends bf16; the server widens it (exactly) and sums in f32.
+        wire::TensorPayload update = wire::decode_tensor_payload(frame.payload, "gradient", numel, true);
         frame.payload = {};  // the tensor holds its own copy
+        if (update.tensor.dtype() == DType::bf16) update.tensor = update.tensor.to(DType::f32);
         const std::int64_t base = wire::metadata_int(update.metadata, "base_version");
         if (base < 0 || base > version)
           throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
@@ -154,10 +156,22 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
                                      options.worker_timeout, session->seal());
           continue;
         }
+        const std::int64_t samples = wire::metadata_int(update.metadata, "samples", 0, 0, std::int64_t{1} << 40);
+        // The name is optional in the metadata: a peer that gives none is known by its address.
+        const auto name_entry = update.metadata.find("worker");
+        const std::string name = name_entry != update.metadata.end() ? name_entry->second : session->peer;
+        check_worker_name(name);
+        if (session->worker.empty()) {
+          session->worker = name;
+          ledger.connected(name, std::chrono::steady_clock::now());
+        } else if (session->worker != name) {
+          throw FormatError("[ParameterServer] " + session->peer + " changed its name from '" + session->worker + "'");
+        }
         session->nonfinite_in_a_row = 0;
         session->answered = false;
-        pending.push_back({session, std::move(update.tensor), base, loss});
+        pending.push_back({session, std::move(update.tensor), base, loss, name});
         ++stats.updates_received;
+        ledger.pushed(name, samples, std::chrono::steady_clock::now());
         notify();
         // The worker now waits for its answer: no read deadline while we hold it up.
         while (!session->answered && !session->closing) {

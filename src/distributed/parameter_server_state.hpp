@@ -16,6 +16,7 @@
 #include "democratising/distributed/parameter_server.hpp"
 #include "distributed/frame.hpp"
 #include "distributed/sealing.hpp"
+#include "distributed/worker_ledger.hpp"
 
 namespace dm::dist {
 
@@ -28,6 +29,8 @@ struct ServerSession {
   std::optional<wire::Sealing> sealing;
   std::uint64_t id;
   std::string peer;
+  /// The name the worker gives in its updates (set by its first one; fixed for the connection).
+  std::string worker;
   /// Wakes the session when its update has been answered (cancel() is the signal).
   asio::steady_timer reply_signal;
   bool answered = false;
@@ -43,6 +46,7 @@ struct PendingUpdate {
   Tensor gradient;  // one f32 block in the model's parameter layout
   std::int64_t base_version = 0;
   double loss = 0.0;
+  std::string worker;  // its sender's name, for the ledger
 };
 
 struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Impl> {
@@ -62,7 +66,9 @@ struct ParameterServer::Impl : std::enable_shared_from_this<ParameterServer::Imp
   bool finished = false;
   bool quorum_reached = false;  // min_workers joined at least once
   bool closed = false;
+  bool finish_requested = false;  // finish(): end at the current version
   ParameterServerStats stats;
+  WorkerLedger ledger;
   std::uint64_t next_session_id = 1;
 
   std::deque<std::shared_ptr<ServerSession>> handshaking;  // not yet authenticated, oldest first

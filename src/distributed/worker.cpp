@@ -2,7 +2,10 @@
 // reconnection with exponential backoff when the connection breaks.
 #include "democratising/distributed/worker.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 #include <optional>
 
 #include <asio/experimental/as_tuple.hpp>
@@ -12,7 +15,9 @@
 
 #include "democratising/base/error.hpp"
 #include "distributed/frame_io.hpp"
+#include "distributed/gradient_compression.hpp"
 #include "distributed/handshake.hpp"
+#include "distributed/worker_ledger.hpp"
 
 namespace dm::dist {
 namespace {
@@ -25,6 +30,18 @@ class Refused : public DistributedError {
   using DistributedError::DistributedError;
 };
 
+// Host name and process id: distinct for processes running at once, which is what the server's
+// per-worker lines need by default (a restarted process that should continue its line gives a
+// name of its own).
+std::string default_name() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "worker");
+  std::string name = std::string(host) + "-" + std::to_string(::getpid());
+  for (char& c : name)
+    if (c < 0x21 || c > 0x7E) c = '_';
+  return name.substr(0, 128);
+}
+
 }  // namespace
 
 struct Worker::Impl {
@@ -33,6 +50,16 @@ struct Worker::Impl {
     if (model.parameter_layout()->dtype() != DType::f32)
       throw DTypeError("[Worker] parameters must be f32 (frames carry f32), got " +
                        std::string(dtype_name(model.parameter_layout()->dtype())));
+    if (options.name.empty()) options.name = default_name();
+    try {
+      check_worker_name(options.name);
+    } catch (const FormatError& e) {
+      throw ValueError(std::string("[Worker] ") + e.what());
+    }
+    if (options.compression == Compression::bf16) {
+      residual = Tensor::zeros(Shape{flat.numel()}, DType::f32);
+      sent = Tensor::empty(Shape{flat.numel()}, DType::bf16);
+    }
   }
 
   asio::any_io_executor executor;
@@ -43,6 +70,9 @@ struct Worker::Impl {
   std::optional<wire::Sealing> sealing;  // with a secret, every frame after the handshake
   std::int64_t version = -1;
   double last_loss = 0.0;
+  std::int64_t last_samples = 0;
+  Tensor residual;  // compressed only: error feedback, f32 in the layout
+  Tensor sent;      // compressed only: the bf16 update of the last send
   bool finished = false;
   int connections = 0;
 
@@ -110,6 +140,14 @@ struct Worker::Impl {
   }
 
   wire::Sealing* seal() { return sealing ? &*sealing : nullptr; }
+
+  wire::TensorPayloadParts update_payload(const Tensor& body) const {
+    return wire::encode_tensor_parts("gradient", body,
+                                     {{"base_version", std::to_string(version)},
+                                      {"loss", std::to_string(last_loss)},
+                                      {"worker", options.name},
+                                      {"samples", std::to_string(last_samples)}});
+  }
 };
 
 Worker::Worker(asio::any_io_executor executor, Model& model, WorkerOptions options)
@@ -123,6 +161,7 @@ Gradients Worker::compute_gradients(const Batch& batch) {
   Tensor loss;
   Gradients grads = impl_->model.compute_gradients(batch.x, batch.y, &loss);
   impl_->last_loss = loss.item<float>();
+  impl_->last_samples = batch.x.dim() > 0 ? batch.x.size(0) : 0;
   return grads;
 }
 
@@ -131,9 +170,16 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
   if (s.finished) co_return;
   if (!s.socket) co_await s.connect();
   if (s.finished) co_return;
-  const Tensor& flat = gradients.flat;
-  const auto payload = wire::encode_tensor_parts(
-      "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
+  Tensor body = gradients.flat;
+  if (s.options.compression == Compression::bf16) {
+    if (!body.defined() || body.dtype() != DType::f32 || body.numel() != s.flat.numel())
+      throw ShapeError("[Worker::send_update] the gradient does not match the model's " + std::to_string(s.flat.numel()) +
+                       " f32 parameters");
+    // Rounded once: a resend after a reconnect carries the same bf16 values.
+    compression::compress_with_error_feedback(body.contiguous(), s.residual, s.sent);
+    body = s.sent;
+  }
+  const auto payload = s.update_payload(body);
   try {
     co_await wire::write_frame(*s.socket, wire::MessageType::update, payload.head, payload.body(), s.options.reply_timeout,
                                s.seal());
@@ -147,8 +193,7 @@ asio::awaitable<void> Worker::send_update(const Gradients& gradients) {
   if (!s.socket) {
     co_await s.connect();
     if (s.finished) co_return;
-    const auto retry = wire::encode_tensor_parts(
-        "gradient", flat, {{"base_version", std::to_string(s.version)}, {"loss", std::to_string(s.last_loss)}});
+    const auto retry = s.update_payload(body);
     co_await wire::write_frame(*s.socket, wire::MessageType::update, retry.head, retry.body(), s.options.reply_timeout,
                              s.seal());
   }
@@ -193,5 +238,7 @@ std::int64_t Worker::version() const { return impl_->version; }
 double Worker::last_loss() const { return impl_->last_loss; }
 bool Worker::finished() const { return impl_->finished; }
 int Worker::connections() const { return impl_->connections; }
+const std::string& Worker::name() const { return impl_->options.name; }
+Tensor Worker::compression_residual() const { return impl_->residual.defined() ? impl_->residual.clone() : Tensor(); }
 
 }  // namespace dm::dist

@@ -164,6 +164,12 @@ TEST(PsFrame, MetadataIntegersAreChecked) {
   EXPECT_THROW(metadata_int({{"version", ""}}, "version"), dm::FormatError);
   EXPECT_EQ(metadata_int({{"version", "-3"}}, "version"), -3);
   EXPECT_THROW(metadata_double({{"loss", "nope"}}, "loss", 0.0), dm::FormatError);
+  // With a range and a fallback (an update's sample count).
+  EXPECT_EQ(metadata_int({}, "samples", 7, 0, 100), 7);
+  EXPECT_EQ(metadata_int({{"samples", "100"}}, "samples", 7, 0, 100), 100);
+  EXPECT_THROW(metadata_int({{"samples", "-1"}}, "samples", 7, 0, 100), dm::FormatError);
+  EXPECT_THROW(metadata_int({{"samples", "101"}}, "samples", 7, 0, 100), dm::FormatError);
+  EXPECT_THROW(metadata_int({{"samples", "1e3"}}, "samples", 7, 0, 100), dm::FormatError);
 }
 
 }  // namespace

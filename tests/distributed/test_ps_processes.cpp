@@ -1,6 +1,7 @@
 // `dm ps serve` and `dm ps work` as real processes on loopback: three workers train Fashion-MNIST
 // (a subset) while one of them is killed with SIGKILL; and a server killed with SIGKILL and
-// restarted from its checkpoint carries on with the same workers.
+// restarted from its checkpoint carries on with the same workers; the server's per-worker report
+// counts a worker killed and restarted under its name as one reconnect.
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -8,8 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <map>
+#include <memory>
 #include <regex>
 #include <string>
 #include <thread>
@@ -183,6 +187,53 @@ TEST(PsProcesses, KilledServerRestartsFromItsCheckpointAndWorkersReconnect) {
     ASSERT_TRUE(std::regex_search(out, m, std::regex(R"(\((\d+) connections\))"))) << out;
     EXPECT_GE(std::stoi(m[1]), 2) << "the worker reconnected to the restarted server";
   }
+}
+
+TEST(PsProcesses, ServerReportsEachWorkerAndAWorkerRestartedUnderItsNameAsAReconnect) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const fs::path secret = dir / "secret";
+  { std::ofstream(secret) << "reporting secret\n"; }
+  const fs::path metrics = dir / "ps.jsonl";
+  Process server({"ps", "serve", "--port", "0", "--port-file", (dir / "port").string(), "--secret-file", secret.string(),
+                  "--steps", "600", "--workers", "2", "--metrics", metrics.string(), "--eval-every", "300"},
+                 dir / "server.log");
+  ASSERT_TRUE(server.started());
+  const std::string port = read_port(dir / "port");
+  ASSERT_FALSE(port.empty()) << server.output();
+  auto named = [&](const std::string& name, int seed, const std::string& delay_ms) {
+    auto a = worker_args(port, secret, seed);
+    *(std::find(a.begin(), a.end(), "--step-delay-ms") + 1) = delay_ms;
+    a.insert(a.end(), {"--name", name, "--compress", "bf16"});
+    return a;
+  };
+  // Slow enough that the run outlasts the restarted worker's start (it loads its data first).
+  Process steady(named("steady", 1, "20"), dir / "steady.log");
+  auto victim = std::make_unique<Process>(named("phoenix", 2, "5"), dir / "phoenix1.log");
+  ASSERT_TRUE(wait_until([&] { return reported_version(server.output()) >= 40; }, 60s)) << server.output();
+  victim->kill9();
+  EXPECT_EQ(victim->wait(10s), 128 + SIGKILL);
+  Process back(named("phoenix", 3, "5"), dir / "phoenix2.log");
+  EXPECT_EQ(server.wait(120s), 0) << server.output();
+  EXPECT_EQ(steady.wait(30s), 0) << steady.output();
+  EXPECT_EQ(back.wait(30s), 0) << back.output();
+  const std::string log = server.output();
+  std::smatch m;
+  const std::regex final_line(R"(dm ps: final worker (\S+) pushes (\d+) samples/s ([0-9.]+) staleness mean ([0-9.]+) max (\d+) stale-dropped (\d+) reconnects (\d+))");
+  std::map<std::string, long long> reconnects;
+  for (auto it = std::sregex_iterator(log.begin(), log.end(), final_line); it != std::sregex_iterator(); ++it) {
+    EXPECT_GT(std::stoll((*it)[2]), 0) << it->str();
+    EXPECT_GT(std::stod((*it)[3]), 0.0) << it->str();
+    reconnects[(*it)[1]] = std::stoll((*it)[7]);
+  }
+  EXPECT_EQ(reconnects, (std::map<std::string, long long>{{"phoenix", 1}, {"steady", 0}})) << log;
+  EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(version 600 test_accuracy ([0-9.]+))"))) << log;
+  EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(dm ps: (\d+) samples in [0-9.]+ s: ([0-9.]+) samples/s)"))) << log;
+  // The metrics file holds the same: interval and final per-worker records, evaluations, the summary.
+  const std::string records = cli_test::read_file(metrics);
+  for (const char* needle : {R"("format":"dm-ps-metrics-1")", R"("type":"workers")", R"("final":true)",
+                             R"("name":"phoenix")", R"("reconnects":1)", R"("type":"eval")", R"("type":"summary")"})
+    EXPECT_NE(records.find(needle), std::string::npos) << needle << "\n" << records;
 }
 
 TEST(PsProcesses, ServerIdlePastItsTimeoutExitsWithAnErrorInsteadOfLingering) {

@@ -359,4 +359,34 @@ TEST(PsServer, AnIdleTimeoutClosesTheServerSoNoWorkerIsWelcomedAfterIt) {
   EXPECT_EQ(server.version(), 0);
 }
 
+TEST(PsServer, FinishEndsTrainingAtTheCurrentVersionAndTellsTheWorkers) {
+  Runner r;
+  dm::Model server_model = ps_test::small_model(1);
+  ParameterServer server(r.io.get_executor(), server_model, server_options(UpdateMode::asynchronous));
+  dm::Model model = ps_test::small_model(2);
+  Worker worker(r.io.get_executor(), model, worker_options(server));
+  int steps = 0;
+  r.spawn([&]() -> asio::awaitable<void> {
+    while (auto update = co_await server.next_update()) {
+      server.apply_update(*update);
+      if (server.version() == 5) server.finish();  // the caller's own criterion, e.g. an accuracy
+      co_await server.broadcast_parameters();
+    }
+    co_await server.drain(std::chrono::milliseconds(5000));
+  });
+  r.spawn([&]() -> asio::awaitable<void> {
+    co_await worker.connect();
+    for (;;) {
+      co_await worker.send_update(worker.compute_gradients(ps_test::separable_batch(8, static_cast<std::uint64_t>(steps))));
+      const bool more = co_await worker.sync_parameters();
+      if (!more) break;
+      ++steps;
+    }
+  });
+  r.run();
+  EXPECT_EQ(server.version(), 5);
+  EXPECT_EQ(steps, 5);
+  EXPECT_TRUE(worker.finished());
+}
+
 }  // namespace

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
@@ -111,6 +112,34 @@ struct ParameterServerStats {
   std::int64_t live_workers = 0;
 };
 
+/// What one worker has done, by the name it gives (WorkerOptions::name), across its connections.
+struct WorkerStats {
+  /// The name it gives (WorkerOptions::name).
+  std::string name;
+  /// Updates it pushed that the server took (non-finite ones refused are not counted).
+  std::int64_t pushes = 0;
+  /// Samples its pushes were computed on.
+  std::int64_t samples = 0;
+  /// samples over the time from its first push to its last (0 until it has pushed twice).
+  double samples_per_s = 0.0;
+  /// Pushes handed to training (synchronous: as part of a round's mean).
+  std::int64_t applied = 0;
+  /// Versions the parameters had moved on past a push's base when it was handed to training,
+  /// averaged over its applied pushes (pushes refused as too stale are not in it).
+  double mean_staleness = 0.0;
+  /// The largest of those.
+  std::int64_t max_staleness = 0;
+  /// bounded_staleness: its pushes refused as too old.
+  std::int64_t stale_dropped = 0;
+  /// Connections on which it pushed at least once.
+  std::int64_t connections = 0;
+  /// connections - 1: how often it came back (its connection broke, or its process restarted
+  /// under the same name).
+  std::int64_t reconnects = 0;
+  /// Whether it is connected now.
+  bool connected = false;
+};
+
 /// Holds a Model's parameters and applies the gradients Workers send over TCP (see the file comment).
 class ParameterServer {
  public:
@@ -128,6 +157,8 @@ class ParameterServer {
   std::int64_t version() const;
   /// Counters of what the server has done.
   ParameterServerStats stats() const;
+  /// Each worker's figures, by name, since this server started.
+  std::vector<WorkerStats> worker_stats() const;
 
   /// The next update to apply (see UpdateMode), or nullopt when max_version is reached or the
   /// server was closed. TimeoutError after idle_timeout without any update, and the server
@@ -141,6 +172,10 @@ class ParameterServer {
   /// After training: waits until every worker has heard that it is over and left, at most
   /// `timeout`, then closes.
   asio::awaitable<void> drain(std::chrono::milliseconds timeout);
+  /// Ends training at the current version: the next next_update tells every worker and returns
+  /// nullopt, as when max_version is reached (for a caller that stops on its own criterion,
+  /// e.g. a test accuracy).
+  void finish();
   /// Saves the checkpoint now (no-op without a checkpoint path).
   void save_checkpoint() const;
   /// Stops accepting and disconnects every worker.

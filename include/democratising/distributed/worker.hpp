@@ -12,6 +12,10 @@
 //
 // When the connection breaks (the server restarted from its checkpoint, say) the worker
 // reconnects with exponential backoff and takes the server's parameters as they are.
+//
+// With `compression = Compression::bf16` each update travels as bf16 (half the bytes) with
+// error feedback: what rounding loses is added to the next update before it is rounded, so the
+// updates sent add up to the true ones short only of the last rounding (as DDP's buckets).
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -22,6 +26,7 @@
 #include <asio/awaitable.hpp>
 
 #include "democratising/data/batch.hpp"
+#include "democratising/distributed/distributed_trainer.hpp"
 #include "democratising/model/model.hpp"
 
 namespace dm::dist {
@@ -47,6 +52,11 @@ struct WorkerOptions {
   std::chrono::milliseconds max_backoff{1000};
   /// Largest frame accepted from the server; the parameters must fit.
   std::size_t max_frame_bytes = std::size_t{512} << 20;
+  /// Names this worker in the server's per-worker figures (WorkerStats), across reconnects:
+  /// 1..128 printable characters without spaces. Empty: this host's name and process id.
+  std::string name;
+  /// What form updates travel in: f32 as computed, or bf16 with error feedback.
+  Compression compression = Compression::none;
 };
 
 /// Computes gradients on its own data, pushes them to a ParameterServer and pulls the
@@ -80,6 +90,11 @@ class Worker {
   bool finished() const;
   /// How many times the connection was (re)established.
   int connections() const;
+  /// The name the server knows this worker by.
+  const std::string& name() const;
+  /// Compressed only: what rounding has lost and the next update will carry (f32, in the
+  /// model's parameter layout); undefined without compression.
+  Tensor compression_residual() const;
 
  private:
   struct Impl;
