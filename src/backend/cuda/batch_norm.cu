@@ -9,6 +9,10 @@
 //   backward:           xhat = (x - mean) * invstd, db = sum g, dw = sum g * xhat
 //                       training: dx = w * invstd * (g - db / M - xhat * dw / M), M = N * S
 //                       eval:     dx = w * invstd * g
+// Batch norm across ranks runs the same maths in parts between the exchanges: each channel's
+// (count, mean, M2), their combination pairwise in row order (one thread per channel, the
+// CPU's order and formula), normalisation with given f64 statistics, the two gradient sums,
+// and dx from the whole batch's sums.
 #include <cmath>
 
 #include "backend/cuda/block_reduce.cuh"
@@ -108,6 +112,121 @@ __global__ void backward_channels(NormGeometry geo, const T* g, const T* x, cons
   }
 }
 
+
+template <class T>
+__global__ void statistics_channels(NormGeometry geo, const T* x, double* stats) {
+  __shared__ ChannelReduce::TempStorage tmp;
+  __shared__ double shared;
+  const std::int64_t count = geo.batch * geo.spatial;
+  for (std::int64_t ch = blockIdx.x; ch < geo.channels; ch += gridDim.x) {
+    double s = 0.0;
+    for (std::int64_t j = threadIdx.x; j < count; j += kChannelThreads) s += static_cast<double>(x[at(geo, ch, j)]);
+    const double total = block_sum<kChannelThreads>(s, tmp, &shared);
+    const double m = count > 0 ? total / static_cast<double>(count) : 0.0;
+    double ss = 0.0;
+    for (std::int64_t j = threadIdx.x; j < count; j += kChannelThreads) {
+      const double d = static_cast<double>(x[at(geo, ch, j)]) - m;
+      ss += d * d;
+    }
+    const double squares = block_sum<kChannelThreads>(ss, tmp, &shared);
+    if (threadIdx.x == 0) {
+      if (ch == 0) stats[0] = static_cast<double>(count);
+      stats[1 + ch] = m;
+      stats[1 + geo.channels + ch] = squares;
+    }
+  }
+}
+
+__global__ void combine_channels(std::int64_t parts, std::int64_t c, const double* gathered, double eps,
+                                 double* out) {
+  const std::int64_t row = 1 + 2 * c;
+  for (std::int64_t ch = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x; ch < c;
+       ch += std::int64_t{gridDim.x} * blockDim.x) {
+    double n = 0.0, mean = 0.0, m2 = 0.0;
+    for (std::int64_t p = 0; p < parts; ++p) {
+      const double* r = gathered + p * row;
+      const double nb = r[0], mean_b = r[1 + ch], m2_b = r[1 + c + ch];
+      if (nb == 0.0) continue;
+      if (n == 0.0) {
+        n = nb;
+        mean = mean_b;
+        m2 = m2_b;
+        continue;
+      }
+      const double total = n + nb, delta = mean_b - mean;
+      mean += delta * nb / total;
+      m2 += m2_b + delta * delta * (n * nb / total);
+      n = total;
+    }
+    out[ch] = mean;
+    out[c + ch] = 1.0 / sqrt(m2 / n + eps);
+    out[2 * c + ch] = m2 / (n - 1.0);
+  }
+}
+
+template <class T>
+__global__ void gradient_sums_channels(NormGeometry geo, const T* g, const T* x, const T* mean, const T* invstd,
+                                       double* sums) {
+  __shared__ ChannelReduce::TempStorage tmp;
+  __shared__ double shared;
+  const std::int64_t count = geo.batch * geo.spatial;
+  for (std::int64_t ch = blockIdx.x; ch < geo.channels; ch += gridDim.x) {
+    const double m = static_cast<double>(mean[ch]), is = static_cast<double>(invstd[ch]);
+    double sg = 0.0, sgx = 0.0;
+    for (std::int64_t j = threadIdx.x; j < count; j += kChannelThreads) {
+      const std::int64_t i = at(geo, ch, j);
+      const double gv = static_cast<double>(g[i]);
+      sg += gv;
+      sgx += gv * ((static_cast<double>(x[i]) - m) * is);
+    }
+    const double sum_g = block_sum<kChannelThreads>(sg, tmp, &shared);
+    const double sum_gx = block_sum<kChannelThreads>(sgx, tmp, &shared);
+    if (threadIdx.x == 0) {
+      sums[ch] = sum_g;
+      sums[geo.channels + ch] = sum_gx;
+    }
+  }
+}
+
+// y = (x - mean) * invstd * w + b per element, the statistics given in f64.
+template <class T>
+struct Normalize {
+  NormGeometry geo;
+  const T* x;
+  const T* w;
+  const T* b;
+  const double* mean;
+  const double* invstd;
+  T* y;
+  __device__ void operator()(std::int64_t i) const {
+    const std::int64_t ch = (i / geo.spatial) % geo.channels;
+    const double scale = invstd[ch] * (w ? static_cast<double>(w[ch]) : 1.0);
+    const double shift = b ? static_cast<double>(b[ch]) : 0.0;
+    y[i] = static_cast<T>((static_cast<double>(x[i]) - mean[ch]) * scale + shift);
+  }
+};
+
+// dx per element from the whole batch's sums (2, C) over `count` values per channel.
+template <class T>
+struct InputGradient {
+  NormGeometry geo;
+  const T* g;
+  const T* x;
+  const T* w;
+  const T* mean;
+  const T* invstd;
+  const double* sums;
+  double count;
+  T* dx;
+  __device__ void operator()(std::int64_t i) const {
+    const std::int64_t ch = (i / geo.spatial) % geo.channels;
+    const double m = static_cast<double>(mean[ch]), is = static_cast<double>(invstd[ch]);
+    const double scale = (w ? static_cast<double>(w[ch]) : 1.0) * is;
+    const double xhat = (static_cast<double>(x[i]) - m) * is;
+    dx[i] = static_cast<T>(scale * (static_cast<double>(g[i]) - sums[ch] / count - xhat * (sums[geo.channels + ch] / count)));
+  }
+};
+
 }  // namespace
 
 void batch_norm_forward(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
@@ -132,6 +251,52 @@ void batch_norm_backward(DType dtype, const NormGeometry& geo, const std::byte* 
         typed<T>(dw), typed<T>(db));
   });
   check_launch("batch_norm_backward");
+}
+
+void batch_norm_statistics(DType dtype, const NormGeometry& geo, const std::byte* x, std::byte* stats) {
+  double* out = typed<double>(stats);
+  if (geo.channels <= 0) return;
+  layer::dispatch_float(dtype, "batch_norm_statistics", [&]<class T>(T) {
+    statistics_channels<T><<<layer::block_per_item(geo.channels), kChannelThreads>>>(geo, typed<T>(x), out);
+  });
+  check_launch("batch_norm_statistics");
+}
+
+void batch_norm_combine_statistics(std::int64_t parts, std::int64_t channels, const std::byte* gathered, double eps,
+                                   std::byte* combined) {
+  if (channels <= 0) return;
+  combine_channels<<<static_cast<unsigned>(grid_blocks(channels)), kBlockThreads>>>(
+      parts, channels, typed<double>(gathered), eps, typed<double>(combined));
+  check_launch("batch_norm_combine_statistics");
+}
+
+void batch_norm_normalize(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,
+                          const std::byte* b, const std::byte* mean, const std::byte* invstd, std::byte* y) {
+  layer::dispatch_float(dtype, "batch_norm_normalize", [&]<class T>(T) {
+    layer::each("batch_norm_normalize", geo.batch * geo.channels * geo.spatial,
+                Normalize<T>{geo, typed<T>(x), typed<T>(w), typed<T>(b), typed<double>(mean), typed<double>(invstd),
+                             typed<T>(y)});
+  });
+}
+
+void batch_norm_backward_sums(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                              const std::byte* mean, const std::byte* invstd, std::byte* sums) {
+  if (geo.channels <= 0) return;
+  layer::dispatch_float(dtype, "batch_norm_backward_sums", [&]<class T>(T) {
+    gradient_sums_channels<T><<<layer::block_per_item(geo.channels), kChannelThreads>>>(
+        geo, typed<T>(g), typed<T>(x), typed<T>(mean), typed<T>(invstd), typed<double>(sums));
+  });
+  check_launch("batch_norm_backward_sums");
+}
+
+void batch_norm_backward_input(DType dtype, const NormGeometry& geo, const std::byte* g, const std::byte* x,
+                               const std::byte* w, const std::byte* mean, const std::byte* invstd,
+                               const std::byte* sums, double count, std::byte* dx) {
+  layer::dispatch_float(dtype, "batch_norm_backward_input", [&]<class T>(T) {
+    layer::each("batch_norm_backward_input", geo.batch * geo.channels * geo.spatial,
+                InputGradient<T>{geo, typed<T>(g), typed<T>(x), typed<T>(w), typed<T>(mean), typed<T>(invstd),
+                                 typed<double>(sums), count, typed<T>(dx)});
+  });
 }
 
 }  // namespace dm::cuda_backend::kernels

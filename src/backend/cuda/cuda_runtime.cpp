@@ -362,6 +362,33 @@ class CudaBackend final : public backend::UnavailableBackend {
     use_device_of(g, "batch_norm_backward");
     kernels::batch_norm_backward(dtype, geo, g, x, w, mean, invstd, training, dx, dw, db);
   }
+  void batch_norm_statistics(DType dtype, const backend::NormGeometry& geo, const std::byte* x,
+                             std::byte* stats) override {
+    use_device_of(stats, "batch_norm_statistics");
+    kernels::batch_norm_statistics(dtype, geo, x, stats);
+  }
+  void batch_norm_combine_statistics(std::int64_t parts, std::int64_t channels, const std::byte* gathered, double eps,
+                                     std::byte* combined) override {
+    use_device_of(combined, "batch_norm_combine_statistics");
+    kernels::batch_norm_combine_statistics(parts, channels, gathered, eps, combined);
+  }
+  void batch_norm_normalize(DType dtype, const backend::NormGeometry& geo, const std::byte* x, const std::byte* w,
+                            const std::byte* b, const std::byte* mean, const std::byte* invstd,
+                            std::byte* y) override {
+    use_device_of(y, "batch_norm_normalize");
+    kernels::batch_norm_normalize(dtype, geo, x, w, b, mean, invstd, y);
+  }
+  void batch_norm_backward_sums(DType dtype, const backend::NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                const std::byte* mean, const std::byte* invstd, std::byte* sums) override {
+    use_device_of(sums, "batch_norm_backward_sums");
+    kernels::batch_norm_backward_sums(dtype, geo, g, x, mean, invstd, sums);
+  }
+  void batch_norm_backward_input(DType dtype, const backend::NormGeometry& geo, const std::byte* g, const std::byte* x,
+                                 const std::byte* w, const std::byte* mean, const std::byte* invstd,
+                                 const std::byte* sums, double count, std::byte* dx) override {
+    use_device_of(dx, "batch_norm_backward_input");
+    kernels::batch_norm_backward_input(dtype, geo, g, x, w, mean, invstd, sums, count, dx);
+  }
   void group_norm_forward(DType dtype, const backend::NormGeometry& geo, const std::byte* x, const std::byte* w,
                           const std::byte* b, double eps, std::byte* y, std::byte* mean, std::byte* rstd) override {
     use_device_of(y, "group_norm_forward");
