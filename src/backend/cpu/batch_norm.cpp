@@ -14,6 +14,7 @@
 #include <cmath>
 #include <vector>
 
+#include "backend/batch_norm_combine.hpp"
 #include "backend/cpu/norm_blocks.hpp"
 #include "backend/cpu/norm_kernels.hpp"
 #include "base/dispatch.hpp"
@@ -134,32 +135,6 @@ void backward(const NormGeometry& geo, const T* g, const T* x, const T* w, const
   if (dx) input_gradient(geo, g, x, w, mean, invstd, training, sums.data(), static_cast<double>(geo.batch * geo.spatial), dx);
 }
 
-// The parts' statistics, rows (count, means, M2s), merged pairwise in row order.
-void combine(std::int64_t parts, std::int64_t c, const double* gathered, double eps, double* out) {
-  const std::int64_t row = 1 + 2 * c;
-  for (std::int64_t ch = 0; ch < c; ++ch) {
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (std::int64_t p = 0; p < parts; ++p) {
-      const double* r = gathered + p * row;
-      const double nb = r[0], mean_b = r[1 + ch], m2_b = r[1 + c + ch];
-      if (nb == 0.0) continue;
-      if (n == 0.0) {
-        n = nb;
-        mean = mean_b;
-        m2 = m2_b;
-        continue;
-      }
-      const double total = n + nb, delta = mean_b - mean;
-      mean += delta * nb / total;
-      m2 += m2_b + delta * delta * (n * nb / total);
-      n = total;
-    }
-    out[ch] = mean;
-    out[c + ch] = 1.0 / std::sqrt(m2 / n + eps);
-    out[2 * c + ch] = m2 / (n - 1.0);
-  }
-}
-
 template <class T>
 const T* typed(const std::byte* p) {
   return reinterpret_cast<const T*>(p);
@@ -199,7 +174,8 @@ void batch_norm_statistics(DType dtype, const NormGeometry& geo, const std::byte
 
 void batch_norm_combine_statistics(std::int64_t parts, std::int64_t channels, const std::byte* gathered, double eps,
                                    std::byte* combined) {
-  combine(parts, channels, typed<double>(gathered), eps, typed<double>(combined));
+  for (std::int64_t ch = 0; ch < channels; ++ch)
+    backend::combine_channel_statistics(parts, channels, ch, typed<double>(gathered), eps, typed<double>(combined));
 }
 
 void batch_norm_normalize(DType dtype, const NormGeometry& geo, const std::byte* x, const std::byte* w,

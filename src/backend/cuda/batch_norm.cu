@@ -15,6 +15,7 @@
 // and dx from the whole batch's sums.
 #include <cmath>
 
+#include "backend/batch_norm_combine.hpp"
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/layer_kernels.hpp"
 #include "backend/cuda/layer_support.cuh"
@@ -139,29 +140,9 @@ __global__ void statistics_channels(NormGeometry geo, const T* x, double* stats)
 
 __global__ void combine_channels(std::int64_t parts, std::int64_t c, const double* gathered, double eps,
                                  double* out) {
-  const std::int64_t row = 1 + 2 * c;
   for (std::int64_t ch = std::int64_t{blockIdx.x} * blockDim.x + threadIdx.x; ch < c;
-       ch += std::int64_t{gridDim.x} * blockDim.x) {
-    double n = 0.0, mean = 0.0, m2 = 0.0;
-    for (std::int64_t p = 0; p < parts; ++p) {
-      const double* r = gathered + p * row;
-      const double nb = r[0], mean_b = r[1 + ch], m2_b = r[1 + c + ch];
-      if (nb == 0.0) continue;
-      if (n == 0.0) {
-        n = nb;
-        mean = mean_b;
-        m2 = m2_b;
-        continue;
-      }
-      const double total = n + nb, delta = mean_b - mean;
-      mean += delta * nb / total;
-      m2 += m2_b + delta * delta * (n * nb / total);
-      n = total;
-    }
-    out[ch] = mean;
-    out[c + ch] = 1.0 / sqrt(m2 / n + eps);
-    out[2 * c + ch] = m2 / (n - 1.0);
-  }
+       ch += std::int64_t{gridDim.x} * blockDim.x)
+    backend::combine_channel_statistics(parts, c, ch, gathered, eps, out);
 }
 
 template <class T>
