@@ -33,10 +33,10 @@ std::string to_json_line(const StepMetrics& m) {
   return j.dump();
 }
 
-std::string to_json_line(const RunConfig& config) {
+std::string to_json_line(const RunConfig& config, const char* format) {
   nlohmann::ordered_json j;
   j["type"] = "config";
-  j["format"] = kMetricsFormat;
+  j["format"] = format;
   for (const auto& [key, value] : config) std::visit([&j, &key = key](const auto& v) { j[key] = v; }, value);
   return j.dump();
 }

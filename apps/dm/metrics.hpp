@@ -6,7 +6,8 @@
 //   {"type":"step", "step":s, "epoch":e, "loss":l, "lr":r}  every --log-every steps
 //   {"type":"epoch", "epoch":e, "lr":r, "train_loss":..., "samples_per_s":..., "test_loss":...,
 //    "test_accuracy":..., "seconds":...}  after each epoch
-// Numbers are the shortest text that reads back exactly, so runs compare bit for bit.
+// Numbers are the shortest text that reads back exactly, so runs compare bit for bit. The
+// parameter server's records (ps_report.hpp) go through the same file and config writer.
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -42,12 +43,13 @@ using RunConfig = std::vector<std::pair<std::string, ConfigValue>>;
 
 std::string to_json_line(const EpochMetrics& m);
 std::string to_json_line(const StepMetrics& m);
-std::string to_json_line(const RunConfig& config);
+/// The "config" record: `format` (kMetricsFormat, or the parameter server's), then the settings.
+std::string to_json_line(const RunConfig& config, const char* format = kMetricsFormat);
 
 /// "epoch 2/5  train_loss 0.4123  test_loss 0.4410  test_accuracy 0.8431  51234 samples/s  3.1s"
 std::string summary_line(const EpochMetrics& m, int epochs);
 
-/// Appends lines and flushes each, so a killed run keeps the records it finished.
+/// Appends lines and flushes each, so a killed run (or server) keeps the records it finished.
 class MetricsFile {
  public:
   /// Truncates the file unless `append` (a resumed run adds to its earlier lines).
@@ -59,9 +61,10 @@ class MetricsFile {
   void write(const EpochMetrics& m) { write_line(to_json_line(m)); }
   void write(const StepMetrics& m) { write_line(to_json_line(m)); }
   void write(const RunConfig& config) { write_line(to_json_line(config)); }
+  /// One record already written as JSON (without the newline). Throws dm::IoError on failure.
+  void write_line(const std::string& line);
 
  private:
-  void write_line(const std::string& line);
   std::string path_;
   std::FILE* file_ = nullptr;
 };

@@ -63,7 +63,7 @@ struct ServeReport {
   Model& model;
   std::int64_t report_every = 1;
   const data::DataLoader* test = nullptr;  // when evaluating
-  PsMetricsFile* metrics = nullptr;
+  MetricsFile* metrics = nullptr;
   Clock::time_point started;  // the first update taken
   Clock::time_point ended;    // the last one applied
 
@@ -73,7 +73,7 @@ struct ServeReport {
     const auto all = server.worker_stats();
     for (const dist::WorkerStats& w : all) std::printf("%s%s\n", final ? "dm ps: final " : "", worker_line(w).c_str());
     std::fflush(stdout);
-    if (metrics) metrics->write(workers_record(all, server.version(), seconds(final ? ended : Clock::now()), final));
+    if (metrics) metrics->write_line(workers_record(all, server.version(), seconds(final ? ended : Clock::now()), final));
   }
 
   // True when the target accuracy is reached.
@@ -83,7 +83,7 @@ struct ServeReport {
     std::printf("version %lld test_accuracy %.4f test_loss %.4f seconds %.3f\n", static_cast<long long>(server.version()),
                 r.accuracy, r.loss, at);
     std::fflush(stdout);
-    if (metrics) metrics->write(eval_record(server.version(), at, r.loss, r.accuracy));
+    if (metrics) metrics->write_line(eval_record(server.version(), at, r.loss, r.accuracy));
     return options.target_accuracy > 0.0 && r.accuracy >= options.target_accuracy;
   }
 };
@@ -144,19 +144,20 @@ int run_serve(const PsOptions& o) {
     check_model_fits_data(model.module(), o.model, "dm ps serve");
     test.emplace(test_loader(o.data, 1000));
   }
-  std::unique_ptr<PsMetricsFile> metrics;
+  std::unique_ptr<MetricsFile> metrics;
   if (!o.metrics.empty()) {
-    metrics = std::make_unique<PsMetricsFile>(o.metrics);
-    metrics->write(ps_config_record({{"model", o.model},
-                                     {"mode", o.mode},
-                                     {"max_staleness", o.max_staleness},
-                                     {"steps", o.steps},
-                                     {"workers", o.workers},
-                                     {"optimizer", o.optimizer},
-                                     {"lr", o.lr},
-                                     {"momentum", o.momentum},
-                                     {"eval_every", o.eval_every},
-                                     {"target_accuracy", o.target_accuracy}}));
+    metrics = std::make_unique<MetricsFile>(o.metrics, /*append=*/false);
+    const RunConfig config{{"model", o.model},
+                           {"mode", o.mode},
+                           {"max_staleness", o.max_staleness},
+                           {"steps", o.steps},
+                           {"workers", o.workers},
+                           {"optimizer", o.optimizer},
+                           {"lr", o.lr},
+                           {"momentum", o.momentum},
+                           {"eval_every", o.eval_every},
+                           {"target_accuracy", o.target_accuracy}};
+    metrics->write_line(to_json_line(config, kPsMetricsFormat));
   }
   asio::io_context io;
   dist::ParameterServer server(io.get_executor(), model, options);
@@ -185,7 +186,7 @@ int run_serve(const PsOptions& o) {
   const double seconds = report.seconds(report.ended);
   std::printf("dm ps: %lld samples in %.3f s: %.1f samples/s\n", static_cast<long long>(samples), seconds,
               seconds > 0.0 ? static_cast<double>(samples) / seconds : 0.0);
-  if (metrics) metrics->write(summary_record(server.version(), seconds, samples));
+  if (metrics) metrics->write_line(summary_record(server.version(), seconds, samples));
   return 0;
 }
 

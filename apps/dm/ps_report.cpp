@@ -1,10 +1,7 @@
 #include "ps_report.hpp"
 
-#include <cerrno>
-#include <cstring>
+#include <cstdio>
 #include <nlohmann/json.hpp>
-
-#include "democratising/base/error.hpp"
 
 namespace dm::cli {
 
@@ -60,27 +57,6 @@ std::string summary_record(std::int64_t version, double seconds, std::int64_t sa
   j["samples"] = samples;
   j["samples_per_s"] = seconds > 0.0 ? static_cast<double>(samples) / seconds : 0.0;
   return j.dump();
-}
-
-std::string ps_config_record(const RunConfig& config) {
-  nlohmann::ordered_json j;
-  j["type"] = "config";
-  j["format"] = kPsMetricsFormat;
-  for (const auto& [key, value] : config) std::visit([&j, &key = key](const auto& v) { j[key] = v; }, value);
-  return j.dump();
-}
-
-PsMetricsFile::PsMetricsFile(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "w")) {
-  if (!file_) throw IoError("[dm ps] cannot open metrics file '" + path + "': " + std::strerror(errno));
-}
-
-PsMetricsFile::~PsMetricsFile() {
-  if (file_) std::fclose(file_);
-}
-
-void PsMetricsFile::write(const std::string& line) {
-  if (std::fprintf(file_, "%s\n", line.c_str()) < 0 || std::fflush(file_) != 0)
-    throw IoError("[dm ps] cannot write metrics file '" + path_ + "'");
 }
 
 }  // namespace dm::cli

@@ -10,7 +10,6 @@
 //   {"type":"summary", "version":v, "seconds":s, "samples":n, "samples_per_s":r}
 // "seconds" count from the first update the server took.
 #include <cstdint>
-#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -27,21 +26,6 @@ std::string worker_line(const dist::WorkerStats& w);
 std::string workers_record(const std::vector<dist::WorkerStats>& workers, std::int64_t version, double seconds, bool final);
 std::string eval_record(std::int64_t version, double seconds, double test_loss, double test_accuracy);
 std::string summary_record(std::int64_t version, double seconds, std::int64_t samples);
-std::string ps_config_record(const RunConfig& config);
-
-/// Appends lines to the server's metrics file and flushes each, so a killed server keeps the
-/// records it wrote. IoError when the file cannot be opened.
-class PsMetricsFile {
- public:
-  explicit PsMetricsFile(const std::string& path);
-  ~PsMetricsFile();
-  PsMetricsFile(const PsMetricsFile&) = delete;
-  PsMetricsFile& operator=(const PsMetricsFile&) = delete;
-  void write(const std::string& line);
-
- private:
-  std::string path_;
-  std::FILE* file_ = nullptr;
-};
+// The config record is to_json_line(config, kPsMetricsFormat), and the file a MetricsFile (metrics.hpp).
 
 }  // namespace dm::cli
