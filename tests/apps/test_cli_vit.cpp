@@ -1,10 +1,12 @@
 // dm train --model vit: the vision transformer's summary, a short run that trains, the same
 // weights for one and two threads (and dm eval reading them back), and malformed sizes refused
 // as a bad command line.
-#include <cstring>
+#include <cstdio>
 
+#include "checkpoint_compare.hpp"
 #include "cli_runner.hpp"
 #include "democratising/io/safetensors.hpp"
+#include "model_family_checks.hpp"
 
 namespace {
 
@@ -14,19 +16,15 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 TEST(CliVit, SummaryListsTheLayersAndTheirSizes) {
   DM_REQUIRE_CLI_AND_DATA();
-  ScratchDir dir;
-  const Result r = run_dm({"train", "--model", "vit", "--summary"}, dir);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
   // Dense 49->64 (3,136 + 64); positions 16 x 64; each encoder layer: in_proj 3*64*64 + 192,
   // out_proj 64*64 + 64, MLP 64*128 + 128 + 128*64 + 64, two LayerNorms 4*64 = 33,472;
   // final LayerNorm 128; head 64*10 + 10.
-  for (const char* part : {"Patchify((28, 28) -> 16 patches of (7, 7))", "(1, 16, 49)", "Dense(49 -> 64)",
-                           "(1, 16, 64)", "3,200", "PositionalEmbedding(16, 64)", "1,024",
-                           "TransformerEncoderLayer(64, 4 heads, mlp 128)", "33,472", "LayerNorm((64,)", "TokenMean",
-                           "(1, 64)", "Dense(64 -> 10)", "(1, 10)", "650", "71,946"})
-    EXPECT_TRUE(contains(r.out, part)) << part << "\n" << r.out;
-  EXPECT_FALSE(contains(r.out, "test accuracy")) << r.out;
+  expect_summary_lists("vit", {"Patchify((28, 28) -> 16 patches of (7, 7))", "(1, 16, 49)", "Dense(49 -> 64)",
+                               "(1, 16, 64)", "3,200", "PositionalEmbedding(16, 64)", "1,024",
+                               "TransformerEncoderLayer(64, 4 heads, mlp 128)", "33,472", "LayerNorm((64,)", "TokenMean",
+                               "(1, 64)", "Dense(64 -> 10)", "(1, 10)", "650", "71,946"});
 
+  ScratchDir dir;
   const Result small = run_dm({"train", "--model", "vit:32-2-3-48", "--summary"}, dir);
   ASSERT_EQ(small.exit_code, 0) << small.err;
   EXPECT_TRUE(contains(small.out, "TransformerEncoderLayer(32, 2 heads, mlp 48)")) << small.out;
@@ -35,17 +33,11 @@ TEST(CliVit, SummaryListsTheLayersAndTheirSizes) {
 
 TEST(CliVit, AShortRunTrains) {
   DM_REQUIRE_CLI_AND_DATA();
-  ScratchDir dir;
-  const Result r = run_dm({"train", "--model", "vit:32-2-1-64", "--limit", "1024", "--epochs", "1", "--batch-size",
+  // Ten classes: chance is 0.1; 32 steps of a small vit get well past it.
+  expect_short_run_learns({"train", "--model", "vit:32-2-1-64", "--limit", "1024", "--epochs", "1", "--batch-size",
                            "32", "--optimizer", "adamw", "--lr", "0.003", "--schedule", "constant", "--threads", "2",
                            "--seed", "3"},
-                          dir);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const auto lines = Result::lines(r.out);
-  ASSERT_EQ(lines.size(), 2u) << r.out;
-  ASSERT_EQ(lines[1].rfind("test accuracy: 0.", 0), 0u) << lines[1];
-  // Ten classes: chance is 0.1; 32 steps of a small vit get well past it.
-  EXPECT_GT(std::stod(lines[1].substr(std::string("test accuracy: ").size())), 0.3) << r.out;
+                          0.3);
 }
 
 TEST(CliVit, OneAndTwoThreadsGiveTheSameWeights) {
@@ -62,18 +54,9 @@ TEST(CliVit, OneAndTwoThreadsGiveTheSameWeights) {
     checkpoints.push_back(ckpt);
     outputs.push_back(Result::lines(r.out).back());
   }
-  const auto a = dm::io::load_safetensors(checkpoints[0]);
-  const auto b = dm::io::load_safetensors(checkpoints[1]);
-  ASSERT_EQ(a.size(), b.size());
-  ASSERT_TRUE(a.count("param.3.self_attn.in_proj_weight")) << "the checkpoint holds the encoder's weights";
-  for (const auto& [name, t] : a) {
-    SCOPED_TRACE(name);
-    ASSERT_TRUE(b.count(name));
-    const dm::Tensor& u = b.at(name);
-    ASSERT_EQ(t.dtype(), u.dtype());
-    ASSERT_EQ(t.shape(), u.shape());
-    EXPECT_EQ(std::memcmp(t.data_ptr(), u.data_ptr(), static_cast<std::size_t>(t.numel()) * dm::itemsize(t.dtype())), 0);
-  }
+  ASSERT_TRUE(dm::io::load_safetensors(checkpoints[0]).count("param.3.self_attn.in_proj_weight"))
+      << "the checkpoint holds the encoder's weights";
+  expect_same_tensors(checkpoints[0], checkpoints[1]);
   EXPECT_EQ(outputs[0], outputs[1]);
   // dm eval rebuilds the network from the model the checkpoint records.
   const Result e = run_dm({"eval", "--checkpoint", checkpoints[0]}, dir);
@@ -87,13 +70,7 @@ TEST(CliVit, OneAndTwoThreadsGiveTheSameWeights) {
 
 TEST(CliVit, MalformedSizesAreABadCommandLine) {
   DM_REQUIRE_CLI_AND_DATA();
-  ScratchDir dir;
-  for (const char* spec : {"vit:64-4-2", "vit:64-3-2-128", "vit:0-4-2-128", "vit:64-x-2-128", "vit:"}) {
-    SCOPED_TRACE(spec);
-    const Result r = run_dm({"train", "--model", spec, "--summary"}, dir);
-    expect_one_line_error(r, 2);
-    EXPECT_TRUE(contains(r.err, spec)) << r.err;
-  }
+  expect_bad_model_specs({"vit:64-4-2", "vit:64-3-2-128", "vit:0-4-2-128", "vit:64-x-2-128", "vit:"});
 }
 
 }  // namespace
