@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "backend/cpu/conv_pool.hpp"
+#include "backend/pool_window.hpp"
 #include "base/dispatch.hpp"
 #include "democratising/runtime/pool.hpp"
 
@@ -14,17 +15,13 @@ namespace {
 
 using backend::Pool2dGeometry;
 
-std::int64_t plane_grain(const Pool2dGeometry& g) {
-  return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(1, g.in_h * g.in_w));
-}
-
-std::int64_t cell_start(std::int64_t o, std::int64_t in, std::int64_t out) { return (o * in) / out; }
-std::int64_t cell_end(std::int64_t o, std::int64_t in, std::int64_t out) { return ((o + 1) * in + out - 1) / out; }
+using backend::cell_end;
+using backend::cell_start;
 
 template <class T>
 void forward(const Pool2dGeometry& g, const T* x, T* y) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
       for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
@@ -44,7 +41,7 @@ void forward(const Pool2dGeometry& g, const T* x, T* y) {
 template <class T>
 void backward(const Pool2dGeometry& g, const T* grad, T* dx) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       T* dxp = dx + p * in_plane;
       std::fill_n(dxp, in_plane, T(0));

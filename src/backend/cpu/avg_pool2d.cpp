@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "backend/cpu/conv_pool.hpp"
+#include "backend/pool_window.hpp"
 #include "base/dispatch.hpp"
 #include "democratising/runtime/pool.hpp"
 
@@ -15,37 +16,17 @@ namespace {
 
 using backend::Pool2dGeometry;
 
-std::int64_t plane_grain(const Pool2dGeometry& g) {
-  return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(1, g.in_h * g.in_w));
-}
-
-// One window: its part inside the input and the divisor of its sum.
-struct Window {
-  std::int64_t h0, h1, w0, w1;
-  double divisor;
-};
-
-Window window_at(const Pool2dGeometry& g, bool count_include_pad, std::int64_t oh, std::int64_t ow) {
-  std::int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
-  std::int64_t h1 = std::min(h0 + g.kernel_h, g.in_h + g.pad_h), w1 = std::min(w0 + g.kernel_w, g.in_w + g.pad_w);
-  const std::int64_t padded_area = (h1 - h0) * (w1 - w0);
-  h0 = std::max<std::int64_t>(h0, 0);
-  w0 = std::max<std::int64_t>(w0, 0);
-  h1 = std::min(h1, g.in_h);
-  w1 = std::min(w1, g.in_w);
-  const std::int64_t inner_area = (h1 - h0) * (w1 - w0);
-  return {h0, h1, w0, w1, static_cast<double>(count_include_pad ? padded_area : inner_area)};
-}
+using backend::avg_window;
 
 template <class T>
 void forward(const Pool2dGeometry& g, bool count_include_pad, const T* x, T* y) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
       for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
         for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-          const Window win = window_at(g, count_include_pad, oh, ow);
+          const backend::AvgWindow win = avg_window(g, count_include_pad, oh, ow);
           double s = 0.0;
           for (std::int64_t ih = win.h0; ih < win.h1; ++ih)
             for (std::int64_t iw = win.w0; iw < win.w1; ++iw) s += static_cast<double>(xp[ih * g.in_w + iw]);
@@ -59,13 +40,13 @@ void forward(const Pool2dGeometry& g, bool count_include_pad, const T* x, T* y) 
 template <class T>
 void backward(const Pool2dGeometry& g, bool count_include_pad, const T* grad, T* dx) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       T* dxp = dx + p * in_plane;
       std::fill_n(dxp, in_plane, T(0));
       for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
         for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-          const Window win = window_at(g, count_include_pad, oh, ow);
+          const backend::AvgWindow win = avg_window(g, count_include_pad, oh, ow);
           const T share = static_cast<T>(static_cast<double>(grad[p * out_plane + oh * g.out_w + ow]) / win.divisor);
           for (std::int64_t ih = win.h0; ih < win.h1; ++ih)
             for (std::int64_t iw = win.w0; iw < win.w1; ++iw) dxp[ih * g.in_w + iw] += share;

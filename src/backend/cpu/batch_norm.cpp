@@ -17,6 +17,7 @@
 #include "backend/batch_norm_combine.hpp"
 #include "backend/cpu/norm_blocks.hpp"
 #include "backend/cpu/norm_kernels.hpp"
+#include "backend/typed_buffer.hpp"
 #include "base/dispatch.hpp"
 
 namespace dm::cpu {
@@ -135,14 +136,7 @@ void backward(const NormGeometry& geo, const T* g, const T* x, const T* w, const
   if (dx) input_gradient(geo, g, x, w, mean, invstd, training, sums.data(), static_cast<double>(geo.batch * geo.spatial), dx);
 }
 
-template <class T>
-const T* typed(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-template <class T>
-T* typed(std::byte* p) {
-  return reinterpret_cast<T*>(p);
-}
+using backend::typed;
 
 }  // namespace
 

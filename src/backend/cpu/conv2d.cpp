@@ -15,6 +15,7 @@
 #include <memory>
 #include <vector>
 
+#include "backend/conv_plan.hpp"
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/cpu/gemm.hpp"
 #include "base/dispatch.hpp"
@@ -24,29 +25,13 @@ namespace dm::cpu {
 namespace {
 
 using backend::Conv2dGeometry;
+using Plan = backend::Conv2dPlan;
 
 // Images whose weight gradients one task adds up before the chunks are added in order:
 // enough work per task to amortise its scratch, few enough partial sums to keep in cache.
 constexpr std::int64_t kImagesPerChunk = 4;
 
 const std::int64_t kNoOffset[1] = {0};
-
-struct Plan {
-  std::int64_t group_in, group_out;  // channels per group
-  std::int64_t k;                    // group_in * KH * KW: the GEMM's reduction
-  std::int64_t pixels;               // OH * OW
-  std::int64_t in_plane;             // H * W
-  bool direct;                       // cols is x itself
-
-  explicit Plan(const Conv2dGeometry& g)
-      : group_in(g.in_channels / g.groups),
-        group_out(g.out_channels / g.groups),
-        k(group_in * g.kernel_h * g.kernel_w),
-        pixels(g.out_h * g.out_w),
-        in_plane(g.in_h * g.in_w),
-        direct(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
-               g.pad_w == 0) {}
-};
 
 // The output columns [lo, hi) of one kernel column whose input column ow * stride + offset
 // lies inside [0, in_w).

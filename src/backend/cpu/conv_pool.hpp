@@ -1,6 +1,7 @@
 #pragma once
 // CPU kernels of convolution (conv2d.cpp) and pooling (max_pool2d.cpp, avg_pool2d.cpp); see
 // the Backend entries of the same names for layouts and maths.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -8,6 +9,11 @@
 #include "democratising/base/dtype.hpp"
 
 namespace dm::cpu {
+
+/// Planes per parallel chunk of a pooling kernel: about 32K input elements each.
+inline std::int64_t pool_plane_grain(const backend::Pool2dGeometry& g) {
+  return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(1, g.in_h * g.in_w));
+}
 
 // conv2d.cpp
 void conv2d_forward(DType dtype, const backend::Conv2dGeometry& geo, const std::byte* x, const std::byte* w,

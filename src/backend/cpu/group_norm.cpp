@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "backend/cpu/norm_kernels.hpp"
+#include "backend/typed_buffer.hpp"
 #include "base/dispatch.hpp"
 #include "democratising/runtime/pool.hpp"
 
@@ -113,14 +114,7 @@ void affine_grad(const NormGeometry& geo, const T* g, const T* x, const T* mean,
   });
 }
 
-template <class T>
-const T* typed(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-template <class T>
-T* typed(std::byte* p) {
-  return reinterpret_cast<T*>(p);
-}
+using backend::typed;
 
 }  // namespace
 

@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "backend/cpu/training_kernels.hpp"
+#include "backend/typed_buffer.hpp"
 #include "base/dispatch.hpp"
 #include "democratising/runtime/pool.hpp"
 
@@ -97,14 +98,7 @@ void affine_grad_columns(const T* g, const T* x, const T* mean, const T* rstd, T
   });
 }
 
-template <class T>
-const T* typed(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-template <class T>
-T* typed(std::byte* p) {
-  return reinterpret_cast<T*>(p);
-}
+using backend::typed;
 
 }  // namespace
 

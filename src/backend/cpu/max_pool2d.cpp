@@ -6,9 +6,9 @@
 //             add in a fixed order
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "backend/cpu/conv_pool.hpp"
+#include "backend/pool_window.hpp"
 #include "base/dispatch.hpp"
 #include "democratising/runtime/pool.hpp"
 
@@ -16,11 +16,6 @@ namespace dm::cpu {
 namespace {
 
 using backend::Pool2dGeometry;
-
-// Planes per task: about 32 K elements of input.
-std::int64_t plane_grain(const Pool2dGeometry& g) {
-  return std::max<std::int64_t>(1, (std::int64_t{1} << 15) / std::max<std::int64_t>(1, g.in_h * g.in_w));
-}
 
 // Takes v at input index i if it beats the best so far: strictly greater, or NaN.
 template <class T>
@@ -41,29 +36,9 @@ bool windows_inside(const Pool2dGeometry& g) {
 // One plane, any window: each position tested against the edges.
 template <class T>
 void plane_general(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip) {
-  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
-    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
-      T best = -std::numeric_limits<T>::infinity();
-      std::int64_t best_index = -1;
-      for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-        const std::int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-        if (ih < 0 || ih >= g.in_h) continue;
-        for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-          const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
-          if (iw < 0 || iw >= g.in_w) continue;
-          const T v = xp[ih * g.in_w + iw];
-          if (best_index < 0) {
-            best = v;
-            best_index = ih * g.in_w + iw;
-          } else {
-            take(v, ih * g.in_w + iw, best, best_index);
-          }
-        }
-      }
-      yp[oh * g.out_w + ow] = best;
-      ip[oh * g.out_w + ow] = best_index;
-    }
-  }
+  for (std::int64_t oh = 0; oh < g.out_h; ++oh)
+    for (std::int64_t ow = 0; ow < g.out_w; ++ow)
+      yp[oh * g.out_w + ow] = backend::max_window(g, xp, oh, ow, ip + oh * g.out_w + ow);
 }
 
 // One plane whose windows all lie inside: the first element of a window starts the maximum.
@@ -113,7 +88,7 @@ void forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* indices) {
   const bool inside = windows_inside(g);
   const bool two_by_two = inside && g.kernel_h == 2 && g.kernel_w == 2 && g.stride_h == 2 && g.stride_w == 2 &&
                           g.dilation_h == 1 && g.dilation_w == 1;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       const T* xp = x + p * in_plane;
       T* yp = y + p * out_plane;
@@ -131,7 +106,7 @@ void forward(const Pool2dGeometry& g, const T* x, T* y, std::int64_t* indices) {
 template <class T>
 void backward(const Pool2dGeometry& g, const T* grad, const std::int64_t* indices, T* dx) {
   const std::int64_t in_plane = g.in_h * g.in_w, out_plane = g.out_h * g.out_w;
-  par_for(g.planes, plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
+  par_for(g.planes, pool_plane_grain(g), [&](std::int64_t p0, std::int64_t p1) {
     for (std::int64_t p = p0; p < p1; ++p) {
       T* dxp = dx + p * in_plane;
       std::fill_n(dxp, in_plane, T(0));

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "backend/conv_plan.hpp"
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/layer_kernels.hpp"
@@ -24,29 +25,13 @@ namespace dm::cuda_backend::kernels {
 namespace {
 
 using backend::Conv2dGeometry;
+using Plan = backend::Conv2dPlan;
 using backend::GemmOperand;
 using layer::each;
 using layer::Scratch;
 using layer::typed;
 
 inline constexpr int kChannelThreads = 256;
-
-struct Plan {
-  std::int64_t group_in, group_out;  // channels per group
-  std::int64_t k;                    // group_in * KH * KW: the GEMM's reduction
-  std::int64_t pixels;               // OH * OW
-  std::int64_t in_plane;             // H * W
-  bool direct;                       // cols is x itself
-
-  explicit Plan(const Conv2dGeometry& g)
-      : group_in(g.in_channels / g.groups),
-        group_out(g.out_channels / g.groups),
-        k(group_in * g.kernel_h * g.kernel_w),
-        pixels(g.out_h * g.out_w),
-        in_plane(g.in_h * g.in_w),
-        direct(g.kernel_h == 1 && g.kernel_w == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_h == 0 &&
-               g.pad_w == 0) {}
-};
 
 template <class T>
 const std::byte* raw(const T* p) {

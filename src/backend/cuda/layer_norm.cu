@@ -12,10 +12,14 @@
 #include "backend/cuda/block_reduce.cuh"
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/launch.hpp"
+#include "backend/cuda/layer_support.cuh"
 #include "backend/cuda/training_kernels.hpp"
 
 namespace dm::cuda_backend::kernels {
 namespace {
+
+using layer::dispatch_float;
+using layer::typed;
 
 inline constexpr int kRowThreads = 256;
 using RowReduce = BlockReduce<double, kRowThreads>;
@@ -127,22 +131,6 @@ __global__ void cross_entropy_rows(const T* logits, const std::int64_t* labels, 
 }
 
 unsigned rows_grid(std::int64_t rows) { return static_cast<unsigned>(grid_blocks(rows, 1)); }
-
-template <class F>
-void dispatch_float(DType dtype, const char* entry, F&& f) {
-  if (dtype == DType::f32) return f(float{});
-  if (dtype == DType::f64) return f(double{});
-  throw DTypeError(std::string("[cuda: ") + entry + "] expects f32 or f64, got " + std::string(dtype_name(dtype)));
-}
-
-template <class T>
-const T* typed(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-template <class T>
-T* typed(std::byte* p) {
-  return reinterpret_cast<T*>(p);
-}
 
 }  // namespace
 

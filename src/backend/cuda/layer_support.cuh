@@ -9,6 +9,7 @@
 
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/launch.hpp"
+#include "backend/typed_buffer.hpp"
 #include "democratising/base/dtype.hpp"
 #include "democratising/base/error.hpp"
 
@@ -21,14 +22,7 @@ void dispatch_float(DType dtype, const char* entry, F&& f) {
   throw DTypeError(std::string("[cuda: ") + entry + "] expects f32 or f64, got " + std::string(dtype_name(dtype)));
 }
 
-template <class T>
-const T* typed(const std::byte* p) {
-  return reinterpret_cast<const T*>(p);
-}
-template <class T>
-T* typed(std::byte* p) {
-  return reinterpret_cast<T*>(p);
-}
+using backend::typed;
 
 template <class F>
 __global__ void each_kernel(std::int64_t n, F f) {

@@ -10,6 +10,7 @@
 #include "backend/conv_geometry.hpp"
 #include "backend/cuda/window_index.hpp"
 #include "backend/host_device.hpp"
+#include "backend/pool_window.hpp"
 
 namespace dm::cuda_backend {
 
@@ -19,24 +20,7 @@ namespace dm::cuda_backend {
 template <class T>
 DM_HOST_DEVICE T max_pool_at(const backend::Pool2dGeometry& g, const T* x, std::int64_t o, std::int64_t* index) {
   const std::int64_t ow = o % g.out_w, oh = (o / g.out_w) % g.out_h, p = o / (g.out_w * g.out_h);
-  const T* xp = x + p * g.in_h * g.in_w;
-  T best = -T(INFINITY);
-  std::int64_t best_index = -1;
-  for (std::int64_t kh = 0; kh < g.kernel_h; ++kh) {
-    const std::int64_t ih = oh * g.stride_h - g.pad_h + kh * g.dilation_h;
-    if (ih < 0 || ih >= g.in_h) continue;
-    for (std::int64_t kw = 0; kw < g.kernel_w; ++kw) {
-      const std::int64_t iw = ow * g.stride_w - g.pad_w + kw * g.dilation_w;
-      if (iw < 0 || iw >= g.in_w) continue;
-      const T v = xp[ih * g.in_w + iw];
-      if (best_index < 0 || v > best || v != v) {
-        best = v;
-        best_index = ih * g.in_w + iw;
-      }
-    }
-  }
-  *index = best_index;
-  return best;
+  return backend::max_window(g, x + p * g.in_h * g.in_w, oh, ow, index);
 }
 
 /// Max pooling's input gradient at element e of (planes, H, W): g summed over the windows whose
@@ -58,27 +42,8 @@ DM_HOST_DEVICE T max_pool_grad_at(const backend::Pool2dGeometry& g, const T* gra
   return sum;
 }
 
-/// One average-pooling window: its part inside the input, and the divisor of its sum
-/// (count_include_pad: the window clipped to the padded input; else the part inside).
-struct AvgWindow {
-  std::int64_t h0, h1, w0, w1;
-  double divisor;
-};
-
-DM_HOST_DEVICE inline AvgWindow avg_window(const backend::Pool2dGeometry& g, bool count_include_pad, std::int64_t oh,
-                                           std::int64_t ow) {
-  std::int64_t h0 = oh * g.stride_h - g.pad_h, w0 = ow * g.stride_w - g.pad_w;
-  std::int64_t h1 = h0 + g.kernel_h, w1 = w0 + g.kernel_w;
-  if (h1 > g.in_h + g.pad_h) h1 = g.in_h + g.pad_h;
-  if (w1 > g.in_w + g.pad_w) w1 = g.in_w + g.pad_w;
-  const std::int64_t padded_area = (h1 - h0) * (w1 - w0);
-  if (h0 < 0) h0 = 0;
-  if (w0 < 0) w0 = 0;
-  if (h1 > g.in_h) h1 = g.in_h;
-  if (w1 > g.in_w) w1 = g.in_w;
-  const std::int64_t inner_area = (h1 - h0) * (w1 - w0);
-  return {h0, h1, w0, w1, static_cast<double>(count_include_pad ? padded_area : inner_area)};
-}
+using backend::avg_window;
+using backend::AvgWindow;
 
 /// Average pooling, output o: the window's sum in f64 over its divisor.
 template <class T>

@@ -8,6 +8,7 @@
 
 #include "backend/conv_geometry.hpp"
 #include "backend/host_device.hpp"
+#include "backend/pool_window.hpp"
 
 namespace dm::cuda_backend {
 
@@ -29,14 +30,8 @@ DM_HOST_DEVICE inline OutputRange windows_covering(std::int64_t i, std::int64_t 
   return {lo, hi};
 }
 
-/// Adaptive pooling: cell o of `out` over `in` positions starts at floor(o * in / out) and ends
-/// (exclusive) at ceil((o + 1) * in / out), as torch.nn.functional.adaptive_avg_pool2d.
-DM_HOST_DEVICE inline std::int64_t cell_start(std::int64_t o, std::int64_t in, std::int64_t out) {
-  return (o * in) / out;
-}
-DM_HOST_DEVICE inline std::int64_t cell_end(std::int64_t o, std::int64_t in, std::int64_t out) {
-  return ((o + 1) * in + out - 1) / out;
-}
+using backend::cell_end;
+using backend::cell_start;
 
 /// The adaptive cells holding input position i: floor(i * out / in) up to
 /// floor(((i + 1) * out - 1) / in), clipped to [0, out).
