@@ -51,7 +51,7 @@ struct EvalOptions {
 };
 
 struct ReportOptions {
-  std::vector<std::string> inputs;  // metrics files of dm train
+  std::vector<std::string> inputs;  // metrics files of dm train or dm ps serve
   std::string output;
   std::string title = "dm training report";
 };

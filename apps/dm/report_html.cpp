@@ -1,7 +1,7 @@
 #include "report_html.hpp"
 
-#include <set>
-
+#include "report_ps_html.hpp"
+#include "report_tables.hpp"
 #include "svg_chart.hpp"
 
 namespace dm::cli {
@@ -57,40 +57,16 @@ Series epoch_series(const RunLog& run, Field field) {
 }
 
 std::string config_table(const std::vector<RunLog>& runs) {
-  // One row per setting any run has, in the order first met; a column per run.
-  std::vector<std::string> keys;
-  std::set<std::string> seen;
-  for (const RunLog& run : runs)
-    for (const auto& [key, value] : run.config)
-      if (seen.insert(key).second) keys.push_back(key);
-  std::string html = "<table>\n<tr><th>setting</th>";
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    html += "<th><span class=\"swatch\" style=\"background: " + series_colour(i) + "\"></span>" +
-            html_escape(runs[i].name) + "</th>";
-  html += "</tr>\n";
-  auto row = [&](const std::string& key, auto value_of) {
-    html += "<tr><th>" + html_escape(key) + "</th>";
-    for (const RunLog& run : runs) html += "<td>" + html_escape(value_of(run)) + "</td>";
-    html += "</tr>\n";
-  };
-  row("file", [](const RunLog& run) { return run.path; });
-  for (const std::string& key : keys)
-    row(key, [&key](const RunLog& run) {
-      for (const auto& [k, v] : run.config)
-        if (k == key) return v;
-      return std::string("-");
-    });
-  row("epochs recorded", [](const RunLog& run) { return std::to_string(run.epochs.size()); });
-  row("steps recorded", [](const RunLog& run) { return std::to_string(run.steps.size()); });
-  row("resumed", [](const RunLog& run) {
-    return run.parts > 1 ? std::to_string(run.parts - 1) + " time(s)" : std::string("no");
-  });
-  return html + "</table>\n";
+  return settings_table(
+      runs, 0,
+      {row_for_each("epochs recorded", runs, [](const RunLog& run) { return std::to_string(run.epochs.size()); }),
+       row_for_each("steps recorded", runs, [](const RunLog& run) { return std::to_string(run.steps.size()); }),
+       row_for_each("resumed", runs, [](const RunLog& run) {
+         return run.parts > 1 ? std::to_string(run.parts - 1) + " time(s)" : std::string("no");
+       })});
 }
 
-}  // namespace
-
-std::string report_html(const std::vector<RunLog>& runs, const std::string& title) {
+std::string train_sections(const std::vector<RunLog>& runs) {
   std::vector<Series> loss, accuracy, throughput;
   bool any_steps = false;
   for (const RunLog& run : runs) {
@@ -99,23 +75,38 @@ std::string report_html(const std::vector<RunLog>& runs, const std::string& titl
     accuracy.push_back(epoch_series(run, [](const EpochPoint& p) { return p.test_accuracy; }));
     throughput.push_back(epoch_series(run, [](const EpochPoint& p) { return p.samples_per_s; }));
   }
+  // Each chart carries its own title; the page's headings would only repeat them.
+  std::string html =
+      line_chart_svg({"Training loss", any_steps ? "epoch (logged steps between epochs)" : "epoch", "loss", false, true},
+                     loss);
+  html += line_chart_svg({"Test accuracy after each epoch", "epoch", "accuracy", false, true}, accuracy);
+  html += line_chart_svg({"Training throughput per epoch (samples/s)", "epoch", "samples/s", true, true}, throughput);
+  html += "<h2>Configuration</h2>\n";
+  return html + config_table(runs);
+}
+
+template <class Log>
+std::string names(const std::vector<Log>& logs, const char* one, const char* many) {
+  std::string text = std::to_string(logs.size()) + (logs.size() == 1 ? one : many) + ": ";
+  for (std::size_t i = 0; i < logs.size(); ++i) text += (i > 0 ? ", " : "") + html_escape(logs[i].name);
+  return text;
+}
+
+}  // namespace
+
+std::string report_html(const ReportInputs& inputs, const std::string& title) {
   std::string html = kHead;
   html += "<title>" + html_escape(title) + "</title>\n";
   html += kStyle;
   html += "</head>\n<body>\n<h1>" + html_escape(title) + "</h1>\n";
-  html += "<p class=\"note\">" + std::to_string(runs.size()) + (runs.size() == 1 ? " run" : " runs") + ": ";
-  for (std::size_t i = 0; i < runs.size(); ++i) {
-    if (i > 0) html += ", ";
-    html += html_escape(runs[i].name);
-  }
+  html += "<p class=\"note\">";
+  if (!inputs.runs.empty()) html += names(inputs.runs, " run", " runs");
+  if (!inputs.runs.empty() && !inputs.servers.empty()) html += "; ";
+  if (!inputs.servers.empty()) html += names(inputs.servers, " parameter server", " parameter servers");
   html += "</p>\n";
-  // Each chart carries its own title; the page's headings would only repeat them.
-  html += line_chart_svg({"Training loss", any_steps ? "epoch (logged steps between epochs)" : "epoch", "loss", false, true},
-                         loss);
-  html += line_chart_svg({"Test accuracy after each epoch", "epoch", "accuracy", false, true}, accuracy);
-  html += line_chart_svg({"Training throughput per epoch (samples/s)", "epoch", "samples/s", true, true}, throughput);
-  html += "<h2>Configuration</h2>\n";
-  html += config_table(runs);
+  if (!inputs.runs.empty()) html += train_sections(inputs.runs);
+  // The servers' colours follow the runs', so no line of one stands in another's colour.
+  if (!inputs.servers.empty()) html += ps_sections_html(inputs.servers, inputs.runs.size());
   html += "<p class=\"note\">Written by dm report.</p>\n</body>\n</html>\n";
   return html;
 }

@@ -4,12 +4,13 @@
 #include <string>
 #include <vector>
 
-#include "run_log.hpp"
+#include "report_inputs.hpp"
 
 namespace dm::cli {
 
-/// Charts of training loss (per logged step where the run logged steps, else per epoch), test
-/// accuracy and throughput per epoch, the runs overlaid with a legend; then each run's settings.
-std::string report_html(const std::vector<RunLog>& runs, const std::string& title);
+/// For dm train runs: charts of training loss (per logged step where the run logged steps, else
+/// per epoch), test accuracy and throughput per epoch, the runs overlaid with a legend; then
+/// each run's settings. For parameter servers: the sections of report_ps_html.hpp.
+std::string report_html(const ReportInputs& inputs, const std::string& title);
 
 }  // namespace dm::cli

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "record_reader.hpp"
+
 namespace dm::cli {
 
 struct EpochPoint {
@@ -24,7 +26,7 @@ struct StepPoint {
 
 struct RunLog {
   std::string path;
-  std::string name;  // the file name without directory and extension; made unique by read_run_logs
+  std::string name;  // the file name without directory and extension; made unique by read_report_inputs
   /// The first config record's settings, as display text, in file order (empty when it has none).
   std::vector<std::pair<std::string, std::string>> config;
   std::int64_t parts = 0;            // config records: 1 + the times the run was resumed
@@ -34,13 +36,9 @@ struct RunLog {
   std::map<std::int64_t, StepPoint> steps;
 };
 
-/// Reads one metrics file. Throws IoError for a file that cannot be read and FormatError naming
-/// the file and line for anything else: a line that is not a JSON object, an unknown record type,
-/// a missing field, a value that is not a finite number (NaN and infinity are written as null),
-/// or a file with neither epoch nor step records.
-RunLog read_run_log(const std::string& path);
-
-/// Every file of `paths`, in order; two files of the same base name are told apart by their paths.
-std::vector<RunLog> read_run_logs(const std::vector<std::string>& paths);
+/// Adds one record of a dm train metrics file to `log`. Fails (LineReader::fail) for an unknown
+/// record type, a missing field, a value that is not a finite number (NaN and infinity are
+/// written as null) or a config record of another format.
+void read_run_record(const LineReader& in, const Record& record, RunLog& log);
 
 }  // namespace dm::cli

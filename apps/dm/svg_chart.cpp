@@ -178,7 +178,7 @@ std::string line_chart_svg(const ChartSpec& spec, const std::vector<Series>& inp
 
   for (std::size_t i = 0; i < series.size(); ++i) {
     const Series& s = series[i];
-    const std::string colour = series_colour(i);
+    const std::string colour = series_colour(spec.first_colour + i);
     const std::size_t stride = std::max<std::size_t>(1, (s.points.size() + kMaxPointsDrawn - 1) / kMaxPointsDrawn);
     std::string points;
     for (std::size_t k = 0; k < s.points.size(); k += stride) {

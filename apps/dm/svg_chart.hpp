@@ -1,6 +1,7 @@
 #pragma once
 // Line charts as inline SVG text: axes with round-number ticks, one polyline per series, and a
 // legend. Drawn here so that a report needs no script, font or file from anywhere else.
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@ struct ChartSpec {
   std::string y_label;
   bool y_from_zero = false;  // the y axis starts at 0 (rates, counts)
   bool x_whole = false;      // x ticks at whole numbers only (epochs)
+  std::size_t first_colour = 0;  // series i takes colour first_colour + i
 };
 
 /// One <svg> element. Series take the colours of their position, so one run keeps its colour

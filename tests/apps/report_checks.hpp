@@ -1,8 +1,15 @@
 #pragma once
-// Checks on the HTML of dm report shared by its tests: tag balance and what the page holds.
+// Checks on the HTML of dm report shared by its tests: tag balance and what the page holds;
+// and writing the metrics files they give it.
+#include <gtest/gtest.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
+
+#include "cli_runner.hpp"
 
 namespace cli_test {
 
@@ -53,6 +60,46 @@ inline int occurrences(const std::string& text, const std::string& part) {
   int n = 0;
   for (std::size_t at = text.find(part); at != std::string::npos; at = text.find(part, at + 1)) ++n;
   return n;
+}
+
+inline bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+inline void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+/// Well-formed, and loads or runs nothing from anywhere.
+inline void expect_self_contained(const std::string& html) {
+  EXPECT_EQ(markup_problem(html), "");
+  for (const char* external : {"http://", "https://", "<script", "url(", "<link", "<img", "@import", "src="})
+    EXPECT_FALSE(contains(html, external)) << external;
+}
+
+/// A metrics file dm report must refuse; `says` stands in its error beside the file's name.
+struct BadMetrics {
+  const char* what;
+  std::string content;
+  const char* says;
+};
+
+/// dm report, given the files `before` and then each bad one, fails with one error line naming
+/// the bad file and what is wrong with it, and leaves `page` as it was.
+inline void expect_refused(const std::vector<BadMetrics>& cases, const std::vector<std::string>& before,
+                           const std::filesystem::path& page, const ScratchDir& dir) {
+  const std::filesystem::path bad = dir / "bad.jsonl";
+  const std::string previous = read_file(page);
+  for (const BadMetrics& c : cases) {
+    SCOPED_TRACE(c.what);
+    write_text(bad, c.content);
+    std::vector<std::string> args{"report"};
+    args.insert(args.end(), before.begin(), before.end());
+    args.insert(args.end(), {bad.string(), "-o", page.string()});
+    const Result r = run_dm(args, dir);
+    expect_one_line_error(r, 1);
+    EXPECT_TRUE(contains(r.err, bad.string() + c.says) || contains(r.err, bad.string() + ": " + c.says)) << r.err;
+    EXPECT_EQ(read_file(page), previous) << "the output was touched";
+  }
 }
 
 }  // namespace cli_test
