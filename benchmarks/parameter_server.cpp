@@ -1,7 +1,10 @@
 // Parameter-server push + pull of 1M f32 parameters against a plain TCP loopback exchange of
 // the same bytes, in the same run.
 //
-//   bench_parameter_server [--quick]
+//   bench_parameter_server [--quick] [--side N]
+//
+// --side N serves a Dense(N, N) model (N*N + N parameters) instead of Dense(1000, 1000): a
+// small side checks that the program runs without timing anything that matters.
 //
 // One round: the worker sends its gradient (a frame with a safetensors payload), the server
 // validates it, applies it with SGD and sends the parameters back, and the worker loads them.
@@ -11,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -41,11 +45,11 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-dm::Model million_parameter_model() {
+dm::Model square_model(std::int64_t side) {
   dm::manual_seed(1);
   dm::ModelOptions options;
   options.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 1e-6});
-  return dm::nn::Sequential().add(dm::nn::Dense(1000, 1000)).build(options);  // 1,001,000 parameters
+  return dm::nn::Sequential().add(dm::nn::Dense(side, side)).build(options);  // side^2 + side parameters
 }
 
 // A plain TCP echo of `bytes` each way: the reference.
@@ -86,8 +90,8 @@ class RawExchange {
 class PsExchange {
  public:
   // With a secret every frame after the handshake is sealed (AES-256-GCM); without, plain.
-  PsExchange(int rounds, const std::string& secret)
-      : server_model_(million_parameter_model()), worker_model_(million_parameter_model()) {
+  PsExchange(std::int64_t side, int rounds, const std::string& secret)
+      : server_model_(square_model(side)), worker_model_(square_model(side)) {
     dm::dist::ParameterServerOptions options;
     options.mode = dm::dist::UpdateMode::asynchronous;
     options.max_version = rounds;
@@ -145,16 +149,28 @@ class PsExchange {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc > 1 && std::string_view(argv[1]) == "--quick";
+  bool quick = false;
+  std::int64_t side = 1000;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg == "--quick") {
+      quick = true;
+    } else if (arg == "--side" && i + 1 < argc) {
+      side = std::max<std::int64_t>(1, std::atoll(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: bench_parameter_server [--quick] [--side N]\n");
+      return 2;
+    }
+  }
   const int rounds = quick ? 20 : 100;
-  const std::size_t parameters = 1001000;
+  const std::size_t parameters = static_cast<std::size_t>(side * side + side);
   const std::size_t bytes = parameters * sizeof(float);
   // Alternating rounds, so both see the same machine load.
   std::vector<double> raw_times, ps_times, sealed_times;
   {
     RawExchange raw_exchange(bytes, rounds);
-    PsExchange ps_exchange(rounds, "");
-    PsExchange sealed_exchange(rounds, "benchmark secret");
+    PsExchange ps_exchange(side, rounds, "");
+    PsExchange sealed_exchange(side, rounds, "benchmark secret");
     for (int i = 0; i < rounds; ++i) {
       raw_times.push_back(raw_exchange.round());
       ps_times.push_back(ps_exchange.round());

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.hpp"
+#include "family_recipes.hpp"
 #include "ps_command.hpp"
 #include "distributed.hpp"
 #include "setup.hpp"
@@ -63,7 +64,10 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
       return app.exit(e);
     }
-    // The ranges of the flags are checked here, by the rules a resumed checkpoint's record obeys too.
+    // What the command line left open comes from the model family's recipe (a resumed run's
+    // checkpoint overrides it later); the ranges of the flags are checked here, by the rules a
+    // resumed checkpoint's record obeys too.
+    if (train->parsed()) dm::cli::apply_family_recipe(*train, train_options);
     if (train->parsed()) dm::cli::check_train_flags(train_options);
     if (train->parsed()) dm::cli::check_distributed_flags(*train, distributed_flags);
     if (train->parsed() && distributed_flags.enabled && !train_options.summary) return dm::cli::run_distributed_train(*train, train_options, distributed_flags);

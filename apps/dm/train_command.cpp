@@ -14,6 +14,7 @@
 #include "democratising/model/data_parallel.hpp"
 #include "democratising/nn/summary.hpp"
 #include "device_option.hpp"
+#include "family_recipes.hpp"
 #include "option_checks.hpp"
 #include "placement.hpp"
 #include "democratising/base/error.hpp"
@@ -118,10 +119,11 @@ int print_summary(const Model& model, const TrainOptions& o) {
 CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model on Fashion-MNIST");
   cmd->footer(
-      "Defaults: dm train's optimizer settings are its own, not the library's. dm train uses SGD with --lr 0.02,\n"
-      "--momentum 0.9 and a cosine schedule; the library's optim::SGDOptions default to lr 0.01 and momentum 0,\n"
-      "a Model built without an optimizer uses SGD with lr 0.05 and momentum 0.9, and optim::AdamOptions default\n"
-      "to lr 0.001. --lr applies to adam and adamw too: pass e.g. --lr 0.001 with them.\n"
+      "Defaults: each --model family trains with its own recipe where the command line gives no --optimizer,\n"
+      "--lr or --epochs (the values after '=' above are the mlp's): " + family_recipes_text() + ".\n"
+      "dm train's settings are its own, not the library's: the library's optim::SGDOptions default to lr 0.01\n"
+      "and momentum 0, a Model built without an optimizer uses SGD with lr 0.05 and momentum 0.9, and\n"
+      "optim::AdamOptions default to lr 0.001. --lr applies to every optimizer; --momentum to sgd only.\n"
       "Metrics file: one JSON object per line: a \"config\" record first (the run's settings), a \"step\"\n"
       "record every --log-every steps, and an \"epoch\" record after each epoch; dm report draws them.");
   cmd->add_option("--model", o.model,
@@ -130,7 +132,7 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
                   "128-unit classifier; cnn:C1-C2-H for other sizes), or vit (a vision transformer over 16 patches "
                   "of 7x7: embedding size 64, 4 heads, 2 encoder layers, MLP width 128; vit:D-H-L-M for other sizes)")
       ->capture_default_str();
-  cmd->add_option("--epochs", o.epochs, "Total number of epochs (a resumed run stops there too)")
+  cmd->add_option("--epochs", o.epochs, "Total number of epochs (the --model family's, see below; a resumed run stops there too)")
       ->capture_default_str();
   cmd->add_option("--stop-after", o.stop_after,
                   "End this run after N epochs (of the planned --epochs); continue later with --resume")
@@ -138,8 +140,8 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   // The ranges of the settings a checkpoint records are not CLI11 checks but broken_train_rule's,
   // which main applies to these flags and from_metadata to a resumed checkpoint's record.
   cmd->add_option("--batch-size", o.batch_size, "Samples per step")->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Learning rate (the peak of the cosine schedule)")->capture_default_str();
-  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw (weight decay 0.01)")
+  cmd->add_option("--lr", o.lr, "Learning rate, the peak of the cosine schedule (the --model family's, see below)")->capture_default_str();
+  cmd->add_option("--optimizer", o.optimizer, "sgd (with --momentum), adam or adamw (weight decay 0.01) (the --model family's, see below)")
       ->capture_default_str();
   cmd->add_option("--momentum", o.momentum, "SGD momentum, in [0, 1]")->capture_default_str();
   cmd->add_option("--schedule", o.schedule, "Learning-rate schedule over the run: cosine (decays to 0) or constant")

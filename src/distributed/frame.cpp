@@ -5,6 +5,7 @@
 #include <string>
 
 #include "democratising/base/error.hpp"
+#include "distributed/sealing.hpp"
 
 namespace dm::dist::wire {
 namespace {
@@ -61,8 +62,7 @@ std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_
   return out;
 }
 
-FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload,
-                          std::size_t seal_overhead) {
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload, bool sealed) {
   const auto magic = get_le<std::uint32_t>(bytes.data());
   if (magic != kMagic) throw FormatError("[frame] bad magic " + std::to_string(magic) + ": not a parameter-server peer");
   const auto version = get_le<std::uint16_t>(bytes.data() + 4);
@@ -73,10 +73,14 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
   if (!known_type(raw_type)) throw FormatError("[frame] unknown message type " + std::to_string(raw_type));
   const auto type = static_cast<MessageType>(raw_type);
   const auto length = get_le<std::uint64_t>(bytes.data() + 8);
-  if (length < seal_overhead)
-    throw FormatError(std::string("[frame] sealed ") + message_name(type) + " of " + std::to_string(length) +
-                      " bytes is shorter than its tag");
-  const std::uint64_t plain = length - seal_overhead;
+  std::uint64_t plain = length;
+  if (sealed) {
+    try {
+      plain = plain_length(length);
+    } catch (const FormatError& e) {
+      throw FormatError(std::string("[frame] sealed ") + message_name(type) + ": " + (e.what() + 8));
+    }
+  }
   const std::uint64_t limit = type_limit(type, max_payload);
   if (plain > limit)
     throw FormatError(std::string("[frame] ") + message_name(type) + " of " + std::to_string(plain) +
@@ -84,7 +88,7 @@ FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::s
   if ((type == MessageType::challenge || type == MessageType::response) && plain != limit)
     throw FormatError(std::string("[frame] ") + message_name(type) + " must be " + std::to_string(limit) + " bytes, not " +
                       std::to_string(plain));
-  return {type, length};
+  return {type, length, plain};
 }
 
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload) {
@@ -163,18 +167,27 @@ std::vector<std::byte> encode_tensor_payload(const std::string& name, const Tens
   return out;
 }
 
+const io::SafetensorsEntry& expect_tensor(const io::SafetensorsHeader& header, const std::string& name, std::int64_t numel,
+                                          bool bf16_allowed) {
+  if (header.entries.size() != 1 || header.entries[0].name != name)
+    throw FormatError("[frame] expected exactly one tensor '" + name + "', got " + std::to_string(header.entries.size()));
+  const io::SafetensorsEntry& e = header.entries[0];
+  if (e.dtype != DType::f32 && !(bf16_allowed && e.dtype == DType::bf16))
+    throw FormatError("[frame] tensor '" + name + "' is " + std::string(dtype_name(e.dtype)) + ", expected f32" +
+                      (bf16_allowed ? " or bf16" : ""));
+  if (e.shape.size() != 1 || e.shape[0] != numel)
+    throw FormatError("[frame] tensor '" + name + "' has shape " + e.shape.str() + ", expected [" + std::to_string(numel) + "]");
+  return e;
+}
+
 TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel,
                                     bool bf16_allowed) {
   io::SafetensorsContents contents = io::parse_safetensors(payload.data(), payload.size(), "frame");
-  if (contents.tensors.size() != 1 || contents.tensors[0].first != name)
-    throw FormatError("[frame] expected exactly one tensor '" + name + "', got " + std::to_string(contents.tensors.size()));
-  Tensor& t = contents.tensors[0].second;
-  if (t.dtype() != DType::f32 && !(bf16_allowed && t.dtype() == DType::bf16))
-    throw FormatError("[frame] tensor '" + name + "' is " + std::string(dtype_name(t.dtype())) + ", expected f32" +
-                      (bf16_allowed ? " or bf16" : ""));
-  if (t.dim() != 1 || t.numel() != numel)
-    throw FormatError("[frame] tensor '" + name + "' has shape " + t.shape().str() + ", expected [" + std::to_string(numel) + "]");
-  return {std::move(t), std::move(contents.metadata)};
+  // The same checks as a frame read straight into its tensor (frame_io), on the parsed result.
+  io::SafetensorsHeader described;
+  for (const auto& [tensor_name, t] : contents.tensors) described.entries.push_back({tensor_name, t.dtype(), t.shape(), 0, 0});
+  expect_tensor(described, name, numel, bf16_allowed);
+  return {std::move(contents.tensors[0].second), std::move(contents.metadata)};
 }
 
 std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key) {

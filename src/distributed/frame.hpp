@@ -9,6 +9,8 @@
 // safetensors-style payload (u64 header length, JSON header, raw bytes), parsed by the same
 // checked reader as checkpoint files. Parameters are f32; an update's gradient is f32, or bf16
 // when the worker compresses (protocol 3: a protocol-2 peer is refused by its version).
+// Protocol 4 seals a payload in chunks, each with its own tag (see sealing.hpp): a peer of
+// protocol 3 or older is refused by its version before anything else is read.
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -17,15 +19,19 @@
 #include <vector>
 
 #include "democratising/io/safetensors.hpp"
+#include "democratising/io/safetensors_header.hpp"
 #include "democratising/core/tensor.hpp"
 
 namespace dm::dist::wire {
 
 inline constexpr std::uint32_t kMagic = 0x53504D44;  // the bytes 'D' 'M' 'P' 'S'
-inline constexpr std::uint16_t kProtocolVersion = 3;
+inline constexpr std::uint16_t kProtocolVersion = 4;
 inline constexpr std::size_t kHeaderBytes = 16;
 /// Largest payload of a message that does not carry tensors (refusals carry a short reason).
 inline constexpr std::size_t kMaxControlPayload = 1024;
+/// Largest safetensors head (length prefix and JSON) of a tensor payload: one tensor and a few
+/// metadata strings need far less, and a receiver reads the head before it allocates the tensor.
+inline constexpr std::size_t kMaxTensorHeadBytes = 64 * 1024;
 /// Exact payload sizes of the handshake: a nonce; a MAC followed by the worker's nonce.
 inline constexpr std::size_t kChallengeBytes = 32;
 inline constexpr std::size_t kResponseBytes = 64;
@@ -44,7 +50,8 @@ const char* message_name(MessageType type);
 
 struct FrameHeader {
   MessageType type;
-  std::uint64_t length;
+  std::uint64_t length;  // bytes on the wire after the header
+  std::uint64_t plain;   // the payload's bytes: `length` less the tags when sealed
 };
 
 /// The 16 header bytes of a frame with this type and payload length.
@@ -52,10 +59,9 @@ std::array<std::byte, kHeaderBytes> encode_header(MessageType type, std::uint64_
 
 /// Validates a received header; FormatError naming the problem for a bad magic, another
 /// protocol version, an unknown type, or a length beyond what the type allows or beyond
-/// `max_payload`. `seal_overhead` is the tag a sealed frame adds: the limits apply to the
-/// length without it.
-FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload,
-                          std::size_t seal_overhead = 0);
+/// `max_payload`. With `sealed` the length includes the chunks' tags (sealing.hpp): the
+/// limits apply to the payload without them, and a length no sealed payload has is malformed.
+FrameHeader decode_header(std::span<const std::byte, kHeaderBytes> bytes, std::size_t max_payload, bool sealed = false);
 
 /// Header and payload in one buffer (tests and small control messages).
 std::vector<std::byte> encode_frame(MessageType type, std::span<const std::byte> payload);
@@ -83,6 +89,11 @@ struct TensorPayload {
 /// With `bf16_allowed` a bf16 tensor is accepted too, and handed back as it came.
 TensorPayload decode_tensor_payload(std::span<const std::byte> payload, const std::string& name, std::int64_t numel,
                                     bool bf16_allowed = false);
+
+/// The one tensor a payload's safetensors header may describe: called `name`, f32 (or bf16
+/// with `bf16_allowed`), of shape [numel]; FormatError naming the difference otherwise.
+const io::SafetensorsEntry& expect_tensor(const io::SafetensorsHeader& header, const std::string& name, std::int64_t numel,
+                                          bool bf16_allowed);
 
 /// An integer metadata entry; FormatError when absent or malformed.
 std::int64_t metadata_int(const io::Metadata& metadata, const std::string& key);

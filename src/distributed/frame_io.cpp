@@ -1,6 +1,11 @@
 #include "distributed/frame_io.hpp"
 
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include <asio/connect.hpp>
@@ -14,6 +19,7 @@
 #include <asio/write.hpp>
 
 #include "democratising/base/error.hpp"
+#include "democratising/runtime/pool.hpp"
 
 namespace dm::dist::wire {
 namespace {
@@ -30,12 +36,143 @@ constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitabl
   throw DistributedError(std::string("[") + what + "] " + ec.message());
 }
 
-// Reads exactly buffer.size() bytes unless the deadline passes first.
-asio::awaitable<void> read_until(tcp::socket& socket, asio::mutable_buffer buffer, asio::steady_timer& timer) {
-  auto result = co_await (asio::async_read(socket, buffer, tuple_awaitable) || timer.async_wait(tuple_awaitable));
+// Reads exactly the buffers' size unless the deadline passes first.
+template <class Buffers>
+asio::awaitable<void> read_until(tcp::socket& socket, Buffers buffers, asio::steady_timer& timer) {
+  auto result = co_await (asio::async_read(socket, buffers, tuple_awaitable) || timer.async_wait(tuple_awaitable));
   if (result.index() == 1) throw TimeoutError("[read_frame] the peer sent nothing complete before the deadline");
   const auto [ec, n] = std::get<0>(result);
   if (ec) throw_socket_error(ec, "read_frame");
+}
+
+// Writes all of the buffers unless the deadline passes first.
+template <class Buffers>
+asio::awaitable<void> write_until(tcp::socket& socket, Buffers buffers, asio::steady_timer& timer) {
+  auto result = co_await (asio::async_write(socket, buffers, tuple_awaitable) || timer.async_wait(tuple_awaitable));
+  if (result.index() == 1) throw TimeoutError("[write_frame] the peer did not take the frame before the deadline");
+  const auto [ec, n] = std::get<0>(result);
+  if (ec) throw_socket_error(ec, "write_frame");
+}
+
+std::uint64_t get_le_u64(const std::byte* in) {
+  std::uint64_t value = 0;
+  std::memcpy(&value, in, sizeof value);
+  if constexpr (std::endian::native == std::endian::big) value = __builtin_bswap64(value);
+  return value;
+}
+
+// How many sealed chunks are sealed or opened at once, in parallel on the pool: as many as it
+// has threads, so a frame's cipher work spreads over the cores instead of waiting on one.
+std::size_t chunks_at_once() { return static_cast<std::size_t>(std::clamp(num_threads(), 1, static_cast<int>(kMaxChunksAtOnce))); }
+
+// Runs body(j) for j in [0, n): inline for one, on the pool for more.
+template <class F>
+void for_each_chunk(std::size_t n, F&& body) {
+  if (n == 1) {
+    body(std::size_t{0});
+    return;
+  }
+  par_for(static_cast<std::int64_t>(n), 1, [&](std::int64_t lo, std::int64_t hi) {
+    for (std::int64_t j = lo; j < hi; ++j) body(static_cast<std::size_t>(j));
+  });
+}
+
+// Reads a frame's payload into places the caller picks, in order. Plain, the bytes go straight
+// from the socket to their place; sealed, a few chunks and their tags are read in one go and
+// opened where they landed while they are still in cache, so the payload is never held twice.
+// Sealed reads must start and end on chunk boundaries (a chunk opens in one piece).
+class PayloadReader {
+ public:
+  PayloadReader(tcp::socket& socket, asio::steady_timer& timer, Sealing* sealing, std::span<const std::byte> header,
+                std::uint64_t plain)
+      : socket_(socket), timer_(timer), sealing_(sealing), header_(header), left_(plain) {}
+
+  /// The next into.size() bytes of the payload.
+  asio::awaitable<void> read(std::span<std::byte> into) {
+    if (into.size() > left_) throw std::logic_error("[read_frame] reading past the payload");
+    if (!sealing_) {
+      if (!into.empty()) co_await read_until(socket_, asio::buffer(into.data(), into.size()), timer_);
+      left_ -= into.size();
+      co_return;
+    }
+    const std::size_t batch = chunks_at_once();
+    std::array<Sealing::Tag, kMaxChunksAtOnce> tags{};
+    std::array<std::size_t, kMaxChunksAtOnce> sizes{};
+    std::array<char, kMaxChunksAtOnce> opened{};
+    std::vector<asio::mutable_buffer> buffers;
+    while (!into.empty()) {
+      // Every chunk but a frame's last is full, so chunk j of this batch starts at j * kSealChunkBytes.
+      std::size_t n = 0, total = 0;
+      buffers.clear();
+      while (n < batch && total < into.size()) {
+        sizes[n] = static_cast<std::size_t>(std::min<std::uint64_t>(kSealChunkBytes, left_ - total));
+        if (into.size() < total + sizes[n]) throw std::logic_error("[read_frame] a sealed read must end on a chunk boundary");
+        buffers.push_back(asio::buffer(into.data() + total, sizes[n]));
+        buffers.push_back(asio::buffer(tags[n]));
+        total += sizes[n];
+        ++n;
+      }
+      co_await read_until(socket_, buffers, timer_);
+      for_each_chunk(n, [&](std::size_t j) {
+        opened[j] = sealing_->open_chunk(header_, chunk_ + j, into.subspan(j * kSealChunkBytes, sizes[j]), tags[j]);
+      });
+      for (std::size_t j = 0; j < n; ++j)
+        if (!opened[j]) refuse_unopened_frame("read_frame");
+      chunk_ += n;
+      left_ -= total;
+      into = into.subspan(total);
+    }
+  }
+
+  /// After the last read: an empty sealed payload still has its one chunk's tag to check, and
+  /// the frame counts as opened only now that every chunk has.
+  asio::awaitable<void> finish() {
+    if (left_ != 0) throw std::logic_error("[read_frame] payload not read to its end");
+    if (!sealing_) co_return;
+    if (chunk_ == 0) {
+      Sealing::Tag tag{};
+      co_await read_until(socket_, asio::buffer(tag), timer_);
+      if (!sealing_->open_chunk(header_, 0, {}, tag)) refuse_unopened_frame("read_frame");
+    }
+    sealing_->frame_opened();
+  }
+
+ private:
+  tcp::socket& socket_;
+  asio::steady_timer& timer_;
+  Sealing* sealing_;
+  std::span<const std::byte> header_;
+  std::uint64_t left_;
+  std::uint64_t chunk_ = 0;
+};
+
+// The payload of a frame whose header has been read and validated.
+asio::awaitable<Frame> read_payload(tcp::socket& socket, asio::steady_timer& timer, Sealing* sealing,
+                                    const std::array<std::byte, kHeaderBytes>& header_bytes, const FrameHeader& header) {
+  Frame frame{header.type, {}};
+  if (sealing && header.type == MessageType::refused) {
+    // A server refuses a wrong answer before any key exists, so its refusal comes unsealed.
+    // It proves nothing (anyone on the path could send one): it is reported, with its text
+    // made printable, as an error the worker may retry after, never as a verified refusal.
+    frame.payload.resize(header.length);
+    co_await read_until(socket, asio::buffer(frame.payload.data(), frame.payload.size()), timer);
+    const std::vector<std::byte> raw(frame.payload.begin(), frame.payload.end());
+    try {
+      frame.payload.resize(sealing->open(header_bytes, frame.payload, "read_frame"));
+    } catch (const DistributedError&) {
+      std::string reason;
+      for (std::byte b : raw)
+        if (reason.size() < 200) reason += (b >= std::byte{32} && b < std::byte{127}) ? static_cast<char>(b) : '?';
+      throw DistributedError("[read_frame] refused by a peer that has not proved the shared secret (a wrong secret on one side?): " +
+                             reason);
+    }
+    co_return frame;
+  }
+  frame.payload.resize(header.plain);
+  PayloadReader reader(socket, timer, sealing, header_bytes, header.plain);
+  co_await reader.read(frame.payload);
+  co_await reader.finish();
+  co_return frame;
 }
 
 }  // namespace
@@ -46,36 +183,72 @@ asio::awaitable<Frame> read_frame(tcp::socket& socket, Duration timeout, std::si
   timer.expires_after(timeout);
   std::array<std::byte, kHeaderBytes> header_bytes{};
   co_await read_until(socket, asio::buffer(header_bytes), timer);
-  const FrameHeader header = decode_header(header_bytes, max_payload, sealing ? kSealTagBytes : 0);
-  Frame frame{header.type, {}};
-  frame.payload.resize(header.length);
-  if (header.length > 0) co_await read_until(socket, asio::buffer(frame.payload), timer);
-  if (sealing) {
-    // A server refuses a wrong answer before any key exists, so its refusal comes unsealed.
-    // It proves nothing (anyone on the path could send one): it is reported, with its text
-    // made printable, as an error the worker may retry after, never as a verified refusal.
-    try {
-      frame.payload.resize(sealing->open(header_bytes, frame.payload, "read_frame"));
-    } catch (const DistributedError&) {
-      if (header.type != MessageType::refused) throw;
-      std::string reason;
-      for (std::byte b : frame.payload)
-        if (reason.size() < 200) reason += (b >= std::byte{32} && b < std::byte{127}) ? static_cast<char>(b) : '?';
-      throw DistributedError("[read_frame] refused by a peer that has not proved the shared secret (a wrong secret on one side?): " +
-                             reason);
-    }
+  const FrameHeader header = decode_header(header_bytes, max_payload, sealing != nullptr);
+  // Named, not returned straight from the co_await: GCC 12 mishandles temporaries there.
+  Frame frame = co_await read_payload(socket, timer, sealing, header_bytes, header);
+  co_return frame;
+}
+
+asio::awaitable<TensorFrame> read_tensor_frame(tcp::socket& socket, Duration timeout, std::size_t max_payload,
+                                               Sealing* sealing, const TensorExpectation& expected) {
+  asio::steady_timer timer(socket.get_executor());
+  timer.expires_after(timeout);
+  std::array<std::byte, kHeaderBytes> header_bytes{};
+  co_await read_until(socket, asio::buffer(header_bytes), timer);
+  const FrameHeader header = decode_header(header_bytes, max_payload, sealing != nullptr);
+  if (header.type != MessageType::parameters && header.type != MessageType::update) {
+    Frame frame = co_await read_payload(socket, timer, sealing, header_bytes, header);
+    TensorFrame other;
+    other.type = frame.type;
+    other.payload = std::move(frame.payload);
+    co_return other;
   }
+  const std::uint64_t plain = header.plain;
+  PayloadReader reader(socket, timer, sealing, header_bytes, plain);
+  // First the head: sealed, the whole first chunk, which must open before anything in it is
+  // believed (the head fits in it: kMaxTensorHeadBytes < kSealChunkBytes); plain, its length.
+  std::vector<std::byte> plain_head;
+  std::vector<std::byte>& head = sealing ? sealing->receive_buffer() : plain_head;
+  head.resize(static_cast<std::size_t>(std::min<std::uint64_t>(plain, sealing ? kSealChunkBytes : 8)));
+  co_await reader.read(head);
+  const char* what = message_name(header.type);
+  if (plain < 8)
+    throw FormatError(std::string("[frame] ") + what + " payload of " + std::to_string(plain) +
+                      " bytes has no room for its 8-byte head length");
+  const std::uint64_t json = get_le_u64(head.data());
+  if (json > kMaxTensorHeadBytes - 8 || json > plain - 8)
+    throw FormatError(std::string("[frame] ") + what + " head of " + std::to_string(json) + " bytes exceeds " +
+                      (json > plain - 8 ? "its payload of " + std::to_string(plain) + " bytes"
+                                        : "the limit of " + std::to_string(kMaxTensorHeadBytes - 8)));
+  const std::size_t head_end = 8 + static_cast<std::size_t>(json);
+  if (head.size() < head_end) {
+    const std::size_t had = head.size();
+    head.resize(head_end);
+    co_await reader.read(std::span(head).subspan(had));
+  }
+  const std::uint64_t body = plain - head_end;
+  io::SafetensorsHeader described = io::parse_safetensors_header(
+      std::string_view(reinterpret_cast<const char*>(head.data()) + 8, static_cast<std::size_t>(json)), body, "frame");
+  const io::SafetensorsEntry& entry = expect_tensor(described, expected.name, expected.numel, expected.bf16_allowed);
+  // Validated: the tensor is exactly the body's size, so the allocation is what we expected.
+  Tensor tensor = Tensor::empty(Shape{expected.numel}, entry.dtype);
+  auto* into = static_cast<std::byte*>(tensor.data_ptr());
+  // Body bytes that came with the first chunk.
+  const std::size_t already = head.size() - head_end;
+  if (already > 0) std::memcpy(into, head.data() + head_end, already);
+  co_await reader.read(std::span(into + already, static_cast<std::size_t>(body) - already));
+  co_await reader.finish();
+  TensorFrame frame;
+  frame.type = header.type;
+  frame.tensor.tensor = std::move(tensor);
+  frame.tensor.metadata = std::move(described.metadata);
   co_return frame;
 }
 
 asio::awaitable<void> write_raw(tcp::socket& socket, std::span<const std::byte> bytes, Duration timeout) {
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(timeout);
-  auto result = co_await (asio::async_write(socket, asio::buffer(bytes.data(), bytes.size()), tuple_awaitable) ||
-                          timer.async_wait(tuple_awaitable));
-  if (result.index() == 1) throw TimeoutError("[write_frame] the peer did not take the frame before the deadline");
-  const auto [ec, n] = std::get<0>(result);
-  if (ec) throw_socket_error(ec, "write_frame");
+  co_await write_until(socket, asio::buffer(bytes.data(), bytes.size()), timer);
 }
 
 asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
@@ -85,24 +258,40 @@ asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::sp
 
 asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::span<const std::byte> head,
                                   std::span<const std::byte> body, Duration timeout, Sealing* sealing) {
-  const std::size_t overhead = sealing ? kSealTagBytes : 0;
-  const auto header = encode_header(type, head.size() + body.size() + overhead);
-  std::vector<std::byte> sealed;
-  if (sealing) {
-    // The ciphertext replaces the payload: one pass over it, which the cipher needs anyway.
-    sealed = sealing->seal(header, head, body);
-    head = sealed;
-    body = {};
-  }
+  const std::uint64_t plain = head.size() + body.size();
+  const auto header = encode_header(type, sealing ? sealed_length(plain) : plain);
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(timeout);
-  // Header and payload in one gathered write: the payload is never copied.
-  const std::array<asio::const_buffer, 3> buffers{asio::buffer(header), asio::buffer(head.data(), head.size()),
-                                                  asio::buffer(body.data(), body.size())};
-  auto result = co_await (asio::async_write(socket, buffers, tuple_awaitable) || timer.async_wait(tuple_awaitable));
-  if (result.index() == 1) throw TimeoutError("[write_frame] the peer did not take the frame before the deadline");
-  const auto [ec, n] = std::get<0>(result);
-  if (ec) throw_socket_error(ec, "write_frame");
+  if (!sealing) {
+    // Header and payload in one gathered write: the payload is never copied.
+    const std::array<asio::const_buffer, 3> buffers{asio::buffer(header), asio::buffer(head.data(), head.size()),
+                                                    asio::buffer(body.data(), body.size())};
+    co_await write_until(socket, buffers, timer);
+    co_return;
+  }
+  // A few chunks at a time are sealed into the connection's buffer (the one pass the cipher
+  // needs, reading the payload where it lies; in parallel on the pool) and written at once:
+  // while the peer opens them, the next are sealed. The header rides with the first chunks.
+  const std::uint64_t sequence = sealing->next_send_sequence();
+  const std::size_t batch = chunks_at_once();
+  constexpr std::size_t sealed_chunk = kSealChunkBytes + kSealTagBytes;
+  std::vector<std::byte>& buffer = sealing->send_buffer();
+  if (buffer.size() < kHeaderBytes + batch * sealed_chunk) buffer.resize(kHeaderBytes + batch * sealed_chunk);
+  std::memcpy(buffer.data(), header.data(), kHeaderBytes);
+  const std::uint64_t chunks = sealed_chunks(plain);
+  std::array<std::size_t, kMaxChunksAtOnce> sizes{};
+  for (std::uint64_t first = 0; first < chunks; first += batch) {
+    const std::size_t offset = first == 0 ? kHeaderBytes : 0;
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, chunks - first));
+    // Only a frame's last chunk is short, and it is last in its batch: the sealed chunks lie
+    // back to back.
+    for_each_chunk(n, [&](std::size_t j) {
+      sizes[j] = sealing->seal_chunk(header, sequence, first + j, head, body, buffer.data() + offset + j * sealed_chunk);
+    });
+    std::size_t total = offset;
+    for (std::size_t j = 0; j < n; ++j) total += sizes[j];
+    co_await write_until(socket, asio::buffer(buffer.data(), total), timer);
+  }
 }
 
 asio::awaitable<tcp::socket> connect(const std::string& host, std::uint16_t port, Duration timeout) {

@@ -55,13 +55,37 @@ struct Frame {
 asio::awaitable<Frame> read_frame(asio::ip::tcp::socket& socket, Duration timeout, std::size_t max_payload,
                                   Sealing* sealing = nullptr);
 
+/// A frame that may carry one tensor: parameters and update frames carry it in `tensor`,
+/// received straight into the tensor's own memory (no payload buffer, no copy); any other
+/// frame carries its payload as read_frame gives it.
+struct TensorFrame {
+  MessageType type;
+  std::vector<std::byte, UninitialisedAllocator<std::byte>> payload;
+  TensorPayload tensor;
+};
+
+/// What a tensor frame must hold: one tensor called `name` of shape [numel], f32 (or bf16
+/// with `bf16_allowed`).
+struct TensorExpectation {
+  std::string name;
+  std::int64_t numel = 0;
+  bool bf16_allowed = false;
+};
+
+/// read_frame for frames that carry a tensor: the safetensors head is read (and, sealed,
+/// authenticated) and checked against `expected` before the tensor is allocated; a head
+/// beyond kMaxTensorHeadBytes or any mismatch is a FormatError.
+asio::awaitable<TensorFrame> read_tensor_frame(asio::ip::tcp::socket& socket, Duration timeout, std::size_t max_payload,
+                                               Sealing* sealing, const TensorExpectation& expected);
+
 /// Writes header and payload within `timeout` (TimeoutError / DistributedError as above),
 /// sealed when `sealing` is given.
 asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> payload,
                                   Duration timeout, Sealing* sealing = nullptr);
 
-/// Writes a payload given in two parts (a head and a body sent straight from its memory
-/// when the frame is not sealed).
+/// Writes a payload given in two parts, a head and a body: plain, both go out in one gathered
+/// write straight from their memory; sealed, chunk by chunk, each sealed into a buffer of
+/// the connection and written while the peer opens the one before.
 asio::awaitable<void> write_frame(asio::ip::tcp::socket& socket, MessageType type, std::span<const std::byte> head,
                                   std::span<const std::byte> body, Duration timeout, Sealing* sealing = nullptr);
 

@@ -123,9 +123,12 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
       const auto welcome = parameters_payload();
       co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome.head, welcome.body(),
                                  options.worker_timeout, session->seal());
+      // Named: GCC 12 mishandles temporaries with destructors inside a co_await.
+      const wire::TensorExpectation gradient{"gradient", numel, true};
       while (!session->closing) {
-        wire::Frame frame =
-            co_await wire::read_frame(session->socket, options.worker_timeout, options.max_frame_bytes, session->seal());
+        // The gradient is received straight into its own tensor, which the update then holds.
+        wire::TensorFrame frame = co_await wire::read_tensor_frame(session->socket, options.worker_timeout,
+                                                                   options.max_frame_bytes, session->seal(), gradient);
         if (session->closing) break;
         if (frame.type == wire::MessageType::bye) break;
         if (frame.type != wire::MessageType::update)
@@ -135,8 +138,7 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           break;
         }
         // A compressing worker sends bf16; the server widens it (exactly) and sums in f32.
-        wire::TensorPayload update = wire::decode_tensor_payload(frame.payload, "gradient", numel, true);
-        frame.payload = {};  // the tensor holds its own copy
+        wire::TensorPayload update = std::move(frame.tensor);
         if (update.tensor.dtype() == DType::bf16) update.tensor = update.tensor.to(DType::f32);
         const std::int64_t base = wire::metadata_int(update.metadata, "base_version");
         if (base < 0 || base > version)

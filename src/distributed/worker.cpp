@@ -56,6 +56,7 @@ struct Worker::Impl {
     } catch (const FormatError& e) {
       throw ValueError(std::string("[Worker] ") + e.what());
     }
+    parameters_expected = {"parameters", flat.numel(), false};
     if (options.compression == Compression::bf16) {
       residual = Tensor::zeros(Shape{flat.numel()}, DType::f32);
       sent = Tensor::empty(Shape{flat.numel()}, DType::bf16);
@@ -66,6 +67,10 @@ struct Worker::Impl {
   Model& model;
   WorkerOptions options;
   Tensor flat;
+  // Parameters arrive straight into a tensor of their own, then go into the model under its
+  // lock. (A member, not a temporary in the co_await: GCC 12 mishandles temporaries with
+  // destructors there.)
+  wire::TensorExpectation parameters_expected;
   std::optional<asio::ip::tcp::socket> socket;
   std::optional<wire::Sealing> sealing;  // with a secret, every frame after the handshake
   std::int64_t version = -1;
@@ -76,8 +81,8 @@ struct Worker::Impl {
   bool finished = false;
   int connections = 0;
 
-  void load(const wire::Frame& frame) {
-    wire::TensorPayload p = wire::decode_tensor_payload(frame.payload, "parameters", flat.numel());
+  void load(const wire::TensorFrame& frame) {
+    const wire::TensorPayload& p = frame.tensor;
     version = wire::metadata_int(p.metadata, "version");
     // The frame is a block in the model's layout: one update through the model's Parameters
     // handle (under its write lock) sets every parameter.
@@ -85,7 +90,7 @@ struct Worker::Impl {
   }
 
   // Applies the server's answer to an update or a handshake; false when training is over.
-  bool take(const wire::Frame& frame) {
+  bool take(const wire::TensorFrame& frame) {
     switch (frame.type) {
       case wire::MessageType::parameters: load(frame); return true;
       case wire::MessageType::done: finished = true; return false;
@@ -101,8 +106,8 @@ struct Worker::Impl {
     auto s = co_await wire::connect(options.host, options.port, options.connect_timeout);
     std::optional<wire::Sealing> keys = co_await wire::answer_challenge(s, options.secret, options.connect_timeout);
     // A server without the secret cannot seal this: its welcome fails to open.
-    const wire::Frame welcome =
-        co_await wire::read_frame(s, options.reply_timeout, options.max_frame_bytes, keys ? &*keys : nullptr);
+    const wire::TensorFrame welcome = co_await wire::read_tensor_frame(s, options.reply_timeout, options.max_frame_bytes,
+                                                                       keys ? &*keys : nullptr, parameters_expected);
     take(welcome);
     socket.emplace(std::move(s));
     sealing = std::move(keys);
@@ -140,6 +145,7 @@ struct Worker::Impl {
   }
 
   wire::Sealing* seal() { return sealing ? &*sealing : nullptr; }
+
 
   wire::TensorPayloadParts update_payload(const Tensor& body) const {
     return wire::encode_tensor_parts("gradient", body,
@@ -208,8 +214,9 @@ asio::awaitable<bool> Worker::sync_parameters() {
   }
   bool reconnect = false;
   try {
-    const wire::Frame frame =
-        co_await wire::read_frame(*s.socket, s.options.reply_timeout, s.options.max_frame_bytes, s.seal());
+    const wire::TensorFrame frame = co_await wire::read_tensor_frame(*s.socket, s.options.reply_timeout,
+                                                                     s.options.max_frame_bytes, s.seal(),
+                                                                     s.parameters_expected);
     co_return s.take(frame);
   } catch (const Refused&) {
     throw;

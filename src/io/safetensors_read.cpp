@@ -14,6 +14,7 @@
 #include "democratising/base/error.hpp"
 #include "democratising/io/file.hpp"
 #include "democratising/io/safetensors.hpp"
+#include "democratising/io/safetensors_header.hpp"
 #include "safetensors_format.hpp"
 
 namespace dm::io {
@@ -25,17 +26,8 @@ using json = nlohmann::json;
 // writers add, while a header of a million '[' cannot make the parser build a million levels.
 constexpr int kMaxJsonDepth = 16;
 
-struct Entry {
-  std::string name;
-  DType dtype = DType::f32;
-  Shape shape;
-  std::uint64_t begin = 0, end = 0;  // relative to the byte buffer
-};
-
-struct Header {
-  std::vector<Entry> entries;  // sorted by begin: the order of the byte buffer
-  Metadata metadata;
-};
+using Entry = SafetensorsEntry;
+using Header = SafetensorsHeader;
 
 [[noreturn]] void fail(std::string_view source, const std::string& problem) {
   throw FormatError("[safetensors] '" + std::string(source) + "': " + problem);
@@ -217,6 +209,13 @@ Header read_file_header(const ReadOnlyFile& file, const std::string& path, std::
 }
 
 }  // namespace
+
+SafetensorsHeader parse_safetensors_header(std::string_view json, std::uint64_t buffer_size, std::string_view source) {
+  if (json.size() > kMaxSafetensorsHeaderBytes)
+    fail(source, "header length " + std::to_string(json.size()) + " exceeds the limit of " +
+                     std::to_string(kMaxSafetensorsHeaderBytes) + " bytes");
+  return parse_header(json, buffer_size, source);
+}
 
 SafetensorsContents parse_safetensors(const std::byte* data, std::size_t size, std::string_view source) {
   if (size < 8) fail(source, "data has " + std::to_string(size) + " bytes, shorter than the 8-byte length prefix");

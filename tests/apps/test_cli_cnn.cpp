@@ -25,7 +25,7 @@ TEST(CliCnn, AShortRunTrains) {
   DM_REQUIRE_CLI_AND_DATA();
   // Ten classes: chance is 0.1; 32 steps of a small CNN (measured: 0.50) get well past it.
   expect_short_run_learns({"train", "--model", "cnn:4-8-16", "--limit", "1024", "--epochs", "1", "--batch-size", "32",
-                           "--lr", "0.1", "--schedule", "constant", "--threads", "2", "--seed", "3"},
+                           "--optimizer", "sgd", "--lr", "0.1", "--schedule", "constant", "--threads", "2", "--seed", "3"},
                           0.3);
 }
 
@@ -38,7 +38,7 @@ TEST(CliCnn, OneThreadAndTwoWriteTheSameCheckpoint) {
   auto train = [&](const char* threads, const char* seed) {
     const std::string ckpt = (dir / (std::string("t") + threads + "_s" + seed + ".safetensors")).string();
     const Result r = run_dm({"train", "--model", "cnn:4-8-16", "--limit", "384", "--epochs", "1", "--batch-size", "32",
-                             "--lr", "0.05", "--threads", threads, "--seed", seed, "--checkpoint", ckpt},
+                             "--optimizer", "sgd", "--lr", "0.05", "--threads", threads, "--seed", seed, "--checkpoint", ckpt},
                             dir);
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return ckpt;

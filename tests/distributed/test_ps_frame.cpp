@@ -80,18 +80,39 @@ TEST(PsFrame, RejectsGarbageHeaders) {
   }
 }
 
-TEST(PsFrame, SealedLengthsAreCheckedWithoutTheirTag) {
+TEST(PsFrame, SealedLengthsAreCheckedWithoutTheirTags) {
   const std::uint16_t v = kProtocolVersion;
   const std::size_t tag = dm::dist::wire::kSealTagBytes;
+  const std::size_t chunk = dm::dist::wire::kSealChunkBytes;
   // A sealed done carries only its tag; a sealed frame shorter than a tag is malformed.
-  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 5, tag), 100, tag));
-  EXPECT_THROW(decode_header(manual_header(kMagic, v, 5, tag + 1), 100, tag), dm::FormatError);
-  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, tag - 1), 100, tag), dm::FormatError);
+  EXPECT_EQ(decode_header(manual_header(kMagic, v, 5, tag), 100, true).plain, 0u);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 5, tag + 1), 100, true), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, tag - 1), 100, true), dm::FormatError);
   // The receiver's limit applies to the plaintext: limit + tag passes, one more does not.
-  EXPECT_NO_THROW(decode_header(manual_header(kMagic, v, 4, 100 + tag), 100, tag));
-  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, 101 + tag), 100, tag), dm::FormatError);
+  EXPECT_EQ(decode_header(manual_header(kMagic, v, 4, 100 + tag), 100, true).plain, 100u);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, 101 + tag), 100, true), dm::FormatError);
+  // Past one chunk every chunk brings its own tag, and all of them are taken off.
+  const FrameHeader two = decode_header(manual_header(kMagic, v, 4, chunk + 1 + 2 * tag), chunk + 1, true);
+  EXPECT_EQ(two.plain, chunk + 1);
+  EXPECT_EQ(two.length, chunk + 1 + 2 * tag);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, chunk + 2 + 2 * tag), chunk + 1, true), dm::FormatError);
+  // A length whose last chunk has no room for data and a tag is no sealed length.
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, chunk + tag + tag), 1u << 30, true), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, chunk + tag + 5), 1u << 30, true), dm::FormatError);
   // A length near 2^64 cannot wrap the subtraction into a small one.
-  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, ~0ull), 100, tag), dm::FormatError);
+  EXPECT_THROW(decode_header(manual_header(kMagic, v, 4, ~0ull), 100, true), dm::FormatError);
+}
+
+TEST(PsFrame, AnOlderPeerIsToldItsProtocolVersion) {
+  // Protocol 3 sealed a frame in one piece; its frames must not be read as chunked ones.
+  try {
+    decode_header(manual_header(kMagic, 3, 4, 100), 1000);
+    FAIL() << "protocol 3 accepted";
+  } catch (const dm::FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("protocol version 3, this build speaks " + std::to_string(kProtocolVersion)),
+              std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(PsFrame, TensorPayloadRoundTripsValuesAndMetadata) {

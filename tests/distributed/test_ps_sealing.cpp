@@ -155,9 +155,23 @@ asio::awaitable<void> pump(tcp::socket& from, tcp::socket& to, std::optional<std
   }
 }
 
-TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
+dm::Model small_model(std::uint64_t seed) { return ps_test::small_model(seed); }
+
+// Dense(8 -> 20000) -> ReLU -> Dense(20000 -> 2): 220,002 parameters, an update of four
+// sealed chunks.
+dm::Model wide_model(std::uint64_t seed) {
+  dm::manual_seed(seed);
+  dm::ModelOptions options;
+  options.optimizer = std::make_shared<dm::optim::SGD>(dm::optim::SGDOptions{.lr = 0.01});
+  return dm::nn::Sequential().add(dm::nn::Dense(8, 20000)).add(dm::nn::ReLU()).add(dm::nn::Dense(20000, 2)).build(options);
+}
+
+// A worker talks to the server through a proxy that flips the byte at `flip_at` of the first
+// update's sealed payload on the first connection: that connection must be dropped with
+// nothing of the update applied, and the worker must reconnect and finish.
+void expect_flipped_update_refused(dm::Model (*make_model)(std::uint64_t), std::size_t flip_at) {
   Runner r;
-  dm::Model server_model = ps_test::small_model(1);
+  dm::Model server_model = make_model(1);
   ParameterServerOptions options;
   options.secret = kSecret;
   options.mode = UpdateMode::asynchronous;
@@ -166,8 +180,8 @@ TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
   const auto before = server_model.module().flat_parameters().to_vector<float>();
   std::vector<std::int64_t> versions_applied;
 
-  // The update frame starts after the worker's response (header + 64 bytes); its byte 40 is
-  // inside the sealed tensor payload.
+  // The update frame starts after the worker's response (header + 64 bytes), its payload after
+  // its own header.
   tcp::acceptor proxy(r.io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
   const std::uint16_t proxy_port = proxy.local_endpoint().port();
   int proxied_connections = 0;
@@ -177,7 +191,7 @@ TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
       auto upstream = std::make_shared<tcp::socket>(co_await wire::connect("127.0.0.1", server.port(), 2000ms));
       const bool first = proxied_connections++ == 0;
       const std::optional<std::size_t> flip =
-          first ? std::optional<std::size_t>(wire::kHeaderBytes + wire::kResponseBytes + wire::kHeaderBytes + 40)
+          first ? std::optional<std::size_t>(wire::kHeaderBytes + wire::kResponseBytes + wire::kHeaderBytes + flip_at)
                 : std::nullopt;
       r.spawn([client, upstream, flip]() -> asio::awaitable<void> { co_await pump(*client, *upstream, flip); });
       r.spawn([client, upstream]() -> asio::awaitable<void> { co_await pump(*upstream, *client, std::nullopt); });
@@ -192,7 +206,7 @@ TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
     }
     co_await server.drain(5000ms);
   });
-  dm::Model worker_model = ps_test::small_model(2);
+  dm::Model worker_model = make_model(2);
   WorkerOptions w;
   w.port = proxy_port;
   w.secret = kSecret;
@@ -215,6 +229,17 @@ TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
   // connection, and exactly max_version of them were applied.
   EXPECT_EQ(static_cast<std::int64_t>(versions_applied.size()), 10);
   EXPECT_NE(server_model.module().flat_parameters().to_vector<float>(), before);
+}
+
+TEST(Sealing, AProxyThatFlipsOneByteOfAnUpdateGetsNothingApplied) {
+  // Byte 40 lies in the payload's head, in its first (and only) chunk.
+  expect_flipped_update_refused(&small_model, 40);
+}
+
+TEST(Sealing, AProxyThatFlipsOneByteInTheLastChunkOfAnUpdateGetsNothingApplied) {
+  // The update has four chunks; the flipped byte is in the last, after three that open.
+  const std::size_t last_chunk = 3 * (wire::kSealChunkBytes + wire::kSealTagBytes);
+  expect_flipped_update_refused(&wide_model, last_chunk + 1000);
 }
 
 TEST(Sealing, AServerWithoutTheSecretCannotWelcomeAWorker) {

@@ -38,6 +38,10 @@ def cli_defaults(dm, command):
 HELP_RULES = {
     "dm.train.shard_min": ("train", r"max\((\d+), half the batch"),
     "dm.train.shard_whole_batch_mparams": ("train", r"whole batch for models of (\d+)M parameters"),
+    "dm.train.cnn_lr": ("train", r"cnn: \w+ at ([\d.]+) for"),
+    "dm.train.cnn_epochs": ("train", r"cnn: \w+ at [\d.]+ for (\d+) epochs"),
+    "dm.train.vit_lr": ("train", r"vit: \w+ at ([\d.]+) for"),
+    "dm.train.vit_epochs": ("train", r"vit: \w+ at [\d.]+ for (\d+) epochs"),
 }
 
 

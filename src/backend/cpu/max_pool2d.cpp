@@ -5,7 +5,10 @@
 //   backward: dx[p] = 0, then dx[p][indices] += g in output order, so overlapping windows
 //             add in a fixed order
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
+#include <type_traits>
 
 #include "backend/cpu/conv_pool.hpp"
 #include "backend/pool_window.hpp"
@@ -60,22 +63,38 @@ void plane_inside(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip)
   }
 }
 
-// The 2x2, stride 2 window of most CNNs, its four reads unrolled (same order as above).
+// take() without a branch. After a ReLU which element of a window wins is close to a coin
+// toss, and a mispredicted branch per element cost more than the rest of the pooling, so the
+// choice is made with masks (a conditional expression still compiled to jumps).
+template <class T>
+inline void take_select(T v, std::int64_t i, T& best, std::int64_t& best_index) {
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  const bool wins = static_cast<bool>(static_cast<int>(v > best) | static_cast<int>(v != v));  // v != v: NaN
+  const Bits mask = Bits{0} - static_cast<Bits>(wins);
+  best = std::bit_cast<T>((std::bit_cast<Bits>(v) & mask) | (std::bit_cast<Bits>(best) & ~mask));
+  const std::int64_t index_mask = -static_cast<std::int64_t>(wins);
+  best_index = (i & index_mask) | (best_index & ~index_mask);
+}
+
+// The 2x2, stride 2 window of most CNNs, its four reads unrolled (same order as above). The
+// geometry is read into locals: the stores through yr and ir could alias it otherwise, and the
+// compiler would reload it for every window.
 template <class T>
 void plane_2x2(const Pool2dGeometry& g, const T* xp, T* yp, std::int64_t* ip) {
-  for (std::int64_t oh = 0; oh < g.out_h; ++oh) {
-    const std::int64_t top = 2 * oh * g.in_w;
+  const std::int64_t in_w = g.in_w, out_w = g.out_w, out_h = g.out_h;
+  for (std::int64_t oh = 0; oh < out_h; ++oh) {
+    const std::int64_t top = 2 * oh * in_w;
     const T* r0 = xp + top;
-    const T* r1 = r0 + g.in_w;
-    T* yr = yp + oh * g.out_w;
-    std::int64_t* ir = ip + oh * g.out_w;
-    for (std::int64_t ow = 0; ow < g.out_w; ++ow) {
+    const T* r1 = r0 + in_w;
+    T* yr = yp + oh * out_w;
+    std::int64_t* ir = ip + oh * out_w;
+    for (std::int64_t ow = 0; ow < out_w; ++ow) {
       const std::int64_t iw = 2 * ow;
       T best = r0[iw];
       std::int64_t best_index = top + iw;
-      take(r0[iw + 1], top + iw + 1, best, best_index);
-      take(r1[iw], top + g.in_w + iw, best, best_index);
-      take(r1[iw + 1], top + g.in_w + iw + 1, best, best_index);
+      take_select(r0[iw + 1], top + iw + 1, best, best_index);
+      take_select(r1[iw], top + in_w + iw, best, best_index);
+      take_select(r1[iw + 1], top + in_w + iw + 1, best, best_index);
       yr[ow] = best;
       ir[ow] = best_index;
     }
