@@ -5,7 +5,7 @@ include(CMakePackageConfigHelpers)
 # of) only the parts a consumer asks for.
 set(DM_INSTALLED_COMPONENTS core async distributed)
 if(DM_WITH_CUDA)
-  list(APPEND DM_INSTALLED_COMPONENTS cuda)
+  list(APPEND DM_INSTALLED_COMPONENTS cuda nccl)
 endif()
 set(DM_CMAKE_INSTALL_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/democratising)
 foreach(component IN LISTS DM_INSTALLED_COMPONENTS)

@@ -23,6 +23,8 @@
 #include "democratising/distributed/world.hpp"
 #include "democratising/io/safetensors.hpp"
 #include "democratising/runtime/pool.hpp"
+#include "device_option.hpp"
+#include "gpu_replica.hpp"
 #include "metrics.hpp"
 #include "option_checks.hpp"
 #include "setup.hpp"
@@ -196,6 +198,9 @@ int train_on_ranks(const CLI::App& command, TrainOptions o, const DistributedFla
     first_epoch = resumed->epochs_done;
     set_generator_state(resumed->generator);
   }
+  // On a GPU (World::nccl) the ranks train copies of the parameters there; rank 0 evaluates and
+  // checkpoints the model's host parameters, brought up to date each time.
+  GpuReplica replica(model, world.device());
   dist::DistributedTrainer trainer(model, world, {.bucket_bytes = flags.bucket_kb << 10, .compression = compression});
   if (resumed) restore_residuals(trainer, extra, o.resume);
   const std::int64_t steps_per_epoch = static_cast<std::int64_t>(train.size());
@@ -203,7 +208,7 @@ int train_on_ranks(const CLI::App& command, TrainOptions o, const DistributedFla
   std::optional<MetricsFile> metrics;
   if (leader && !o.metrics.empty()) {
     metrics.emplace(o.metrics, /*append=*/resuming);
-    RunConfig config = run_config(o, "cpu", steps_per_epoch, parameters, first_epoch, world.size());
+    RunConfig config = run_config(o, world.device().str(), steps_per_epoch, parameters, first_epoch, world.size());
     config.emplace_back("compress", std::string(dist::compression_name(compression)));
     config.emplace_back("bucket_bytes", flags.bucket_kb << 10);
     config.emplace_back("buckets", static_cast<std::int64_t>(trainer.bucket_count()));
@@ -240,21 +245,23 @@ int train_on_ranks(const CLI::App& command, TrainOptions o, const DistributedFla
     }
     const double train_seconds = seconds_since(start);
     if (leader) {
-      last = model.evaluate(test);
-      finish_epoch(reported, model, *last,
-                   {.epoch = epoch,
-                    .lr = first_lr,
-                    .train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0,
-                    .seen = seen,
-                    .train_seconds = train_seconds,
-                    .started = start},
-                   metrics ? &*metrics : nullptr);
+      replica.on_host([&] {
+        last = model.evaluate(test);
+        finish_epoch(reported, model, *last,
+                     {.epoch = epoch,
+                      .lr = first_lr,
+                      .train_loss = seen > 0 ? loss_sum / static_cast<double>(seen) : 0.0,
+                      .seen = seen,
+                      .train_seconds = train_seconds,
+                      .started = start},
+                     metrics ? &*metrics : nullptr);
+      });
     }
-    if (!o.checkpoint.empty()) write_checkpoint(o, trainer, epoch + 1);
+    if (!o.checkpoint.empty()) replica.on_host([&] { write_checkpoint(o, trainer, epoch + 1); });
   }
   world.barrier();  // the others wait for rank 0's last evaluation and checkpoint
   if (leader) {
-    if (!last) last = model.evaluate(test);
+    if (!last) last = replica.on_host([&] { return model.evaluate(test); });
     std::printf("test accuracy: %.4f\n", last->accuracy);
   }
   return 0;
@@ -263,9 +270,16 @@ int train_on_ranks(const CLI::App& command, TrainOptions o, const DistributedFla
 }  // namespace
 
 int run_distributed_train(const CLI::App& command, TrainOptions o, const DistributedFlags& flags) {
-  if (o.device != "cpu") throw UsageError("--device " + o.device + " is not supported with --distributed: it trains on cpu");
+  const bool on_gpu = o.device != "cpu";
+  if (on_gpu && o.device != "cuda")
+    throw UsageError("[dm train] --device " + o.device +
+                     " with --distributed: each rank drives the GPU of its local rank; give --device cuda");
+  // A missing GPU is said here, before MPI starts or any collective runs.
+  if (on_gpu) resolve_device(o.device, "dm train --distributed");
   if (o.threads > 0) set_num_threads(o.threads);
-  dist::World world = dist::World::mpi({.timeout = std::chrono::milliseconds(flags.timeout_ms)});
+  const dist::WorldOptions world_options{.timeout = std::chrono::milliseconds(flags.timeout_ms)};
+  // CUDA tensors go over NCCL (MPI still starts the ranks and carries the host exchanges).
+  dist::World world = on_gpu ? dist::World::nccl(world_options) : dist::World::mpi(world_options);
   if (world.size() == 1) return train_on_ranks(command, o, flags, world);
   try {
     return train_on_ranks(command, o, flags, world);

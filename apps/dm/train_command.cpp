@@ -154,7 +154,7 @@ CLI::App* add_train_command(CLI::App& app, TrainOptions& o) {
   cmd->add_option("--seed", o.seed, "Seed of the initialisation and of the shuffling")->capture_default_str();
   cmd->add_option("--device", o.device,
                   "Where to train: cpu, cuda (GPU 0) or cuda:N; a GPU that is not there is an error before "
-                  "anything starts")
+                  "anything starts. With --distributed: cpu, or cuda (each rank its local GPU, over NCCL)")
       ->capture_default_str();
   cmd->add_option("--checkpoint", o.checkpoint, "Checkpoint written (crash-safely) after every epoch");
   cmd->add_option("--resume", o.resume, "Continue the run that wrote this checkpoint");

@@ -15,6 +15,10 @@
 // other ranks. A rank without rows still runs the model on its empty shard, so that it takes
 // part in every one of those exchanges.
 //
+// On a GPU (a model whose parameters live on CUDA, a World::nccl()) the gradient block lives on
+// the model's device and the buckets go over NCCL, while the rows-and-loss exchange and the
+// option checks, host tensors, stay on MPI.
+//
 // With bf16 compression a ready bucket is first rounded with error feedback into a bf16 copy
 // (gradient_compression.hpp), which is all-gathered instead of all-reduced; once it has
 // arrived, the ranks' values are added in rank order into the bucket's slice of the block.
@@ -62,6 +66,7 @@ std::vector<std::int64_t> agreed_options(const DistributedOptions& o) {
 struct DistributedTrainer::State {
   Model& model;
   World& world;
+  Device device = Device::cpu();  // where the parameters, and so the gradient block, live
   DistributedOptions options;
   std::shared_ptr<const nn::ParameterLayout> layout;
   std::vector<Tensor> params;
@@ -116,6 +121,10 @@ struct DistributedTrainer::State {
   // Compression's buffers for each bucket, once the buckets are laid out.
   void prepare_compression() {
     if (options.compression == Compression::none) return;
+    if (!device.is_cpu())
+      throw DeviceError(std::string("[DistributedTrainer] ") + compression_name(options.compression) +
+                        " compression rounds gradients on the CPU; the model is on " + device.str() +
+                        ": train a GPU model without compression");
     if (layout->dtype() != DType::f32)
       throw DTypeError(std::string("[DistributedTrainer] ") + compression_name(options.compression) +
                        " compression takes f32 gradients, the model's are " + std::string(dtype_name(layout->dtype())));
@@ -168,6 +177,15 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
   if (layout.size() == 0) throw ValueError("[DistributedTrainer] the model has no parameters");
   s.batch_statistics = std::make_shared<RankBatchStatistics>(world);
   for (const auto& [_, p] : model.module().named_parameters()) s.params.push_back(p);
+  s.device = s.params.empty() ? Device::cpu() : s.params.front().device();
+  for (const Tensor& p : s.params)
+    if (p.device() != s.device)
+      throw DeviceError("[DistributedTrainer] the model's parameters are on " + s.device.str() + " and " +
+                        p.device().str() + ": a data-parallel rank holds its whole model on one device");
+  if (!s.device.is_cpu() && world.device() != s.device)
+    throw DeviceError("[DistributedTrainer] the model is on " + s.device.str() + " but the " + world.transport_name() +
+                      " world's collectives run on " + world.device().str() +
+                      (world.device().is_cpu() ? ": make the world with World::nccl()" : ": move the model there"));
   // Every rank must hold the same layout, or the buckets would not line up.
   const Tensor mine = Tensor::from_vector<std::int64_t>(
       {static_cast<std::int64_t>(layout.size()), layout.numel(), std::bit_cast<std::int64_t>(layout.fingerprint())},
@@ -182,7 +200,7 @@ DistributedTrainer::DistributedTrainer(Model& model, World& world, DistributedOp
                                std::to_string(all[static_cast<std::size_t>(3 * r + 1)]) +
                                " elements) or other names, shapes or dtype");
 
-  s.grads = detail::gradient_block(s.layout);
+  s.grads = detail::gradient_block(s.layout, s.device);
   s.grad_views = layout.views(s.grads.flat);
   // Buckets from the last parameter backwards; each is a contiguous span of the block.
   const std::int64_t item = static_cast<std::int64_t>(itemsize(layout.dtype()));
@@ -216,19 +234,23 @@ void DistributedTrainer::broadcast_parameters(int root) {
   State& s = *state_;
   NoGradGuard no_grad;
   Tensor flat = s.model.module().flat_parameters();
-  if (flat.defined() && flat.is_contiguous()) {
+  // A model placed on a GPU parameter by parameter keeps its flat buffer on the host: not the one to send.
+  if (flat.defined() && flat.is_contiguous() && flat.device() == s.device) {
     s.world.broadcast(flat, root);
     return;
   }
   for (Tensor& p : s.params) s.world.broadcast(p, root);
 }
 
-const Gradients& DistributedTrainer::compute_gradients(const Tensor& x, const Tensor& y, Tensor* loss) {
+const Gradients& DistributedTrainer::compute_gradients(const Tensor& x_in, const Tensor& y_in, Tensor* loss) {
   State& s = *state_;
-  if (!x.defined() || !y.defined() || x.dim() == 0 || y.dim() == 0 || y.size(0) != x.size(0))
-    throw ShapeError("[DistributedTrainer] inputs " + (x.defined() ? x.shape().str() : std::string("(undefined)")) +
-                     " and targets " + (y.defined() ? y.shape().str() : std::string("(undefined)")) +
+  if (!x_in.defined() || !y_in.defined() || x_in.dim() == 0 || y_in.dim() == 0 || y_in.size(0) != x_in.size(0))
+    throw ShapeError("[DistributedTrainer] inputs " + (x_in.defined() ? x_in.shape().str() : std::string("(undefined)")) +
+                     " and targets " + (y_in.defined() ? y_in.shape().str() : std::string("(undefined)")) +
                      " need the same batch dimension");
+  // A host batch meets a GPU model on its device.
+  const Tensor x = s.device.is_cpu() ? x_in : x_in.to(s.device);
+  const Tensor y = s.device.is_cpu() ? y_in : y_in.to(s.device);
   const auto start = Clock::now();
   const std::int64_t rows = x.size(0);
   for (Bucket& b : s.buckets) {

@@ -46,17 +46,24 @@ std::int64_t shape_hash(const Shape& shape) {
   return static_cast<std::int64_t>(h >> 1);
 }
 
-bool supported(DType dtype) {
+bool supported(DType dtype, const Device& device) {
+  if (dtype == DType::bf16) return !device.is_cpu();  // NCCL reduces bf16; MPI has no such type
   return dtype == DType::f32 || dtype == DType::f64 || dtype == DType::i32 || dtype == DType::i64;
 }
 
-void check_tensor(const char* op, const Tensor& t, int rank) {
-  if (!t.defined()) throw ValueError(std::string("[") + op + "] rank " + std::to_string(rank) + ": the tensor is undefined");
-  if (t.device() != Device::cpu())
-    throw DeviceError(std::string("[") + op + "] rank " + std::to_string(rank) + ": collectives take CPU tensors");
-  if (!supported(t.dtype()))
-    throw DTypeError(std::string("[") + op + "] rank " + std::to_string(rank) + ": collectives support f32, f64, i32 and i64, not " +
-                     std::string(dtype_name(t.dtype())));
+void check_tensor(const char* op, const Tensor& t, const Transport& transport) {
+  const std::string where = std::string("[") + op + "] rank " + std::to_string(transport.rank()) + ": ";
+  if (!t.defined()) throw ValueError(where + "the tensor is undefined");
+  const Device device = t.device();
+  if (device != Device::cpu() && device != transport.device()) {
+    if (transport.device().is_cpu())
+      throw DeviceError(where + "the " + transport.name() + " transport takes CPU tensors, this one is on " +
+                        device.str() + " (World::nccl() reduces CUDA tensors)");
+    throw DeviceError(where + "this rank's GPU is " + transport.device().str() + ", the tensor is on " + device.str());
+  }
+  if (!supported(t.dtype(), device))
+    throw DTypeError(where + "collectives support f32, f64, i32 and i64 (and bf16 on a GPU), not " +
+                     std::string(dtype_name(t.dtype())) + " on " + device.str());
 }
 
 // A collective that had finished by the time it was handed back.
@@ -85,6 +92,8 @@ const char* reduction_name(Reduction reduction) {
 
 World World::mpi(WorldOptions options) { return World(detail::make_mpi_transport(options), options); }
 
+World World::nccl(WorldOptions options) { return World(detail::make_nccl_transport(options), options); }
+
 std::vector<World> World::local(int n, WorldOptions options) {
   std::vector<World> worlds;
   for (auto& transport : detail::make_local_transports(n, options)) worlds.emplace_back(std::move(transport), options);
@@ -98,6 +107,7 @@ World::World(std::shared_ptr<Transport> transport, WorldOptions options) : trans
 int World::rank() const { return transport_->rank(); }
 int World::size() const { return transport_->size(); }
 const char* World::transport_name() const { return transport_->name(); }
+Device World::device() const { return transport_->device(); }
 
 // Every rank shares what it is about to pass; all ranks see the same table, so either all go
 // on or all throw the same complaint.
@@ -135,7 +145,7 @@ void World::agree(const char* op, const Tensor& tensor, std::int64_t extra) {
 }
 
 void World::all_reduce(Tensor& tensor, Reduction reduction) {
-  check_tensor("all_reduce", tensor, rank());
+  check_tensor("all_reduce", tensor, *transport_);
   if (reduction == Reduction::Mean && !is_floating(tensor.dtype()))
     throw DTypeError("[all_reduce] a mean needs a floating dtype, the tensor is " + std::string(dtype_name(tensor.dtype())));
   agree("all_reduce", tensor, static_cast<std::int64_t>(reduction));
@@ -149,27 +159,29 @@ void World::all_reduce(Tensor& tensor, Reduction reduction) {
 void World::all_reduce(std::vector<Tensor>& tensors, Reduction reduction) {
   agree("all_reduce_list", Tensor::zeros(Shape{static_cast<std::int64_t>(tensors.size())}, DType::i32),
         static_cast<std::int64_t>(reduction));
-  for (const Tensor& t : tensors) check_tensor("all_reduce", t, rank());
+  for (const Tensor& t : tensors) check_tensor("all_reduce", t, *transport_);
   NoGradGuard no_grad;
-  // One collective per dtype: the tensors of that dtype packed into one buffer, in list order.
+  // One collective per dtype and device: the tensors of that kind packed into one buffer, in list order.
   std::vector<bool> done(tensors.size(), false);
   for (std::size_t first = 0; first < tensors.size(); ++first) {
     if (done[first]) continue;
     const DType dtype = tensors[first].dtype();
+    const Device device = tensors[first].device();
+    auto same_kind = [&](const Tensor& t) { return t.dtype() == dtype && t.device() == device; };
     std::int64_t total = 0;
     for (std::size_t i = first; i < tensors.size(); ++i)
-      if (tensors[i].dtype() == dtype) total += tensors[i].numel();
-    Tensor packed = Tensor::empty(Shape{total}, dtype);
+      if (same_kind(tensors[i])) total += tensors[i].numel();
+    Tensor packed = Tensor::empty(Shape{total}, dtype, device);
     std::int64_t offset = 0;
     for (std::size_t i = first; i < tensors.size(); ++i) {
-      if (tensors[i].dtype() != dtype) continue;
+      if (!same_kind(tensors[i])) continue;
       packed.narrow(0, offset, tensors[i].numel()).copy_(tensors[i].reshape(Shape{tensors[i].numel()}));
       offset += tensors[i].numel();
     }
     all_reduce(packed, reduction);
     offset = 0;
     for (std::size_t i = first; i < tensors.size(); ++i) {
-      if (tensors[i].dtype() != dtype) continue;
+      if (!same_kind(tensors[i])) continue;
       tensors[i].copy_(packed.narrow(0, offset, tensors[i].numel()).reshape(tensors[i].shape()));
       offset += tensors[i].numel();
       done[i] = true;
@@ -188,7 +200,7 @@ void World::all_reduce(Gradients& grads, Reduction reduction) {
 }
 
 std::unique_ptr<PendingCollective> World::start_all_reduce(Tensor& tensor, Reduction reduction) {
-  check_tensor("start_all_reduce", tensor, rank());
+  check_tensor("start_all_reduce", tensor, *transport_);
   if (!tensor.is_contiguous())
     throw ValueError("[start_all_reduce] rank " + std::to_string(rank()) + ": the tensor " + tensor.shape().str() +
                      " must be contiguous: it is reduced where it lies");
@@ -198,7 +210,7 @@ std::unique_ptr<PendingCollective> World::start_all_reduce(Tensor& tensor, Reduc
 }
 
 void World::broadcast(Tensor& tensor, int root) {
-  check_tensor("broadcast", tensor, rank());
+  check_tensor("broadcast", tensor, *transport_);
   if (root < 0 || root >= size())
     throw ValueError("[broadcast] root " + std::to_string(root) + " is not a rank of a world of size " + std::to_string(size()));
   agree("broadcast", tensor, root);
@@ -211,12 +223,12 @@ void World::broadcast(Tensor& tensor, int root) {
 }
 
 Tensor World::all_gather(const Tensor& tensor) {
-  check_tensor("all_gather", tensor, rank());
+  check_tensor("all_gather", tensor, *transport_);
   agree("all_gather", tensor, 0);
   const Tensor buffer = tensor.contiguous();
   std::vector<std::int64_t> dims{size()};
   for (std::int64_t d : tensor.shape()) dims.push_back(d);
-  Tensor out = Tensor::empty(Shape(dims), tensor.dtype());
+  Tensor out = Tensor::empty(Shape(dims), tensor.dtype(), tensor.device());
   transport_->all_gather(buffer.data_ptr(), out.data_ptr(), buffer.numel() * static_cast<std::int64_t>(itemsize(buffer.dtype())));
   return out;
 }

@@ -10,11 +10,11 @@
 
 namespace dm::detail {
 
-Gradients gradient_block(const std::shared_ptr<const nn::ParameterLayout>& layout) {
+Gradients gradient_block(const std::shared_ptr<const nn::ParameterLayout>& layout, Device device) {
   Gradients grads;
   grads.layout = layout;
   // Uninitialised: grad_into writes every element (zeros where the loss does not reach).
-  grads.flat = layout->allocate_for_overwrite();
+  grads.flat = layout->allocate_for_overwrite(device);
   grads.tensors = layout->named_views(grads.flat);
   return grads;
 }

@@ -21,7 +21,7 @@
 namespace dm::detail {
 
 /// A fresh gradient block in `layout` (left for backward to fill) and its views by name.
-Gradients gradient_block(const std::shared_ptr<const nn::ParameterLayout>& layout);
+Gradients gradient_block(const std::shared_ptr<const nn::ParameterLayout>& layout, Device device = Device::cpu());
 
 /// What a trainer adds to the plain step.
 struct StepHooks {

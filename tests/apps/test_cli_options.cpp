@@ -54,6 +54,24 @@ TEST(CliDevice, AMissingGpuIsAnErrorBeforeAnythingStarts) {
   EXPECT_EQ(cpu.exit_code, 0) << cpu.err;
 }
 
+TEST(CliDevice, DistributedOnAMissingGpuIsAnErrorBeforeAnyCollective) {
+  DM_REQUIRE_CLI_AND_DATA();
+  if (dm::cuda::device_count() > 0) GTEST_SKIP() << "a GPU is present: this checks the path without one";
+  ScratchDir dir;
+  const std::string nowhere = (dir / "nowhere").string();
+  const Result r = run_dm({"train", "--distributed", "--device", "cuda", "--data", nowhere, "--epochs", "1"}, dir);
+  expect_one_line_error(r, 1);
+  EXPECT_TRUE(contains(r.err, "--device cuda")) << r.err;
+  EXPECT_TRUE(contains(r.err, dm::cuda::is_built() ? dm::cuda::unavailable_reason() : "without CUDA")) << r.err;
+  EXPECT_FALSE(contains(r.err, "nowhere")) << r.err;
+  EXPECT_FALSE(contains(r.err, "MPI")) << r.err;
+  EXPECT_EQ(r.out, "");
+  // Each rank takes the GPU of its local rank: naming one is a usage error, said first.
+  const Result named = run_dm({"train", "--distributed", "--device", "cuda:1", "--data", nowhere}, dir);
+  expect_one_line_error(named, 2);
+  EXPECT_TRUE(contains(named.err, "local rank")) << named.err;
+}
+
 TEST(CliModelFit, SizesThatDoNotMatchTheDataNameBoth) {
   DM_REQUIRE_CLI_AND_DATA();
   ScratchDir dir;

@@ -5,9 +5,10 @@
 //   dm::dist::World world = dm::dist::World::mpi();   // under `mpirun -np N`, or alone as size 1
 //   world.all_reduce(grads, dm::dist::Reduction::Mean);
 //
-// Two transports behind one interface: MPI (OpenMPI, one process per rank) and an in-process one
-// (`World::local(n)` or `run_local(n, fn)`: n threads, one World handle each) that runs the same
-// code without MPI, for tests. Every rank must call the same collectives in the same order.
+// Three transports behind one interface: MPI (OpenMPI, one process per rank), NCCL for tensors on
+// a GPU (`World::nccl()`: MPI starts the ranks and carries host tensors, NCCL the CUDA ones, one
+// GPU per rank) and an in-process one (`World::local(n)` or `run_local(n, fn)`: n threads, one
+// World handle each) that runs the same code without MPI, for tests. Every rank must call the same collectives in the same order.
 // Before each collective the ranks compare what they pass (operation, element count, dtype,
 // root), so a mismatch is a DistributedError naming the ranks and shapes instead of corrupt
 // memory or a hang; `WorldOptions::check_agreement = false` skips that extra exchange.
@@ -67,8 +68,10 @@ class Transport {
   virtual int rank() const = 0;
   /// The number of ranks.
   virtual int size() const = 0;
-  /// "mpi" or "local".
+  /// "mpi", "nccl" or "local".
   virtual const char* name() const = 0;
+  /// Where the tensors of its collectives may live besides the CPU: the GPU of an NCCL rank.
+  virtual Device device() const { return Device::cpu(); }
   /// Element-wise Sum, Max or Min of `count` elements across ranks, in place.
   virtual void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) = 0;
   /// all_reduce() started without waiting for it.
@@ -96,6 +99,12 @@ class World {
   static World mpi(WorldOptions options = {});
   /// n Worlds in one process, one per rank, to hand to n threads.
   static std::vector<World> local(int n, WorldOptions options = {});
+  /// This process's rank of the MPI job, collectives of CUDA tensors on NCCL: the GPU is the
+  /// rank's local rank on its host (device()), and CPU tensors still go over MPI. NCCL is loaded
+  /// at run time (libnccl.so.2, or DM_NCCL_LIBRARY). A DeviceError, before any collective, when
+  /// this build has no CUDA, there is no GPU, NCCL cannot be loaded, or a host has more ranks
+  /// than GPUs. bf16 is reduced too (on the GPU); Mean is a Sum then a division, as on MPI.
+  static World nccl(WorldOptions options = {});
 
   /// A World over a transport of one's own.
   explicit World(std::shared_ptr<Transport> transport, WorldOptions options = {});
@@ -104,13 +113,15 @@ class World {
   int rank() const;
   /// The number of ranks.
   int size() const;
-  /// "mpi" or "local".
+  /// "mpi", "nccl" or "local".
   const char* transport_name() const;
+  /// The GPU of an NCCL World; the CPU otherwise.
+  Device device() const;
   /// The options it was made with.
   const WorldOptions& options() const { return options_; }
 
-  /// Reduces a contiguous tensor in place across ranks (f32, f64, i32, i64). Mean is for
-  /// floating dtypes: the sum divided by size().
+  /// Reduces a tensor in place across ranks (f32, f64, i32, i64; bf16 too on an NCCL World's GPU).
+  /// Mean is for floating dtypes: the sum divided by size().
   void all_reduce(Tensor& tensor, Reduction reduction = Reduction::Sum);
   /// Several tensors (each reduced element-wise), in as few collectives as their dtypes allow.
   void all_reduce(std::vector<Tensor>& tensors, Reduction reduction = Reduction::Sum);

@@ -19,6 +19,7 @@
 #include "backend/cuda/cuda_provider.hpp"
 #include "backend/cuda/kernels.hpp"
 #include "backend/cuda/layer_kernels.hpp"
+#include "backend/cuda/peer_copy.hpp"
 #include "backend/cuda/training_kernels.hpp"
 #include "backend/unavailable_backend.hpp"
 #include "democratising/base/error.hpp"
@@ -92,8 +93,9 @@ class CudaBackend final : public backend::UnavailableBackend {
     check(err, "allocate");
     return p;
   }
-  void release(void* ptr, std::size_t, int index) override {
+  void release(void* ptr, std::size_t nbytes, int index) override {
     if (!ptr) return;
+    wait_for_pending_reads(ptr, nbytes, index);  // a copy to another GPU may still read it
     if (cudaSetDevice(index) != cudaSuccess || cudaFreeAsync(ptr, nullptr) != cudaSuccess) cudaGetLastError();
   }
   void copy_from_host(void* dst, const void* src, std::size_t nbytes, int index, backend::Stream s) override {
@@ -108,6 +110,10 @@ class CudaBackend final : public backend::UnavailableBackend {
   }
   void copy_on_device(void* dst, int dst_index, const void* src, int src_index, std::size_t nbytes,
                       backend::Stream s) override {
+    if (nbytes == 0) return;
+    // Between two GPUs on the default streams: event-ordered on a copy stream (peer_copy.cpp).
+    if (s.handle == 0 && dst_index != src_index) return copy_between_devices(dst, dst_index, src, src_index, nbytes);
+    check(cudaSetDevice(dst_index), "copy_on_device");  // stream 0 is then the destination's
     check(cudaMemcpyPeerAsync(dst, dst_index, src, src_index, nbytes, stream_of(s)), "copy_on_device");
   }
   void synchronize(int index) override {

@@ -5,8 +5,7 @@
 //
 // One cuBLAS handle per device per thread, created on first use: handles are not safe to
 // share between threads issuing work at once. f32 computes in f32 (the default math mode
-// never uses TF32), f64 in f64.
-#include <cublas_v2.h>
+// never uses TF32), f64 in f64. cuBLAS itself is loaded on the first GEMM (cublas_library.hpp).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include <string>
 
 #include "backend/cuda/check.hpp"
+#include "backend/cuda/cublas_library.hpp"
 #include "backend/cuda/kernels.hpp"
 
 namespace dm::cuda_backend::kernels {
@@ -21,20 +21,20 @@ namespace {
 
 void check_blas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS)
-    throw DeviceError(std::string("[cuda: gemm] ") + what + ": " + cublasGetStatusString(status));
+    throw DeviceError(std::string("[cuda: gemm] ") + what + ": " + cublas().status_string(status));
 }
 
 class Handles {
  public:
   ~Handles() {
     for (cublasHandle_t h : handles_)
-      if (h) cublasDestroy(h);
+      if (h) cublas().destroy(h);
   }
   cublasHandle_t get(int device) {
     if (device < 0 || device >= kMaxDevices) throw DeviceError("[cuda: gemm] device index " + std::to_string(device));
     if (!handles_[device]) {
-      check_blas(cublasCreate(&handles_[device]), "cublasCreate");
-      check_blas(cublasSetMathMode(handles_[device], CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
+      check_blas(cublas().create(&handles_[device]), "cublasCreate");
+      check_blas(cublas().set_math_mode(handles_[device], CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
     }
     return handles_[device];
   }
@@ -75,7 +75,7 @@ void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, co
   check(cudaGetDevice(&device), "gemm");
   thread_local Handles handles;
   cublasHandle_t handle = handles.get(device);
-  check_blas(cublasSetStream(handle, nullptr), "cublasSetStream");
+  check_blas(cublas().set_stream(handle, nullptr), "cublasSetStream");
 
   const bool f32 = dtype == DType::f32;
   const cudaDataType_t type = f32 ? CUDA_R_32F : CUDA_R_64F;
@@ -97,7 +97,7 @@ void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, co
   if (stride_a >= 0 && stride_b >= 0) {
     const std::byte* a0 = a.data + offset(a.batch_offsets, 0) * static_cast<std::int64_t>(item);
     const std::byte* b0 = b.data + offset(b.batch_offsets, 0) * static_cast<std::int64_t>(item);
-    check_blas(cublasGemmStridedBatchedEx(handle, op_b, op_a, n, m, k, alpha_p, b0, type, ldb, stride_b, a0, type, lda,
+    check_blas(cublas().gemm_strided_batched_ex(handle, op_b, op_a, n, m, k, alpha_p, b0, type, ldb, stride_b, a0, type, lda,
                                           stride_a, beta_p, c, type, n, c_stride, as_int(shape.batch, "batch"), compute,
                                           CUBLAS_GEMM_DEFAULT),
                "cublasGemmStridedBatchedEx");
@@ -106,7 +106,7 @@ void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, co
       const std::byte* ai = a.data + offset(a.batch_offsets, i) * static_cast<std::int64_t>(item);
       const std::byte* bi = b.data + offset(b.batch_offsets, i) * static_cast<std::int64_t>(item);
       std::byte* ci = c + i * c_stride * static_cast<std::int64_t>(item);
-      check_blas(cublasGemmEx(handle, op_b, op_a, n, m, k, alpha_p, bi, type, ldb, ai, type, lda, beta_p, ci, type, n,
+      check_blas(cublas().gemm_ex(handle, op_b, op_a, n, m, k, alpha_p, bi, type, ldb, ai, type, lda, beta_p, ci, type, n,
                               compute, CUBLAS_GEMM_DEFAULT),
                  "cublasGemmEx");
     }
