@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "model_families.hpp"
+
 namespace dm::cli {
 namespace {
 
@@ -15,16 +17,12 @@ constexpr std::array<FamilyRecipe, 3> kRecipes{{
     {.family = "vit", .epochs = 10, .optimizer = "adamw", .lr = 0.001},
 }};
 
-bool names_family(std::string_view spec, std::string_view family) {
-  return spec == family || (spec.size() > family.size() && spec.substr(0, family.size()) == family &&
-                            spec[family.size()] == ':');
-}
-
 }  // namespace
 
 const FamilyRecipe& recipe_for_model(const std::string& spec) {
+  const std::string_view family = model_family(spec);
   for (const FamilyRecipe& recipe : kRecipes)
-    if (names_family(spec, recipe.family)) return recipe;
+    if (family == recipe.family) return recipe;
   return kRecipes[0];
 }
 

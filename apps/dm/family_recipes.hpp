@@ -19,8 +19,7 @@ struct FamilyRecipe {
   double lr;              // the peak of the cosine schedule
 };
 
-/// The recipe of the family a --model spec names (an MLP for any spec not naming cnn or vit:
-/// network_from_spec reports a malformed one).
+/// The recipe of the family a --model spec names (model_family).
 const FamilyRecipe& recipe_for_model(const std::string& spec);
 
 /// Sets --epochs, --optimizer and --lr from the model's recipe where the command line gave none

@@ -94,6 +94,13 @@ nn::Sequential fashion_vit(const VitSizes& s) {
   return net;
 }
 
+std::string_view model_family(const std::string& spec) {
+  for (std::string_view family : {"cnn", "vit"})
+    if (spec == family || (has_prefix(spec, family) && spec.size() > family.size() && spec[family.size()] == ':'))
+      return family;
+  return "mlp";
+}
+
 nn::Sequential network_from_spec(const std::string& spec) {
   if (spec == "cnn") return fashion_cnn();
   constexpr std::string_view cnn_prefix = "cnn:";

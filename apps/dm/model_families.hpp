@@ -8,6 +8,7 @@
 //   vit:D-H-L-M          the same with embedding size D, H heads, L encoder layers, MLP width M
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "democratising/nn/sequential.hpp"
 
@@ -37,6 +38,10 @@ struct VitSizes {
 /// embedding (16, D); `layers` pre-norm TransformerEncoderLayers (GELU MLP); LayerNorm; the mean
 /// over the 16 tokens; Dense to the 10 classes.
 nn::Sequential fashion_vit(const VitSizes& sizes = {});
+
+/// The family a --model spec names: "cnn" or "vit" (bare or with sizes after ':'), else "mlp"
+/// (network_from_spec reports a malformed spec).
+std::string_view model_family(const std::string& spec);
 
 /// The network of a --model spec (see the file comment); UsageError for one that is malformed.
 nn::Sequential network_from_spec(const std::string& spec);
