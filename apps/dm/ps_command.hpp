@@ -15,6 +15,7 @@ struct PsOptions {
   std::string host = "127.0.0.1";
   int port = 5555;
   std::string secret_file;  // else the environment's DM_PS_SECRET; else no secret (loopback only)
+  std::string wire = "sealed";  // with a secret: sealed or authenticated frames (both ends alike)
   std::string model = "mlp:784-128-10";
   // serve
   std::string mode = "async";

@@ -78,8 +78,9 @@ void for_each_chunk(std::size_t n, F&& body) {
 }
 
 // Reads a frame's payload into places the caller picks, in order. Plain, the bytes go straight
-// from the socket to their place; sealed, a few chunks and their tags are read in one go and
-// opened where they landed while they are still in cache, so the payload is never held twice.
+// from the socket to their place; sealed or authenticated, a few chunks and their tags are read
+// in one go and opened (or only checked) where they landed while they are still in cache, so
+// the payload is never held twice.
 // Sealed reads must start and end on chunk boundaries (a chunk opens in one piece).
 class PayloadReader {
  public:
@@ -175,6 +176,40 @@ asio::awaitable<Frame> read_payload(tcp::socket& socket, asio::steady_timer& tim
   co_return frame;
 }
 
+// Authenticated frames go out from where they lie: a few chunks' tags are made at once (in
+// parallel on the pool), then those chunks' plain bytes, each followed by its tag, leave in one
+// gathered write (the header with the first), so the payload is read once by the MAC and once
+// by the kernel and never copied.
+asio::awaitable<void> write_authenticated(tcp::socket& socket, Sealing& sealing, const std::array<std::byte, kHeaderBytes>& header,
+                                          std::span<const std::byte> head, std::span<const std::byte> body,
+                                          asio::steady_timer& timer) {
+  const std::uint64_t sequence = sealing.next_send_sequence();
+  const std::uint64_t plain = head.size() + body.size();
+  const std::uint64_t chunks = sealed_chunks(plain);
+  const std::size_t batch = chunks_at_once();
+  std::array<Sealing::Tag, kMaxChunksAtOnce> tags{};
+  std::vector<asio::const_buffer> buffers;
+  for (std::uint64_t first = 0; first < chunks; first += batch) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(batch, chunks - first));
+    for_each_chunk(n, [&](std::size_t j) { tags[j] = sealing.tag_chunk(header, sequence, first + j, head, body); });
+    buffers.clear();
+    if (first == 0) buffers.push_back(asio::buffer(header));
+    for (std::size_t j = 0; j < n; ++j) {
+      // Chunk k covers payload bytes [k * kSealChunkBytes, ...), which may straddle head and body.
+      const std::uint64_t begin = (first + j) * kSealChunkBytes;
+      const std::uint64_t end = std::min<std::uint64_t>(begin + kSealChunkBytes, plain);
+      if (begin < head.size())
+        buffers.push_back(asio::buffer(head.data() + begin, static_cast<std::size_t>(std::min<std::uint64_t>(end, head.size()) - begin)));
+      if (end > head.size()) {
+        const std::uint64_t from = std::max<std::uint64_t>(begin, head.size()) - head.size();
+        buffers.push_back(asio::buffer(body.data() + from, static_cast<std::size_t>(end - head.size() - from)));
+      }
+      buffers.push_back(asio::buffer(tags[j]));
+    }
+    co_await write_until(socket, buffers, timer);
+  }
+}
+
 }  // namespace
 
 asio::awaitable<Frame> read_frame(tcp::socket& socket, Duration timeout, std::size_t max_payload, Sealing* sealing) {
@@ -267,6 +302,10 @@ asio::awaitable<void> write_frame(tcp::socket& socket, MessageType type, std::sp
     const std::array<asio::const_buffer, 3> buffers{asio::buffer(header), asio::buffer(head.data(), head.size()),
                                                     asio::buffer(body.data(), body.size())};
     co_await write_until(socket, buffers, timer);
+    co_return;
+  }
+  if (sealing->protection() == WireProtection::authenticated) {
+    co_await write_authenticated(socket, *sealing, header, head, body, timer);
     co_return;
   }
   // A few chunks at a time are sealed into the connection's buffer (the one pass the cipher

@@ -21,7 +21,7 @@ std::vector<std::byte> both_nonces(std::span<const std::byte> server_nonce, std:
 }
 
 asio::awaitable<std::optional<Sealing>> answer_challenge(asio::ip::tcp::socket& socket, std::string_view secret,
-                                                         Duration timeout) {
+                                                         Duration timeout, WireProtection protection) {
   const Frame challenge = co_await read_frame(socket, timeout, kMaxControlPayload);
   if (challenge.type != MessageType::challenge)
     throw FormatError(std::string("[handshake] expected a challenge, got ") + message_name(challenge.type));
@@ -31,7 +31,7 @@ asio::awaitable<std::optional<Sealing>> answer_challenge(asio::ip::tcp::socket& 
   answer.insert(answer.end(), own.begin(), own.end());
   co_await write_frame(socket, MessageType::response, answer, timeout);
   if (secret.empty()) co_return std::nullopt;
-  co_return Sealing::derive(secret, challenge.payload, own, End::worker);
+  co_return Sealing::derive(secret, challenge.payload, own, End::worker, protection);
 }
 
 }  // namespace dm::dist::wire

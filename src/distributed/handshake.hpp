@@ -21,7 +21,8 @@ namespace dm::dist::wire {
 /// the connection, or nothing without a secret (loopback only). FormatError when the server
 /// sends something other than a challenge.
 asio::awaitable<std::optional<Sealing>> answer_challenge(asio::ip::tcp::socket& socket, std::string_view secret,
-                                                         Duration timeout);
+                                                         Duration timeout,
+                                                         WireProtection protection = WireProtection::sealed);
 
 /// The nonces a response payload carries after its MAC.
 struct Response {

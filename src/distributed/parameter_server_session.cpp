@@ -96,7 +96,7 @@ asio::awaitable<void> ParameterServer::Impl::authenticate(ServerSession& session
   // From here on every frame of this connection is sealed (frames are plain only without a
   // secret, which the server allows on loopback addresses alone).
   if (!options.secret.empty())
-    session.sealing = wire::Sealing::derive(options.secret, nonce, response.worker_nonce, wire::End::server);
+    session.sealing = wire::Sealing::derive(options.secret, nonce, response.worker_nonce, wire::End::server, options.wire);
 }
 
 asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession> session) {

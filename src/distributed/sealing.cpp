@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -14,9 +15,10 @@
 namespace dm::dist::wire {
 namespace {
 
-// Binds the keys to this protocol and version: keys derived for anything else never match.
-// (Version 4 cut sealed payloads into chunks, each with its own nonce and tag.)
-constexpr std::string_view kInfo = "democratising-ps-v4 frame keys";
+// Binds the keys to this protocol, its version and the protection: keys derived for anything
+// else never match. (Version 4 cut sealed payloads into chunks, each with its own nonce and tag.)
+constexpr std::string_view kSealedInfo = "democratising-ps-v4 frame keys";
+constexpr std::string_view kAuthenticatedInfo = "democratising-ps-v4 authenticated frame keys";
 constexpr std::size_t kIvBytes = 12;
 constexpr std::uint64_t kSealedChunkBytes = kSealChunkBytes + kSealTagBytes;
 
@@ -90,11 +92,13 @@ std::uint64_t plain_length(std::uint64_t sealed) {
 
 void refuse_unopened_frame(const char* who) {
   throw DistributedError(std::string("[") + who +
-                         "] a frame failed authentication: altered, replayed, reordered or not sealed with the shared secret");
+                         "] a frame failed authentication: altered, replayed, reordered, or not sealed with the shared secret and "
+                         "the same wire protection (sealed or authenticated) on both ends");
 }
 
 Sealing Sealing::derive(std::string_view secret, std::span<const std::byte> server_nonce,
-                        std::span<const std::byte> worker_nonce, End end) {
+                        std::span<const std::byte> worker_nonce, End end, WireProtection protection) {
+  const std::string_view info = protection == WireProtection::sealed ? kSealedInfo : kAuthenticatedInfo;
   std::vector<unsigned char> salt(bytes(server_nonce), bytes(server_nonce) + server_nonce.size());
   salt.insert(salt.end(), bytes(worker_nonce), bytes(worker_nonce) + worker_nonce.size());
   KdfContext ctx(EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, nullptr), &EVP_PKEY_CTX_free);
@@ -105,10 +109,11 @@ Sealing Sealing::derive(std::string_view secret, std::span<const std::byte> serv
   if (!ctx || EVP_PKEY_derive_init(ctx.get()) != 1 || EVP_PKEY_CTX_set_hkdf_md(ctx.get(), EVP_sha256()) != 1 ||
       EVP_PKEY_CTX_set1_hkdf_salt(ctx.get(), salt.data(), int_size(salt.size())) != 1 ||
       EVP_PKEY_CTX_set1_hkdf_key(ctx.get(), key, secret.empty() ? 1 : int_size(secret.size())) != 1 ||
-      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const unsigned char*>(kInfo.data()), int_size(kInfo.size())) != 1 ||
+      EVP_PKEY_CTX_add1_hkdf_info(ctx.get(), reinterpret_cast<const unsigned char*>(info.data()), int_size(info.size())) != 1 ||
       EVP_PKEY_derive(ctx.get(), keys.data(), &length) != 1 || length != keys.size())
     fail("derive the frame keys (HKDF-SHA256)");
   Sealing s;
+  s.protection_ = protection;
   // The first half seals what the server sends, the second what the worker sends.
   auto* to_worker = keys.data();
   auto* to_server = keys.data() + 32;
@@ -120,6 +125,13 @@ Sealing Sealing::derive(std::string_view secret, std::span<const std::byte> serv
 std::size_t Sealing::seal_chunk(std::span<const std::byte> header, std::uint64_t sequence, std::uint64_t index,
                                std::span<const std::byte> head, std::span<const std::byte> body, std::byte* out) const {
   const auto [first, second] = chunk_of(head, body, index);
+  if (protection_ == WireProtection::authenticated) {
+    const Tag tag = tag_chunk(header, sequence, index, head, body);
+    if (!first.empty()) std::memcpy(out, first.data(), first.size());
+    if (!second.empty()) std::memcpy(out + first.size(), second.data(), second.size());
+    std::memcpy(out + first.size() + second.size(), tag.data(), kSealTagBytes);
+    return first.size() + second.size() + kSealTagBytes;
+  }
   const CipherContext ctx = begin(send_key_, sequence, index, true, header);
   auto* o = reinterpret_cast<unsigned char*>(out);
   int n = 0;
@@ -132,12 +144,33 @@ std::size_t Sealing::seal_chunk(std::span<const std::byte> header, std::uint64_t
   return first.size() + second.size() + kSealTagBytes;
 }
 
+Sealing::Tag Sealing::tag_chunk(std::span<const std::byte> header, std::uint64_t sequence, std::uint64_t index,
+                                std::span<const std::byte> head, std::span<const std::byte> body) const {
+  if (protection_ != WireProtection::authenticated)
+    throw std::logic_error("[sealing] tag_chunk leaves the bytes plain: authenticated protection only");
+  const auto [first, second] = chunk_of(head, body, index);
+  const CipherContext ctx = begin(send_key_, sequence, index, true, header);
+  // GMAC: the chunk is associated data after the header, and nothing is encrypted.
+  int n = 0;
+  if (!first.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &n, bytes(first), int_size(first.size())) != 1) fail("authenticate");
+  if (!second.empty() && EVP_CipherUpdate(ctx.get(), nullptr, &n, bytes(second), int_size(second.size())) != 1) fail("authenticate");
+  Tag tag{};
+  unsigned char none[16];
+  if (EVP_CipherFinal_ex(ctx.get(), none, &n) != 1) fail("finish authenticating");
+  if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kSealTagBytes), tag.data()) != 1) fail("make the tag");
+  return tag;
+}
+
 bool Sealing::open_chunk(std::span<const std::byte> header, std::uint64_t index, std::span<std::byte> chunk,
                          const Tag& tag) const {
   const CipherContext ctx = begin(receive_key_, received_, index, false, header);
   auto* p = reinterpret_cast<unsigned char*>(chunk.data());
   int n = 0;
-  if (!chunk.empty() && EVP_CipherUpdate(ctx.get(), p, &n, p, int_size(chunk.size())) != 1) fail("decrypt");
+  if (!chunk.empty()) {
+    // Authenticated, the chunk is associated data (out = null): checked, left as it is.
+    unsigned char* out = protection_ == WireProtection::sealed ? p : nullptr;
+    if (EVP_CipherUpdate(ctx.get(), out, &n, p, int_size(chunk.size())) != 1) fail("decrypt");
+  }
   // The tag is only read: OpenSSL's interface takes it as non-const.
   Tag copy = tag;
   if (EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kSealTagBytes), copy.data()) != 1)

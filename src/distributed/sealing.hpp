@@ -1,6 +1,8 @@
 #pragma once
 // Every frame after the handshake of a connection with a shared secret is sealed: encrypted
-// and authenticated with AES-256-GCM, its header bound in as associated data. Keys come from
+// and authenticated with AES-256-GCM, its header bound in as associated data; or, where the
+// two ends chose WireProtection::authenticated, only authenticated: the same chunks and tags,
+// each tag AES-256-GMAC over the header and the chunk's plain bytes. Keys come from
 // HKDF-SHA256 over the secret and both sides' fresh nonces, one key per direction, so each
 // connection has its own keys and neither side's frames can be reflected back to it.
 //
@@ -14,13 +16,17 @@
 // frame n (n counts the frames in one direction) is i (u32 LE) then n (u64 LE), and every
 // chunk's tag covers the frame header, which holds the sealed length: a receiver opens frame n
 // only with nonce n, so an altered, replayed, reordered or dropped frame fails to open, and
-// so does a chunk moved within its frame, swapped in from another frame or cut off.
+// so does a chunk moved within its frame, swapped in from another frame or cut off. The
+// protection is bound into the keys: two ends that chose differently cannot open each other's
+// frames, so no one on the path can talk one end down from sealed to authenticated.
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
 #include <vector>
+
+#include "democratising/distributed/wire_protection.hpp"
 
 namespace dm::dist::wire {
 
@@ -50,7 +56,10 @@ class Sealing {
   /// Keys for one connection: `server_nonce` is the challenge, `worker_nonce` the worker's own
   /// fresh nonce sent with its answer. DistributedError if OpenSSL fails.
   static Sealing derive(std::string_view secret, std::span<const std::byte> server_nonce,
-                        std::span<const std::byte> worker_nonce, End end);
+                        std::span<const std::byte> worker_nonce, End end,
+                        WireProtection protection = WireProtection::sealed);
+
+  WireProtection protection() const { return protection_; }
 
   // Sending, chunk by chunk (frame_io streams them): take the frame's sequence number once,
   // then seal each chunk of the payload `head` followed by `body`. seal_chunk and open_chunk
@@ -64,11 +73,15 @@ class Sealing {
   /// + kSealTagBytes). `out` may not overlap the payload.
   std::size_t seal_chunk(std::span<const std::byte> header, std::uint64_t sequence, std::uint64_t index,
                          std::span<const std::byte> head, std::span<const std::byte> body, std::byte* out) const;
+  /// Authenticated protection only: the tag of chunk `index` of frame `sequence`, whose plain
+  /// bytes then go on the wire from where they lie (the payload is never copied).
+  Tag tag_chunk(std::span<const std::byte> header, std::uint64_t sequence, std::uint64_t index,
+                std::span<const std::byte> head, std::span<const std::byte> body) const;
 
   // Receiving, in place: open each chunk of the frame in order, then call frame_opened().
 
-  /// Decrypts chunk `index` of the next frame in place and checks its tag; false when the tag
-  /// does not verify (the bytes are then garbage and must not be used).
+  /// Decrypts chunk `index` of the next frame in place (sealed) and checks its tag; false when
+  /// the tag does not verify (the bytes must then not be used).
   bool open_chunk(std::span<const std::byte> header, std::uint64_t index, std::span<std::byte> chunk,
                   const Tag& tag) const;
   /// Every chunk of the frame opened: advances the receive sequence.
@@ -92,6 +105,7 @@ class Sealing {
 
  private:
   Sealing() = default;
+  WireProtection protection_ = WireProtection::sealed;
   std::array<unsigned char, 32> send_key_{};
   std::array<unsigned char, 32> receive_key_{};
   std::uint64_t sent_ = 0;

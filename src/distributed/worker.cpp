@@ -104,7 +104,7 @@ struct Worker::Impl {
 
   asio::awaitable<void> connect_once() {
     auto s = co_await wire::connect(options.host, options.port, options.connect_timeout);
-    std::optional<wire::Sealing> keys = co_await wire::answer_challenge(s, options.secret, options.connect_timeout);
+    std::optional<wire::Sealing> keys = co_await wire::answer_challenge(s, options.secret, options.connect_timeout, options.wire);
     // A server without the secret cannot seal this: its welcome fails to open.
     const wire::TensorFrame welcome = co_await wire::read_tensor_frame(s, options.reply_timeout, options.max_frame_bytes,
                                                                        keys ? &*keys : nullptr, parameters_expected);

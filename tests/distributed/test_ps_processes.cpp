@@ -236,6 +236,28 @@ TEST(PsProcesses, ServerReportsEachWorkerAndAWorkerRestartedUnderItsNameAsARecon
     EXPECT_NE(records.find(needle), std::string::npos) << needle << "\n" << records;
 }
 
+TEST(PsProcesses, AServerAndAWorkerTrainOverAuthenticatedFrames) {
+  DM_REQUIRE_CLI_AND_DATA();
+  ScratchDir dir;
+  const fs::path secret = dir / "secret";
+  { std::ofstream(secret) << "integrity secret\n"; }
+  Process server({"ps", "serve", "--port", "0", "--port-file", (dir / "port").string(), "--secret-file", secret.string(),
+                  "--steps", "60", "--wire", "authenticated"},
+                 dir / "server.log");
+  ASSERT_TRUE(server.started());
+  const std::string port = read_port(dir / "port");
+  ASSERT_FALSE(port.empty()) << server.output();
+  auto args = worker_args(port, secret, 1);
+  args.insert(args.end(), {"--wire", "authenticated"});
+  Process worker(args, dir / "worker.log");
+  EXPECT_EQ(server.wait(60s), 0) << server.output();
+  EXPECT_EQ(worker.wait(30s), 0) << worker.output();
+  std::smatch m;
+  const std::string log = server.output();
+  EXPECT_TRUE(std::regex_search(log, m, std::regex(R"(dm ps: (\d+) samples in)"))) << log;
+  EXPECT_EQ(log.find("failed authentication"), std::string::npos) << log;
+}
+
 TEST(PsProcesses, ServerIdlePastItsTimeoutExitsWithAnErrorInsteadOfLingering) {
   DM_REQUIRE_CLI_AND_DATA();
   ScratchDir dir;

@@ -1,7 +1,8 @@
 // Sealed payloads travel in chunks, each with its own nonce (frame counter and chunk index)
 // and tag: payloads of every size round-trip, whatever the split between head and body; a
 // flipped byte in any chunk, chunks swapped within a frame or between frames, and a frame cut
-// short are refused; over a socket a tensor frame lands in its tensor, sealed or plain.
+// short are refused; over a socket a tensor frame lands in its tensor, sealed, authenticated or
+// plain. Authenticated chunks (plain bytes, GMAC tags) pass every one of these tests too.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +11,8 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <stdexcept>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -45,12 +48,19 @@ struct Pair {
   wire::Sealing worker;
 };
 
-Pair keys() {
+Pair keys(WireProtection protection = WireProtection::sealed) {
   const auth::Nonce s = auth::make_nonce();
   const auth::Nonce w = auth::make_nonce();
-  return {wire::Sealing::derive("chunk secret", s, w, wire::End::server),
-          wire::Sealing::derive("chunk secret", s, w, wire::End::worker)};
+  return {wire::Sealing::derive("chunk secret", s, w, wire::End::server, protection),
+          wire::Sealing::derive("chunk secret", s, w, wire::End::worker, protection)};
 }
+
+// The chunk layout, nonces and tags are the same whether chunks are encrypted or only
+// authenticated: the tests of both run under each protection.
+class ProtectedChunks : public ::testing::TestWithParam<WireProtection> {
+ protected:
+  Pair keys() const { return ::keys(GetParam()); }
+};
 
 struct Sealed {
   std::array<std::byte, wire::kHeaderBytes> header;
@@ -97,7 +107,7 @@ TEST(SealedChunks, LengthsCountOneTagPerChunk) {
   EXPECT_THROW(wire::plain_length(kChunk + kTag + 3), dm::FormatError);     // a last chunk shorter than a tag
 }
 
-TEST(SealedChunks, EverySizeAndSplitRoundTrips) {
+TEST_P(ProtectedChunks, EverySizeAndSplitRoundTrips) {
   // Sizes at and around chunk boundaries, with heads that end inside the first chunk, exactly on
   // its boundary, and inside the second.
   for (std::size_t size : {std::size_t{0}, std::size_t{1}, kChunk - 1, kChunk, kChunk + 1, 2 * kChunk, 2 * kChunk + 17}) {
@@ -112,7 +122,7 @@ TEST(SealedChunks, EverySizeAndSplitRoundTrips) {
   }
 }
 
-TEST(SealedChunks, AFrameOfExactlyOneChunkAndAnEmptyOne) {
+TEST_P(ProtectedChunks, AFrameOfExactlyOneChunkAndAnEmptyOne) {
   Pair k = keys();
   const auto one = random_bytes(kChunk, 1);
   const Sealed full = seal(k.worker, one, 10);
@@ -129,7 +139,7 @@ TEST(SealedChunks, AFrameOfExactlyOneChunkAndAnEmptyOne) {
   EXPECT_TRUE(opens_to(k.server, again, {}));
 }
 
-TEST(SealedChunks, AFlippedByteInAnyChunkIsRefused) {
+TEST_P(ProtectedChunks, AFlippedByteInAnyChunkIsRefused) {
   Pair k = keys();
   const auto plain = random_bytes(3 * kChunk + 1000, 2);
   const Sealed frame = seal(k.worker, plain, 300);
@@ -145,7 +155,7 @@ TEST(SealedChunks, AFlippedByteInAnyChunkIsRefused) {
   EXPECT_TRUE(opens_to(k.server, frame, plain)) << "failed attempts must not move the receiver on";
 }
 
-TEST(SealedChunks, ChunksSwappedWithinOrBetweenFramesAreRefused) {
+TEST_P(ProtectedChunks, ChunksSwappedWithinOrBetweenFramesAreRefused) {
   Pair k = keys();
   const auto a_plain = random_bytes(2 * kChunk, 3);
   const auto b_plain = random_bytes(2 * kChunk, 4);
@@ -167,7 +177,7 @@ TEST(SealedChunks, ChunksSwappedWithinOrBetweenFramesAreRefused) {
   EXPECT_TRUE(opens_to(k.server, b, b_plain));
 }
 
-TEST(SealedChunks, AFrameCutShortIsRefused) {
+TEST_P(ProtectedChunks, AFrameCutShortIsRefused) {
   Pair k = keys();
   const auto plain = random_bytes(2 * kChunk + 50, 5);
   const Sealed frame = seal(k.worker, plain, 64);
@@ -211,7 +221,7 @@ std::optional<dm::io::Metadata> metadata_for_size(std::int64_t numel, std::size_
   return std::nullopt;
 }
 
-TEST(SealedChunks, TensorFramesLandInTheirTensorSealedOrPlain) {
+TEST(SealedChunks, TensorFramesLandInTheirTensorSealedAuthenticatedOrPlain) {
   // Payloads of several chunks, of exactly one chunk, and a small one; sealed and plain.
   const std::int64_t one_chunk_numel = static_cast<std::int64_t>(kChunk / 4) - 40;
   const auto exact = metadata_for_size(one_chunk_numel, kChunk);
@@ -221,11 +231,13 @@ TEST(SealedChunks, TensorFramesLandInTheirTensorSealedOrPlain) {
     dm::io::Metadata metadata;
   };
   const std::vector<Case> cases{{200000, {{"version", "7"}}}, {one_chunk_numel, *exact}, {3, {{"version", "2"}}}};
-  for (bool sealed : {true, false}) {
+  for (const std::optional<WireProtection> protection :
+       {std::optional(WireProtection::sealed), std::optional(WireProtection::authenticated), std::optional<WireProtection>()}) {
+    const bool sealed = protection.has_value();
     for (const Case& c : cases) {
       Runner r;
       Sockets s(r.io);
-      Pair k = keys();
+      Pair k = keys(protection.value_or(WireProtection::sealed));
       const dm::Tensor sent = counting(c.numel);
       const auto parts = wire::encode_tensor_parts("parameters", sent, c.metadata);
       if (c.numel == one_chunk_numel) {
@@ -249,14 +261,14 @@ TEST(SealedChunks, TensorFramesLandInTheirTensorSealedOrPlain) {
       r.run(std::chrono::seconds(20));
       EXPECT_EQ(got.type, wire::MessageType::parameters);
       ASSERT_TRUE(got.tensor.tensor.defined());
-      EXPECT_EQ(got.tensor.tensor.to_vector<float>(), sent.to_vector<float>()) << "numel " << c.numel << " sealed " << sealed;
+      EXPECT_EQ(got.tensor.tensor.to_vector<float>(), sent.to_vector<float>()) << "numel " << c.numel << " protection " << (sealed ? wire_protection_name(*protection) : "none");
       EXPECT_EQ(got.tensor.metadata, c.metadata);
       EXPECT_EQ(after, wire::MessageType::done);
     }
   }
 }
 
-TEST(SealedChunks, ATensorFrameWithAFlippedByteInItsLastChunkIsRefused) {
+TEST_P(ProtectedChunks, ATensorFrameWithAFlippedByteInItsLastChunkIsRefused) {
   Runner r;
   Sockets s(r.io);
   Pair k = keys();
@@ -301,5 +313,51 @@ TEST(SealedChunks, ATensorFrameThatDoesNotMatchIsAFormatError) {
   r.run(std::chrono::seconds(20));
   EXPECT_NE(error.find("expected [11]"), std::string::npos) << error;
 }
+
+TEST(SealedChunks, AuthenticatedChunksTravelInTheClearAndSealedOnesDoNot) {
+  const auto plain = random_bytes(kChunk + 500, 6);
+  Pair sealed_keys = keys(WireProtection::sealed);
+  Pair clear_keys = keys(WireProtection::authenticated);
+  const Sealed sealed = seal(sealed_keys.worker, plain, 100);
+  const Sealed clear = seal(clear_keys.worker, plain, 100);
+  ASSERT_EQ(sealed.payload.size(), clear.payload.size()) << "the same layout either way";
+  EXPECT_TRUE(std::equal(plain.begin(), plain.begin() + kChunk, clear.payload.begin()));
+  EXPECT_TRUE(std::equal(plain.begin() + kChunk, plain.end(), clear.payload.begin() + static_cast<std::ptrdiff_t>(chunk_at(1))));
+  EXPECT_FALSE(std::equal(plain.begin(), plain.begin() + kChunk, sealed.payload.begin()));
+  // A tag alone is all that is made for a chunk that leaves from where it lies.
+  const std::span<const std::byte> first = std::span<const std::byte>(plain).first(100);
+  const std::span<const std::byte> second = std::span<const std::byte>(plain).subspan(100);
+  Pair again = keys(WireProtection::authenticated);
+  const auto tag = again.worker.tag_chunk(clear.header, 0, 1, first, second);
+  const Sealed from_tags = seal(again.worker, plain, 100);  // frame 0 of this pair, as the tag above
+  EXPECT_TRUE(std::equal(tag.begin(), tag.end(), from_tags.payload.begin() + static_cast<std::ptrdiff_t>(chunk_at(1) + 500)));
+  EXPECT_THROW(sealed_keys.worker.tag_chunk(sealed.header, 0, 0, first, second), std::logic_error);
+}
+
+TEST(SealedChunks, KeysForOneProtectionDoNotOpenTheOther) {
+  // The protection is bound into the keys: a frame authenticated by one end does not pass at an
+  // end that expects sealed frames under the same secret and nonces, nor the other way round.
+  const auth::Nonce s = auth::make_nonce();
+  const auth::Nonce w = auth::make_nonce();
+  const auto plain = random_bytes(1000, 7);
+  for (const auto& [sender, receiver] : {std::pair{WireProtection::sealed, WireProtection::authenticated},
+                                        std::pair{WireProtection::authenticated, WireProtection::sealed}}) {
+    wire::Sealing from = wire::Sealing::derive("chunk secret", s, w, wire::End::worker, sender);
+    wire::Sealing at = wire::Sealing::derive("chunk secret", s, w, wire::End::server, receiver);
+    EXPECT_FALSE(opens_to(at, seal(from, plain, 10), plain)) << wire_protection_name(sender);
+  }
+}
+
+TEST(SealedChunks, ProtectionNamesRoundTrip) {
+  for (WireProtection p : {WireProtection::sealed, WireProtection::authenticated})
+    EXPECT_EQ(parse_wire_protection(wire_protection_name(p)), p);
+  EXPECT_THROW(parse_wire_protection("none"), dm::ValueError);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothProtections, ProtectedChunks,
+                         ::testing::Values(WireProtection::sealed, WireProtection::authenticated),
+                         [](const ::testing::TestParamInfo<WireProtection>& info) {
+                           return std::string(wire_protection_name(info.param));
+                         });
 
 }  // namespace

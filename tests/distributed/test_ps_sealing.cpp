@@ -1,7 +1,8 @@
 // Frames after the handshake are sealed (AES-256-GCM, keys from the secret and both nonces):
 // an altered, replayed, reordered or forged frame fails to open; a proxy that flips one byte
 // of an update gets that worker dropped and nothing of the update applied; a server that
-// does not know the secret cannot welcome a worker.
+// does not know the secret cannot welcome a worker. Authenticated frames (plain bytes, GMAC
+// tags) refuse the same tampering, and two ends that chose different protections cannot talk.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -169,11 +170,13 @@ dm::Model wide_model(std::uint64_t seed) {
 // A worker talks to the server through a proxy that flips the byte at `flip_at` of the first
 // update's sealed payload on the first connection: that connection must be dropped with
 // nothing of the update applied, and the worker must reconnect and finish.
-void expect_flipped_update_refused(dm::Model (*make_model)(std::uint64_t), std::size_t flip_at) {
+void expect_flipped_update_refused(dm::Model (*make_model)(std::uint64_t), std::size_t flip_at,
+                                   WireProtection protection = WireProtection::sealed) {
   Runner r;
   dm::Model server_model = make_model(1);
   ParameterServerOptions options;
   options.secret = kSecret;
+  options.wire = protection;
   options.mode = UpdateMode::asynchronous;
   options.max_version = 10;
   ParameterServer server(r.io.get_executor(), server_model, options);
@@ -210,6 +213,7 @@ void expect_flipped_update_refused(dm::Model (*make_model)(std::uint64_t), std::
   WorkerOptions w;
   w.port = proxy_port;
   w.secret = kSecret;
+  w.wire = protection;
   w.reply_timeout = 5000ms;
   Worker worker(r.io.get_executor(), worker_model, w);
   r.spawn([&]() -> asio::awaitable<void> {
@@ -240,6 +244,57 @@ TEST(Sealing, AProxyThatFlipsOneByteInTheLastChunkOfAnUpdateGetsNothingApplied) 
   // The update has four chunks; the flipped byte is in the last, after three that open.
   const std::size_t last_chunk = 3 * (wire::kSealChunkBytes + wire::kSealTagBytes);
   expect_flipped_update_refused(&wide_model, last_chunk + 1000);
+}
+
+TEST(Sealing, AuthenticatedFramesRefuseAFlippedByteInTheFirstOrTheLastChunk) {
+  // Authenticated frames travel in the clear, so the flipped byte is a plain one: only the tag
+  // catches it.
+  expect_flipped_update_refused(&small_model, 40, WireProtection::authenticated);
+  const std::size_t last_chunk = 3 * (wire::kSealChunkBytes + wire::kSealTagBytes);
+  expect_flipped_update_refused(&wide_model, last_chunk + 1000, WireProtection::authenticated);
+}
+
+TEST(Sealing, EndsThatChoseDifferentProtectionsCannotTalk) {
+  // Neither end can be talked down from sealed: a worker that asks for authenticated frames
+  // (or a server that offers them) gets nothing it can open, and nothing is applied.
+  for (const auto& [server_wire, worker_wire] : {std::pair{WireProtection::sealed, WireProtection::authenticated},
+                                                std::pair{WireProtection::authenticated, WireProtection::sealed}}) {
+    Runner r;
+    dm::Model server_model = small_model(1);
+    ParameterServerOptions options;
+    options.secret = kSecret;
+    options.wire = server_wire;
+    options.max_version = 1;
+    ParameterServer server(r.io.get_executor(), server_model, options);
+    bool server_got_an_update = false;
+    r.spawn([&]() -> asio::awaitable<void> {
+      if (auto update = co_await server.next_update(); update) server_got_an_update = true;
+    });
+    dm::Model worker_model = small_model(2);
+    WorkerOptions w;
+    w.port = server.port();
+    w.secret = kSecret;
+    w.wire = worker_wire;
+    w.connect_attempts = 2;
+    w.initial_backoff = 10ms;
+    w.reply_timeout = 2000ms;
+    Worker worker(r.io.get_executor(), worker_model, w);
+    std::string error;
+    r.spawn([&]() -> asio::awaitable<void> {
+      try {
+        co_await worker.connect();
+        co_await worker.send_update(worker.compute_gradients(ps_test::separable_batch(16, 1)));
+        co_await worker.sync_parameters();
+      } catch (const dm::Error& e) {
+        error = e.what();
+      }
+      server.close();
+    });
+    r.run();
+    EXPECT_NE(error.find("wire protection"), std::string::npos) << error;
+    EXPECT_FALSE(server_got_an_update);
+    EXPECT_EQ(server.version(), 0);
+  }
 }
 
 TEST(Sealing, AServerWithoutTheSecretCannotWelcomeAWorker) {

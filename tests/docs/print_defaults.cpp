@@ -93,6 +93,9 @@ int main() {
   print("world.timeout_s", seconds(dm::dist::WorldOptions{}.timeout));
   const dm::dist::ParameterServerOptions ps;
   print("ps.address", ps.address);
+  print("ps.wire", std::string(dm::dist::wire_protection_name(ps.wire)));
+  // A worker must choose as its server does: their defaults agree.
+  if (dm::dist::WorkerOptions{}.wire != ps.wire) print("ps.wire", std::string("workers-differ"));
   print("ps.handshake_timeout_s", seconds(ps.handshake_timeout));
   print("ps.worker_timeout_s", seconds(ps.worker_timeout));
   print("ps.idle_timeout_s", seconds(ps.idle_timeout));

@@ -12,8 +12,9 @@
 //
 // Everything runs on the one executor given (a single-threaded io_context); the verbs must be
 // awaited there. Workers authenticate with an HMAC challenge over a shared secret, and every
-// frame after it is sealed (AES-256-GCM, keys from the secret and both sides' nonces): an
-// altered, replayed or reordered frame drops the connection. Without a secret the server
+// frame after it is sealed (AES-256-GCM, keys from the secret and both sides' nonces) or, by
+// choice, only authenticated (WireProtection): an altered, replayed or reordered frame drops
+// the connection. Without a secret the server
 // binds loopback only and frames are plain. Frames are size-checked before allocation, every
 // read and write has a deadline, and a worker that dies, goes silent or misbehaves is dropped
 // while the others go on.
@@ -29,6 +30,7 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 
+#include "democratising/distributed/wire_protection.hpp"
 #include "democratising/model/model.hpp"
 
 namespace dm::dist {
@@ -50,6 +52,8 @@ struct ParameterServerOptions {
   std::uint16_t port = 0;
   /// Shared secret of the HMAC challenge; empty: no secret, loopback only.
   std::string secret;
+  /// With a secret: how frames are protected (workers must choose the same).
+  WireProtection wire = WireProtection::sealed;
   /// How updates are combined and applied (see UpdateMode).
   UpdateMode mode = UpdateMode::asynchronous;
   /// bounded_staleness: the most versions a gradient's parameters may lag behind.

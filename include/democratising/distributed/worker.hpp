@@ -27,6 +27,7 @@
 
 #include "democratising/data/batch.hpp"
 #include "democratising/distributed/distributed_trainer.hpp"
+#include "democratising/distributed/wire_protection.hpp"
 #include "democratising/model/model.hpp"
 
 namespace dm::dist {
@@ -39,6 +40,8 @@ struct WorkerOptions {
   std::uint16_t port = 0;
   /// The shared secret of the server's HMAC challenge (empty when the server has none).
   std::string secret;
+  /// With a secret: how frames are protected (the server's choice; see WireProtection).
+  WireProtection wire = WireProtection::sealed;
   /// How long one connection attempt, authentication included, may take.
   std::chrono::milliseconds connect_timeout{2000};
   /// How long to wait for the parameters after an update (a synchronous round waits for the
