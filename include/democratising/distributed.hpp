@@ -10,5 +10,6 @@
 #include "democratising/async.hpp"
 #include "democratising/distributed/distributed_trainer.hpp"
 #include "democratising/distributed/parameter_server.hpp"
+#include "democratising/distributed/wire_protection.hpp"
 #include "democratising/distributed/worker.hpp"
 #include "democratising/distributed/world.hpp"
