@@ -244,8 +244,8 @@ CLI::App* add_ps_command(CLI::App& app, PsOptions& o) {
     sub->add_option("--port", o.port, "TCP port (serve: 0 picks a free one)");
     sub->add_option("--secret-file", o.secret_file, "file holding the shared secret (else $DM_PS_SECRET)");
     sub->add_option("--wire", o.wire,
-                    "with a secret: sealed (encrypted and authenticated) or authenticated (readable on the path, "
-                    "~3x cheaper); both ends alike")
+                    "with a secret: sealed (encrypted and authenticated) or authenticated (readable on the path; "
+                    "its MAC costs a third of sealing's cipher); both ends alike")
         ->check(CLI::IsMember({"sealed", "authenticated"}));
     sub->add_option("--model", o.model, "network, e.g. mlp:784-128-10 (the same on both sides)");
     sub->add_option("--data", o.data, "Fashion-MNIST directory (serve: its test split, for --eval-every)");
