@@ -91,8 +91,8 @@ std::uint64_t plain_length(std::uint64_t sealed) {
 }
 
 void refuse_unopened_frame(const char* who) {
-  throw DistributedError(std::string("[") + who +
-                         "] a frame failed authentication: altered, replayed, reordered, or not sealed with the shared secret and "
+  throw UnopenedFrame(std::string("[") + who +
+                     "] a frame failed authentication: altered, replayed, reordered, or not sealed with the shared secret and "
                          "the same wire protection (sealed or authenticated) on both ends");
 }
 

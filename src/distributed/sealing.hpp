@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "democratising/base/error.hpp"
 #include "democratising/distributed/wire_protection.hpp"
 
 namespace dm::dist::wire {
@@ -112,6 +113,13 @@ class Sealing {
   std::uint64_t received_ = 0;
   std::vector<std::byte> send_buffer_;
   std::vector<std::byte> receive_buffer_;
+};
+
+/// What a frame that fails to open raises: a DistributedError callers can tell from a lost
+/// connection (a worker names it when it gives up reconnecting).
+class UnopenedFrame : public DistributedError {
+ public:
+  using DistributedError::DistributedError;
 };
 
 /// The error every failed opening raises, naming `who` was reading.

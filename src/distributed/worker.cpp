@@ -118,12 +118,17 @@ struct Worker::Impl {
     disconnect();
     auto backoff = options.initial_backoff;
     std::string last_error;
+    // A welcome that does not open (another secret or wire protection, or tampering) says more
+    // than the attempts after it, which may only find the server gone: it is kept to be named.
+    std::string unopened;
     for (int attempt = 0; attempt < std::max(1, options.connect_attempts); ++attempt) {
       try {
         co_await connect_once();
         co_return;
       } catch (const Refused&) {
         throw;
+      } catch (const wire::UnopenedFrame& e) {
+        last_error = unopened = e.what();
       } catch (const Error& e) {
         last_error = e.what();
       }
@@ -133,7 +138,10 @@ struct Worker::Impl {
       backoff = std::min(backoff * 2, options.max_backoff);
     }
     throw DistributedError("[Worker] cannot reach the server at " + options.host + ":" + std::to_string(options.port) +
-                           " after " + std::to_string(options.connect_attempts) + " attempts: " + last_error);
+                           " after " + std::to_string(options.connect_attempts) + " attempts: " + last_error +
+                           (unopened.empty() || unopened == last_error
+                                ? std::string()
+                                : "; an earlier attempt reached it but could not open its welcome: " + unopened));
   }
 
   void disconnect() {

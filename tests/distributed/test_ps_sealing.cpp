@@ -13,6 +13,7 @@
 
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 
@@ -295,6 +296,45 @@ TEST(Sealing, EndsThatChoseDifferentProtectionsCannotTalk) {
     EXPECT_FALSE(server_got_an_update);
     EXPECT_EQ(server.version(), 0);
   }
+}
+
+TEST(Sealing, AWorkerThatGivesUpNamesTheWelcomeItCouldNotOpen) {
+  // The first attempt reaches a server that protects its frames otherwise; the server is then
+  // gone, so the later attempts find nothing to connect to. The worker's error names both.
+  Runner r;
+  dm::Model server_model = small_model(1);
+  ParameterServerOptions options;
+  options.secret = kSecret;
+  options.wire = WireProtection::authenticated;
+  ParameterServer server(r.io.get_executor(), server_model, options);
+  r.spawn([&]() -> asio::awaitable<void> {
+    asio::steady_timer poll(r.io);
+    while (server.stats().workers_dropped == 0) {
+      poll.expires_after(5ms);
+      co_await poll.async_wait(asio::use_awaitable);
+    }
+    server.close();
+  });
+  dm::Model worker_model = small_model(2);
+  WorkerOptions w;
+  w.port = server.port();
+  w.secret = kSecret;
+  w.connect_attempts = 3;
+  w.initial_backoff = 200ms;
+  w.connect_timeout = 2000ms;
+  Worker worker(r.io.get_executor(), worker_model, w);
+  std::string error;
+  r.spawn([&]() -> asio::awaitable<void> {
+    try {
+      co_await worker.connect();
+    } catch (const dm::DistributedError& e) {
+      error = e.what();
+    }
+  });
+  r.run();
+  EXPECT_NE(error.find("after 3 attempts"), std::string::npos) << error;
+  EXPECT_NE(error.find("could not open its welcome"), std::string::npos) << error;
+  EXPECT_NE(error.find("wire protection"), std::string::npos) << error;
 }
 
 TEST(Sealing, AServerWithoutTheSecretCannotWelcomeAWorker) {
