@@ -8,6 +8,8 @@
 #include <string_view>
 #include <variant>
 
+#include <sys/socket.h>
+
 #include <asio/connect.hpp>
 #include <asio/experimental/as_tuple.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
@@ -54,6 +56,53 @@ asio::awaitable<void> write_until(tcp::socket& socket, Buffers buffers, asio::st
   if (ec) throw_socket_error(ec, "write_frame");
 }
 
+// Reads all of `into` before the deadline, waking only once a good piece of it has arrived:
+// SO_RCVLOWAT is raised to min(what is left, kWakeBytes) for each wait (never above what is
+// still to come, or the wait would outlast the frame), so a payload of megabytes costs a few
+// wake-ups instead of one per burst of segments. Put back to 1 afterwards, also on failure.
+constexpr std::size_t kWakeBytes = 256 * 1024;
+
+class ReceiveLowWater {
+ public:
+  explicit ReceiveLowWater(tcp::socket& socket) : socket_(socket) {}
+  ~ReceiveLowWater() { set(1); }
+  ReceiveLowWater(const ReceiveLowWater&) = delete;
+  ReceiveLowWater& operator=(const ReceiveLowWater&) = delete;
+  void set(std::size_t bytes) {
+    const int want = static_cast<int>(std::max<std::size_t>(1, bytes));
+    if (want == current_) return;
+    // Best effort: where the option is refused, reads simply wake more often.
+    if (::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVLOWAT, &want, sizeof want) == 0) current_ = want;
+  }
+
+ private:
+  tcp::socket& socket_;
+  int current_ = 1;
+};
+
+// Reads all of `buffers` (consumed as they fill) before the deadline.
+asio::awaitable<void> read_large(tcp::socket& socket, std::vector<asio::mutable_buffer> buffers, asio::steady_timer& timer) {
+  ReceiveLowWater low_water(socket);
+  std::size_t left = asio::buffer_size(buffers);
+  std::size_t done = 0;  // buffers before this index are full
+  while (left > 0) {
+    low_water.set(std::min(left, kWakeBytes));
+    const std::span<const asio::mutable_buffer> rest(buffers.data() + done, buffers.size() - done);
+    auto result = co_await (socket.async_read_some(rest, tuple_awaitable) || timer.async_wait(tuple_awaitable));
+    if (result.index() == 1) throw TimeoutError("[read_frame] the peer sent nothing complete before the deadline");
+    const auto [ec, n] = std::get<0>(result);
+    if (ec) throw_socket_error(ec, "read_frame");
+    left -= n;
+    for (std::size_t got = n; got > 0;) {
+      const std::size_t take = std::min(got, buffers[done].size());
+      buffers[done] += take;
+      got -= take;
+      if (buffers[done].size() == 0) ++done;
+    }
+    while (done < buffers.size() && buffers[done].size() == 0) ++done;
+  }
+}
+
 std::uint64_t get_le_u64(const std::byte* in) {
   std::uint64_t value = 0;
   std::memcpy(&value, in, sizeof value);
@@ -92,7 +141,13 @@ class PayloadReader {
   asio::awaitable<void> read(std::span<std::byte> into) {
     if (into.size() > left_) throw std::logic_error("[read_frame] reading past the payload");
     if (!sealing_) {
-      if (!into.empty()) co_await read_until(socket_, asio::buffer(into.data(), into.size()), timer_);
+      if (into.size() > kWakeBytes) {
+        // Named: GCC 12 mishandles temporaries that own memory inside a co_await.
+        std::vector<asio::mutable_buffer> whole{asio::buffer(into.data(), into.size())};
+        co_await read_large(socket_, std::move(whole), timer_);
+      } else if (!into.empty()) {
+        co_await read_until(socket_, asio::buffer(into.data(), into.size()), timer_);
+      }
       left_ -= into.size();
       co_return;
     }
@@ -113,7 +168,7 @@ class PayloadReader {
         total += sizes[n];
         ++n;
       }
-      co_await read_until(socket_, buffers, timer_);
+      co_await read_large(socket_, buffers, timer_);
       for_each_chunk(n, [&](std::size_t j) {
         opened[j] = sealing_->open_chunk(header_, chunk_ + j, into.subspan(j * kSealChunkBytes, sizes[j]), tags[j]);
       });
