@@ -298,6 +298,17 @@ TEST(Sealing, EndsThatChoseDifferentProtectionsCannotTalk) {
   }
 }
 
+// Starts worker.connect() on `r`; the error it gives up with lands in `error`.
+void spawn_connect(Runner& r, Worker& worker, std::string& error) {
+  r.spawn([&worker, &error]() -> asio::awaitable<void> {
+    try {
+      co_await worker.connect();
+    } catch (const dm::DistributedError& e) {
+      error = e.what();
+    }
+  });
+}
+
 TEST(Sealing, AWorkerThatGivesUpNamesTheWelcomeItCouldNotOpen) {
   // The first attempt reaches a server that protects its frames otherwise; the server is then
   // gone, so the later attempts find nothing to connect to. The worker's error names both.
@@ -324,13 +335,7 @@ TEST(Sealing, AWorkerThatGivesUpNamesTheWelcomeItCouldNotOpen) {
   w.connect_timeout = 2000ms;
   Worker worker(r.io.get_executor(), worker_model, w);
   std::string error;
-  r.spawn([&]() -> asio::awaitable<void> {
-    try {
-      co_await worker.connect();
-    } catch (const dm::DistributedError& e) {
-      error = e.what();
-    }
-  });
+  spawn_connect(r, worker, error);
   r.run();
   EXPECT_NE(error.find("after 3 attempts"), std::string::npos) << error;
   EXPECT_NE(error.find("could not open its welcome"), std::string::npos) << error;
@@ -360,13 +365,7 @@ TEST(Sealing, AServerWithoutTheSecretCannotWelcomeAWorker) {
   w.connect_attempts = 1;
   Worker worker(r.io.get_executor(), model, w);
   std::string error;
-  r.spawn([&]() -> asio::awaitable<void> {
-    try {
-      co_await worker.connect();
-    } catch (const dm::DistributedError& e) {
-      error = e.what();
-    }
-  });
+  spawn_connect(r, worker, error);
   r.run();
   EXPECT_NE(error.find("failed authentication"), std::string::npos) << error;
   EXPECT_EQ(worker.connections(), 0);
