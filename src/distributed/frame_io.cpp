@@ -239,8 +239,7 @@ asio::awaitable<void> write_authenticated(tcp::socket& socket, Sealing& sealing,
                                           std::span<const std::byte> head, std::span<const std::byte> body,
                                           asio::steady_timer& timer) {
   const std::uint64_t sequence = sealing.next_send_sequence();
-  const std::uint64_t plain = head.size() + body.size();
-  const std::uint64_t chunks = sealed_chunks(plain);
+  const std::uint64_t chunks = sealed_chunks(head.size() + body.size());
   const std::size_t batch = chunks_at_once();
   std::array<Sealing::Tag, kMaxChunksAtOnce> tags{};
   std::vector<asio::const_buffer> buffers;
@@ -250,15 +249,10 @@ asio::awaitable<void> write_authenticated(tcp::socket& socket, Sealing& sealing,
     buffers.clear();
     if (first == 0) buffers.push_back(asio::buffer(header));
     for (std::size_t j = 0; j < n; ++j) {
-      // Chunk k covers payload bytes [k * kSealChunkBytes, ...), which may straddle head and body.
-      const std::uint64_t begin = (first + j) * kSealChunkBytes;
-      const std::uint64_t end = std::min<std::uint64_t>(begin + kSealChunkBytes, plain);
-      if (begin < head.size())
-        buffers.push_back(asio::buffer(head.data() + begin, static_cast<std::size_t>(std::min<std::uint64_t>(end, head.size()) - begin)));
-      if (end > head.size()) {
-        const std::uint64_t from = std::max<std::uint64_t>(begin, head.size()) - head.size();
-        buffers.push_back(asio::buffer(body.data() + from, static_cast<std::size_t>(end - head.size() - from)));
-      }
+      // A chunk may straddle head and body: its bytes in order, in one or two parts.
+      const auto [part, rest] = chunk_of(head, body, first + j);
+      buffers.push_back(asio::buffer(part.data(), part.size()));
+      buffers.push_back(asio::buffer(rest.data(), rest.size()));
       buffers.push_back(asio::buffer(tags[j]));
     }
     co_await write_until(socket, buffers, timer);

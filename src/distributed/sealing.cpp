@@ -58,7 +58,8 @@ CipherContext begin(const std::array<unsigned char, 32>& key, std::uint64_t sequ
   return ctx;
 }
 
-// The plaintext of chunk `index` of the payload `head` then `body`, as (part of head, part of body).
+}  // namespace
+
 std::pair<std::span<const std::byte>, std::span<const std::byte>> chunk_of(std::span<const std::byte> head,
                                                                            std::span<const std::byte> body,
                                                                            std::uint64_t index) {
@@ -69,8 +70,6 @@ std::pair<std::span<const std::byte>, std::span<const std::byte>> chunk_of(std::
   const std::uint64_t from_head = std::min<std::uint64_t>(size, head.size() - begin);
   return {head.subspan(begin, from_head), body.first(size - from_head)};
 }
-
-}  // namespace
 
 std::uint64_t sealed_chunks(std::uint64_t plain) {
   return plain == 0 ? 1 : (plain - 1) / kSealChunkBytes + 1;

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "democratising/base/error.hpp"
@@ -41,6 +42,11 @@ inline constexpr std::size_t kMaxChunksAtOnce = 8;
 
 /// Chunks of a sealed payload of `plain` bytes (at least one).
 std::uint64_t sealed_chunks(std::uint64_t plain);
+/// The plain bytes of chunk `index` of the payload `head` then `body`: the part of head and the
+/// part of body it covers (either may be empty).
+std::pair<std::span<const std::byte>, std::span<const std::byte>> chunk_of(std::span<const std::byte> head,
+                                                                           std::span<const std::byte> body,
+                                                                           std::uint64_t index);
 /// Bytes a payload of `plain` bytes takes on the wire once sealed.
 std::uint64_t sealed_length(std::uint64_t plain);
 /// The plaintext length of a sealed payload of `sealed` bytes; FormatError when no payload
