@@ -88,7 +88,7 @@ TEST(CudaDevice, StridedCopyReachesElementsPast2To31) {
   const std::int64_t cols = (std::int64_t{1} << 30) + 3, n = 2 * cols;
   const Tensor src = Tensor::zeros({2, cols}, DType::u8, kGpu);
   backend::Backend& gpu = backend::backend_for(kGpu);
-  auto* base = static_cast<std::byte*>(src.data_ptr());
+  auto* base = static_cast<std::byte*>(src.data_ptr());  // the GPU address
   const std::uint8_t marks[2] = {7, 9};
   // Mark the last column of both rows.
   gpu.copy_from_host(base + (cols - 1), &marks[0], 1, 0, {});

@@ -100,10 +100,12 @@ class Tensor {
   bool is_contiguous() const;
   /// Whether both handles view the same storage.
   bool shares_storage_with(const Tensor& other) const;
-  /// Pointer to element 0 (CPU only). The caller must respect strides and dtype.
+  /// Pointer to element 0 in the memory of the tensor's device: a GPU address for a tensor on
+  /// a GPU (for CUDA kernels, NCCL, cuBLAS), as PyTorch's data_ptr. Read it on the host only for
+  /// a CPU tensor. The caller must respect strides and dtype.
   void* data_ptr() const;
   template <class T>
-  /// Typed pointer to element 0 (CPU only); DTypeError unless T matches dtype().
+  /// Typed pointer to element 0, on the tensor's device; DTypeError unless T matches dtype().
   T* data() const;  // checks dtype_of<T> == dtype()
   /// The single value of a one-element tensor, converted to T.
   template <class T>
