@@ -75,6 +75,20 @@ void keep_pool_memory(int index) {
   done[index] = true;
 }
 
+// Scratch memory on the current device's default stream, freed in stream order: work queued
+// before the free may still use it.
+struct StreamOrderedBuffer {
+  void* data = nullptr;
+  StreamOrderedBuffer(std::size_t nbytes, const char* entry) {
+    check(cudaMallocAsync(&data, nbytes == 0 ? 1 : nbytes, nullptr), entry);
+  }
+  ~StreamOrderedBuffer() {
+    if (cudaFreeAsync(data, nullptr) != cudaSuccess) cudaGetLastError();
+  }
+  StreamOrderedBuffer(const StreamOrderedBuffer&) = delete;
+  StreamOrderedBuffer& operator=(const StreamOrderedBuffer&) = delete;
+};
+
 class CudaBackend final : public backend::UnavailableBackend {
  public:
   CudaBackend() : UnavailableBackend("cuda", "has no CUDA kernel in this build yet") {}
@@ -209,7 +223,13 @@ class CudaBackend final : public backend::UnavailableBackend {
   void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
                     const std::int64_t* index) override {
     use_device_of(out.data, "index_select");
-    kernels::index_select(out, src, src_strides, dim, index);
+    // The op layer checks the indices on the host and passes them from there: the kernel needs a
+    // device copy. A copy from pageable memory returns once the bytes are staged, and the buffer
+    // is freed in stream order after the kernel.
+    const std::size_t nbytes = static_cast<std::size_t>(out.shape[dim]) * sizeof(std::int64_t);
+    StreamOrderedBuffer device_index(nbytes, "index_select");
+    check(cudaMemcpyAsync(device_index.data, index, nbytes, cudaMemcpyHostToDevice, nullptr), "index_select");
+    kernels::index_select(out, src, src_strides, dim, static_cast<const std::int64_t*>(device_index.data));
   }
   void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
                           std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override {
