@@ -134,10 +134,13 @@ class Backend {
   virtual void logsumexp(const std::byte* in, DType dtype, ReduceGeometry g, std::byte* out) = 0;
 
   // ---- matrix products -----------------------------------------------------------------------
-  /// c (batch x m x n, contiguous) = alpha * a * b + beta * c per batch item, f32 or f64.
+  /// c (batch x m x n, contiguous) = alpha * a * b + beta * c per batch item, f32 or f64, and
+  /// bf16 (f32 accumulation, one rounding of the result) where gemm_takes_bf16().
   /// k == 0 gives beta * c. With beta == 0, c is never read (it may hold NaN).
   virtual void gemm(DType dtype, const GemmShape& shape, const GemmOperand& a, const GemmOperand& b, std::byte* c,
                     double alpha, double beta, Schedule schedule) = 0;
+  /// Whether gemm multiplies bf16 operands itself; otherwise matmul widens them to f32 first.
+  virtual bool gemm_takes_bf16() const { return false; }
 
   // ---- gathers --------------------------------------------------------------------------------
   /// out (contiguous, out.shape[dim] = count) = src at index[0..count) along `dim`; src is read

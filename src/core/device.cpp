@@ -1,5 +1,6 @@
 #include "democratising/base/device.hpp"
 
+#include <atomic>
 #include <ostream>
 
 #include "democratising/base/error.hpp"
@@ -38,6 +39,15 @@ std::string unavailable_reason() {
   std::string reason;
   return backend::device_count(DeviceKind::cuda, &reason) > 0 ? std::string() : reason;
 }
+void synchronize() {
+  for (const Device& d : Device::cuda_all()) backend::backend_for(d).synchronize(d.index);
+}
+
+namespace {
+std::atomic<bool> allow_tf32{false};
+}  // namespace
+void set_matmul_allow_tf32(bool allow) { allow_tf32.store(allow, std::memory_order_relaxed); }
+bool matmul_allow_tf32() { return allow_tf32.load(std::memory_order_relaxed); }
 }  // namespace cuda
 
 }  // namespace dm

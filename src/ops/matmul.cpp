@@ -229,8 +229,9 @@ Tensor matmul(const Tensor& lhs, const Tensor& rhs) {
                      " and " + std::string(dtype_name(bi.dtype)));
   if (ai.dtype != DType::bf16 && ai.dtype != DType::f32 && ai.dtype != DType::f64)
     throw DTypeError("[matmul] expects f32, f64 or bf16 operands, got " + std::string(dtype_name(ai.dtype)));
-  Tensor out = ai.dtype == DType::bf16 ? matmul_float(lhs.to(DType::f32), rhs.to(DType::f32)).to(DType::bf16)
-                                       : matmul_float(lhs, rhs);
+  // bf16 is multiplied as f32 and rounded once, natively where the backend can (tensor cores).
+  const bool widen = ai.dtype == DType::bf16 && !backend_of(ai).gemm_takes_bf16();
+  Tensor out = widen ? matmul_float(lhs.to(DType::f32), rhs.to(DType::f32)).to(DType::bf16) : matmul_float(lhs, rhs);
   if (autograd::needs_grad({&lhs, &rhs}))
     autograd::record(out, "matmul", {&lhs, &rhs}, autograd::matmul_backward(lhs, rhs));
   return out;

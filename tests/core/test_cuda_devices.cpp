@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/reference_indexing.hpp"
@@ -82,4 +83,22 @@ TEST(CudaDevices, EveryDeviceHoldsTensorsAndCopiesThemBack) {
     EXPECT_EQ(moved.device(), all[1]);
     EXPECT_EQ(moved.to(Device::cpu()).to_vector<double>(), host.to_vector<double>());
   }
+}
+
+TEST(CudaDevices, Tf32IsOffUntilAllowedAndTheSwitchIsProcessWide) {
+  ASSERT_FALSE(dm::cuda::matmul_allow_tf32()) << "f32 products must stay f32 unless the user allows TF32";
+  dm::cuda::set_matmul_allow_tf32(true);
+  bool seen_elsewhere = false;
+  std::thread([&] { seen_elsewhere = dm::cuda::matmul_allow_tf32(); }).join();
+  dm::cuda::set_matmul_allow_tf32(false);
+  EXPECT_TRUE(seen_elsewhere);
+  EXPECT_FALSE(dm::cuda::matmul_allow_tf32());
+}
+
+TEST(CudaDevices, SynchronizeWaitsForQueuedWorkOrReturnsWithoutAGpu) {
+  const std::vector<Device> all = Device::cuda_all();
+  std::vector<Tensor> pending;
+  for (const Device& gpu : all) pending.push_back(Tensor::ones({1 << 20}, dm::DType::f32, gpu) * 3.0);
+  dm::cuda::synchronize();  // no GPU: nothing to wait for, and no error
+  for (const Tensor& t : pending) EXPECT_EQ(t.sum().item<float>(), 3.0f * (1 << 20)) << t.device();
 }

@@ -43,6 +43,14 @@ int device_count();
 bool is_built();
 /// Why no device is usable ("CUDA was not built", "no CUDA device: <driver message>"), or "".
 std::string unavailable_reason();
+/// Waits until every GPU has finished the work queued on it (nothing to do without one).
+void synchronize();
+/// Lets f32 matrix products on a GPU run on TF32 tensor cores: inputs rounded to a 10-bit
+/// mantissa, products accumulated in f32, several times faster. Off by default, so f32 stays
+/// f32, as torch.backends.cuda.matmul.allow_tf32. Process-wide; CPU products never change.
+void set_matmul_allow_tf32(bool allow);
+/// Whether set_matmul_allow_tf32(true) is in force.
+bool matmul_allow_tf32();
 }  // namespace cuda
 
 }  // namespace dm

@@ -201,6 +201,7 @@ class CudaBackend final : public backend::UnavailableBackend {
     use_device_of(c, "gemm");
     kernels::gemm(dtype, shape, a, b, c, alpha, beta);
   }
+  bool gemm_takes_bf16() const override { return true; }
 
   // ---- random numbers ----------------------------------------------------------------------
   void random_uniform(std::byte* out, DType dtype, std::int64_t n, std::uint64_t seed, std::uint64_t start, double low,

@@ -4,8 +4,9 @@
 // transpose (op N); a transposed one (stored column-major) needs op T.
 //
 // One cuBLAS handle per device per thread, created on first use: handles are not safe to
-// share between threads issuing work at once. f32 computes in f32 (the default math mode
-// never uses TF32), f64 in f64. cuBLAS itself is loaded on the first GEMM (cublas_library.hpp).
+// share between threads issuing work at once. f32 computes in f32 unless the user allowed TF32
+// (dm::cuda::set_matmul_allow_tf32), bf16 operands and results accumulate in f32 on the tensor
+// cores, f64 computes in f64. cuBLAS itself is loaded on the first GEMM (cublas_library.hpp).
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
@@ -15,6 +16,7 @@
 #include "backend/cuda/check.hpp"
 #include "backend/cuda/cublas_library.hpp"
 #include "backend/cuda/kernels.hpp"
+#include "democratising/base/device.hpp"
 
 namespace dm::cuda_backend::kernels {
 namespace {
@@ -68,8 +70,8 @@ std::int64_t uniform_stride(std::span<const std::int64_t> offsets, std::int64_t 
 
 void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, const backend::GemmOperand& b,
           std::byte* c, double alpha, double beta) {
-  if (dtype != DType::f32 && dtype != DType::f64)
-    throw DTypeError("[cuda: gemm] expects f32 or f64, got " + std::string(dtype_name(dtype)));
+  if (dtype != DType::f32 && dtype != DType::f64 && dtype != DType::bf16)
+    throw DTypeError("[cuda: gemm] expects f32, f64 or bf16, got " + std::string(dtype_name(dtype)));
   if (shape.batch == 0 || shape.m == 0 || shape.n == 0) return;
   int device = 0;
   check(cudaGetDevice(&device), "gemm");
@@ -77,13 +79,17 @@ void gemm(DType dtype, const GemmShape& shape, const backend::GemmOperand& a, co
   cublasHandle_t handle = handles.get(device);
   check_blas(cublas().set_stream(handle, nullptr), "cublasSetStream");
 
-  const bool f32 = dtype == DType::f32;
-  const cudaDataType_t type = f32 ? CUDA_R_32F : CUDA_R_64F;
-  const cublasComputeType_t compute = f32 ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_64F;
+  // f64 computes in f64; f32 and bf16 accumulate in f32 (with alpha and beta as float), f32 on
+  // TF32 tensor cores only when the user allowed it.
+  const bool f64 = dtype == DType::f64;
+  const cudaDataType_t type = f64 ? CUDA_R_64F : dtype == DType::bf16 ? CUDA_R_16BF : CUDA_R_32F;
+  const cublasComputeType_t compute = f64 ? CUBLAS_COMPUTE_64F
+                                      : dtype == DType::f32 && dm::cuda::matmul_allow_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                                             : CUBLAS_COMPUTE_32F;
   const float alpha32 = static_cast<float>(alpha), beta32 = static_cast<float>(beta);
-  const void* alpha_p = f32 ? static_cast<const void*>(&alpha32) : static_cast<const void*>(&alpha);
-  const void* beta_p = f32 ? static_cast<const void*>(&beta32) : static_cast<const void*>(&beta);
-  const std::size_t item = f32 ? 4 : 8;
+  const void* alpha_p = f64 ? static_cast<const void*>(&alpha) : static_cast<const void*>(&alpha32);
+  const void* beta_p = f64 ? static_cast<const void*>(&beta) : static_cast<const void*>(&beta32);
+  const std::size_t item = itemsize(dtype);
 
   const int m = as_int(shape.m, "m"), n = as_int(shape.n, "n"), k = as_int(shape.k, "k");
   // cuBLAS wants ld >= rows of the stored column-major matrix even when k == 0.
