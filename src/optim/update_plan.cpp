@@ -63,18 +63,21 @@ std::vector<Tensor> make_state_like(const nn::NamedTensors& params, const nn::Pa
   std::vector<Tensor> out;
   if (params.empty()) return out;
   if (layout) return layout->views(layout->allocate(compute_dtype(layout->dtype()), params.front().second.device()));
+  // Each state tensor lives where its parameter does (a pipeline's stages may be on several
+  // devices); one flat block when they share a dtype and a device.
   const DType dtype = compute_dtype(params.front().second.dtype());
-  bool one_dtype = true;
+  const Device device = params.front().second.device();
+  bool one_block = true;
   std::int64_t total = 0;
   for (const auto& named : params) {
-    one_dtype = one_dtype && compute_dtype(named.second.dtype()) == dtype;
+    one_block = one_block && compute_dtype(named.second.dtype()) == dtype && named.second.device() == device;
     total += named.second.numel();
   }
-  if (!one_dtype) {
-    for (const auto& named : params) out.push_back(Tensor::zeros(named.second.shape(), compute_dtype(named.second.dtype())));
+  if (!one_block) {
+    for (const auto& [_, p] : params) out.push_back(Tensor::zeros(p.shape(), compute_dtype(p.dtype()), p.device()));
     return out;
   }
-  const Tensor flat = Tensor::zeros({total}, dtype);
+  const Tensor flat = Tensor::zeros({total}, dtype, device);
   std::int64_t offset = 0;
   for (const auto& named : params) {
     const std::int64_t n = named.second.numel();

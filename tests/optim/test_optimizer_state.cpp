@@ -143,3 +143,30 @@ TEST(OptimizerState, IgnoresUnknownNames) {
 }
 
 }  // namespace
+
+namespace {
+
+// State lives where its parameter does: bound to parameters on another device (a pipeline
+// stage's), or on two devices at once, each moment and momentum buffer is on its parameter's.
+TEST(OptimizerState, LivesOnEachParametersDevice) {
+  const dm::Device other = dm::Device::cpu(1);
+  const dm::nn::NamedTensors params = {{"a", Tensor::ones({3}, dm::DType::f32, other)},
+                                       {"b", Tensor::ones({2, 2}, dm::DType::f32, other)}};
+  const dm::nn::NamedTensors mixed = {{"a", Tensor::ones({3})}, {"b", Tensor::ones({2, 2}, dm::DType::f32, other)}};
+  for (const Named& o : kOptimizers) {
+    for (const dm::nn::NamedTensors* bound : {&params, &mixed}) {
+      const std::shared_ptr<Optimizer> opt = o.make();
+      opt->bind(*bound);
+      for (const auto& [name, p] : *bound) p.set_grad(Tensor::full(p.shape(), 0.5, dm::DType::f32, p.device()));
+      opt->step();
+      for (const auto& [name, s] : opt->state()) {
+        if (s.dim() == 0 || name.rfind("step", 0) == 0) continue;  // step counts are host bookkeeping
+        const std::string param = name.substr(name.find('.') + 1);
+        const dm::Device want = param == "a" ? (*bound)[0].second.device() : (*bound)[1].second.device();
+        EXPECT_EQ(s.device(), want) << o.name << " " << name;
+      }
+    }
+  }
+}
+
+}  // namespace
