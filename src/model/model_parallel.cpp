@@ -51,6 +51,7 @@ struct ModelParallel::State {
   std::vector<std::size_t> first_layer;  // per stage, plus the layer count at the end
   nn::NamedTensors home;                 // the model's own parameters, where they were
   nn::NamedTensors placed;               // the same, on their stages' devices
+  std::vector<std::pair<std::string, Device>> moved_buffers;  // buffers placed on a stage, and their home
   std::vector<std::unique_ptr<pipeline::StageWorker>> workers;
   std::vector<pipeline::Handoff> activations;  // [s]: stage s -> s+1
   std::vector<pipeline::Handoff> gradients;    // [s]: stage s+1 -> s
@@ -146,18 +147,31 @@ ModelParallel::ModelParallel(Model& model, std::vector<Device> devices, ModelPar
 
   // Place each stage's parameters: a copy on its device, or the model's own tensor if it is
   // already there. Parameters are named "<layer>.<name>" by the Sequential.
+  // Names are "<layer>.<name>" (parameters and buffers alike).
+  auto stage_of = [&](const std::string& name) {
+    const std::size_t layer = pipeline::layer_of(name, layers);
+    return static_cast<std::size_t>(
+        std::upper_bound(st.first_layer.begin() + 1, st.first_layer.end() - 1, layer) - (st.first_layer.begin() + 1));
+  };
   st.home = sequential->named_parameters();
   std::vector<std::pair<std::string, Tensor>> moved;
   for (const auto& [name, home] : st.home) {
-    const std::size_t layer = pipeline::layer_of(name, layers);
-    const std::size_t s = static_cast<std::size_t>(
-        std::upper_bound(st.first_layer.begin() + 1, st.first_layer.end() - 1, layer) - (st.first_layer.begin() + 1));
-    const Device target = st.devices[s];
+    const Device target = st.devices[stage_of(name)];
     Tensor placed = home.device() == target ? home : home.detach().to(target).detach();
     if (!placed.shares_storage_with(home)) moved.emplace_back(name, placed);
   }
+  // Buffers (batch norm's running statistics) go with their layers, as values taken under
+  // their locks.
+  std::vector<std::pair<std::string, Tensor>> moved_buffers;
+  for (const auto& [name, value] : sequential->named_buffers()) {
+    const Device target = st.devices[stage_of(name)];
+    if (value.device() == target) continue;
+    moved_buffers.emplace_back(name, value.to(target));
+    st.moved_buffers.emplace_back(name, value.device());
+  }
   // Only after every copy succeeded does the module change.
   for (auto& [name, placed] : moved) sequential->replace_parameter(name, placed);
+  for (auto& [name, placed] : moved_buffers) sequential->replace_buffer(name, placed);
   st.placed = sequential->named_parameters();
   model.optimizer().bind(st.placed);
   model.optimizer().zero_grad();
@@ -172,6 +186,11 @@ ModelParallel::~ModelParallel() {
   try {
     sync_to_model();
     for (const auto& [name, home] : st.home) st.sequential->replace_parameter(name, home);
+    // The running statistics go home with what the stages made of them.
+    const nn::NamedTensors buffers = st.sequential->named_buffers();
+    for (const auto& [name, home_device] : st.moved_buffers)
+      for (const auto& [buffer_name, value] : buffers)
+        if (buffer_name == name) st.sequential->replace_buffer(name, value.to(home_device));
     st.model->optimizer().bind(st.home, st.model->parameter_layout());
   } catch (...) {
     // A destructor must not throw; the copies above only fail if memory ran out.

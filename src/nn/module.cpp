@@ -92,6 +92,22 @@ void Module::load_buffer(const std::string& name, const Tensor& value) {
   });
 }
 
+void Module::replace_buffer(const std::string& name, Tensor value) {
+  impl_of(value, "replace_buffer");
+  std::size_t index = 0;
+  // This module is not const, so neither is the owner found among its children.
+  auto* owner = const_cast<Module*>(owner_of_buffer(name, &index));
+  if (!owner) throw ValueError("[replace_buffer] no buffer named '" + name + "'");
+  const Tensor& current = owner->buffers_[index].second;
+  if (current.shape() != value.shape())
+    throw ShapeError("[replace_buffer] '" + name + "' has shape " + current.shape().str() + ", got a value of shape " +
+                     value.shape().str());
+  if (current.dtype() != value.dtype())
+    throw DTypeError("[replace_buffer] '" + name + "' is " + std::string(dtype_name(current.dtype())) +
+                     ", got a value of dtype " + std::string(dtype_name(value.dtype())));
+  owner->with_buffer_lock([&] { owner->buffers_[index].second = std::move(value); });
+}
+
 bool Module::uses_batch_statistics() const {
   for (const auto& [_, child] : children_)
     if (child->uses_batch_statistics()) return true;

@@ -355,3 +355,38 @@ TEST(ModelParallel, RefusesBadCallsAndRecovers) {
 }
 
 }  // namespace
+
+namespace {
+
+// Batch norm's running statistics live with their layer's stage, are updated there, and come
+// back to the model's device, trained, when the pipeline ends: as one device would train them.
+TEST(ModelParallel, RunningStatisticsTrainOnTheirStagesDeviceAndComeHome) {
+  auto build = [] {
+    dm::manual_seed(21);
+    return Model(std::make_shared<nn::Sequential>(
+        nn::Sequential().add(nn::Dense(6, 5)).add(nn::ReLU()).add(nn::Dense(5, 4)).add(nn::BatchNorm1d(4)).add(nn::Dense(4, 3))));
+  };
+  const auto data = model_test::blobs(8, 6, 3, 4);
+  Model alone = build();
+  for (int step = 0; step < 3; ++step) alone.train_step(data.x, data.y);
+
+  Model piped = build();
+  {
+    ModelParallel mp(piped, cpu_devices(2), {.micro_batches = 1, .split_points = {3}});
+    for (const auto& [name, b] : piped.module().named_buffers())
+      EXPECT_EQ(b.device(), Device::cpu(1)) << name << " should sit on the stage that holds layer 3";
+    for (int step = 0; step < 3; ++step) {
+      mp.forward(data.x);
+      mp.backward(data.y);
+      mp.step();
+    }
+  }
+  const nn::NamedTensors want = alone.module().named_buffers(), got = piped.module().named_buffers();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].second.device(), Device::cpu()) << got[i].first;
+    expect_close(got[i].second, want[i].second, 1e-6, got[i].first);
+  }
+}
+
+}  // namespace

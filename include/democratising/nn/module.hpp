@@ -50,6 +50,11 @@ class Module {
   /// dtype is converted), under its module's buffer lock. Throws ValueError for an unknown
   /// name, ShapeError for a different shape.
   void load_buffer(const std::string& name, const Tensor& value);
+  /// Makes the buffer called `name` (dotted path) the tensor `value` itself (same shape and
+  /// dtype; any device), under its module's buffer lock: how a pipeline stage takes its layers'
+  /// running statistics to its device. Throws ValueError for an unknown name,
+  /// ShapeError/DTypeError for a different shape/dtype.
+  void replace_buffer(const std::string& name, Tensor value);
 
   /// Whether forward() in training mode normalises with statistics over the samples of its
   /// batch (batch norm), in this module or a child. Such a model's result depends on how a batch
