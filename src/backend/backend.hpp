@@ -145,7 +145,7 @@ class Backend {
   // ---- gathers --------------------------------------------------------------------------------
   /// out (contiguous, out.shape[dim] = count) = src at index[0..count) along `dim`; src is read
   /// through src_strides over its own shape, which is out's with src_size at `dim`. Indices are
-  /// already checked to lie in [0, src_size).
+  /// already checked to lie in [0, src_size), and are host memory.
   virtual void index_select(const Output& out, const std::byte* src, const Strides& src_strides, int dim,
                             const std::int64_t* index) = 0;
 
@@ -176,8 +176,9 @@ class Backend {
   virtual void layer_norm_backward(DType dtype, const std::byte* g, const std::byte* x, const std::byte* w,
                                    const std::byte* mean, const std::byte* rstd, std::byte* dx, std::byte* dw,
                                    std::byte* db, std::int64_t rows, std::int64_t d) = 0;
-  /// logits (rows, cols), labels (rows, checked) -> probs (rows, cols) = softmax, row_loss
-  /// (rows, f64 on the host) = logsumexp - logit of the label.
+  /// logits (rows, cols), labels (rows, checked, in host memory) -> probs (rows, cols) =
+  /// softmax, row_loss (rows, f64 on the host) = logsumexp - logit of the label. The labels of
+  /// the other loss entries below are host memory too.
   virtual void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels,
                                      std::byte* probs, double* row_loss, std::int64_t rows, std::int64_t cols) = 0;
   /// dlogits (rows, cols) = (probs - onehot(labels)) * scale.

@@ -89,6 +89,24 @@ struct StreamOrderedBuffer {
   StreamOrderedBuffer& operator=(const StreamOrderedBuffer&) = delete;
 };
 
+// Indices the op layer checked on the host (index_select's, the losses' labels), copied for a
+// kernel. A copy from pageable memory returns once the bytes are staged, so the host array may
+// go at once; the device copy is freed in stream order after the kernels that read it.
+class DeviceIndices {
+ public:
+  DeviceIndices(const std::int64_t* host, std::int64_t n, const char* entry)
+      : buffer_(static_cast<std::size_t>(n) * sizeof(std::int64_t), entry) {
+    if (n > 0)
+      check(cudaMemcpyAsync(buffer_.data, host, static_cast<std::size_t>(n) * sizeof(std::int64_t),
+                            cudaMemcpyHostToDevice, nullptr),
+            entry);
+  }
+  const std::int64_t* get() const { return static_cast<const std::int64_t*>(buffer_.data); }
+
+ private:
+  StreamOrderedBuffer buffer_;
+};
+
 class CudaBackend final : public backend::UnavailableBackend {
  public:
   CudaBackend() : UnavailableBackend("cuda", "has no CUDA kernel in this build yet") {}
@@ -224,13 +242,7 @@ class CudaBackend final : public backend::UnavailableBackend {
   void index_select(const backend::Output& out, const std::byte* src, const Strides& src_strides, int dim,
                     const std::int64_t* index) override {
     use_device_of(out.data, "index_select");
-    // The op layer checks the indices on the host and passes them from there: the kernel needs a
-    // device copy. A copy from pageable memory returns once the bytes are staged, and the buffer
-    // is freed in stream order after the kernel.
-    const std::size_t nbytes = static_cast<std::size_t>(out.shape[dim]) * sizeof(std::int64_t);
-    StreamOrderedBuffer device_index(nbytes, "index_select");
-    check(cudaMemcpyAsync(device_index.data, index, nbytes, cudaMemcpyHostToDevice, nullptr), "index_select");
-    kernels::index_select(out, src, src_strides, dim, static_cast<const std::int64_t*>(device_index.data));
+    kernels::index_select(out, src, src_strides, dim, DeviceIndices(index, out.shape[dim], "index_select").get());
   }
   void layer_norm_forward(DType dtype, const std::byte* x, const std::byte* w, const std::byte* b, std::byte* y,
                           std::byte* mean, std::byte* rstd, std::int64_t rows, std::int64_t d, double eps) override {
@@ -246,7 +258,8 @@ class CudaBackend final : public backend::UnavailableBackend {
   void cross_entropy_forward(DType dtype, const std::byte* logits, const std::int64_t* labels, std::byte* probs,
                              double* row_loss, std::int64_t rows, std::int64_t cols) override {
     use_device_of(probs, "cross_entropy_forward");
-    kernels::cross_entropy_forward(dtype, logits, labels, probs, row_loss, rows, cols);
+    kernels::cross_entropy_forward(dtype, logits, DeviceIndices(labels, rows, "cross_entropy_forward").get(), probs, row_loss,
+                                   rows, cols);
   }
   bool all_finite(const std::byte* data, DType dtype, std::int64_t n) override {
     use_device_of(data, "all_finite");
@@ -255,7 +268,7 @@ class CudaBackend final : public backend::UnavailableBackend {
   double nll_sum(DType dtype, const std::byte* log_probs, const std::int64_t* labels, std::int64_t rows,
                  std::int64_t cols) override {
     use_device_of(log_probs, "nll_sum");
-    return kernels::nll_sum(dtype, log_probs, labels, rows, cols);
+    return kernels::nll_sum(dtype, log_probs, DeviceIndices(labels, rows, "nll_sum").get(), rows, cols);
   }
   double squared_error_sum(DType dtype, const std::byte* p, const std::byte* t, std::int64_t n) override {
     use_device_of(p, "squared_error_sum");
@@ -290,12 +303,13 @@ class CudaBackend final : public backend::UnavailableBackend {
   void nll_backward(DType dtype, std::byte* out, const std::int64_t* labels, double value, std::int64_t rows,
                     std::int64_t cols) override {
     use_device_of(out, "nll_backward");
-    kernels::nll_backward(dtype, out, labels, value, rows, cols);
+    kernels::nll_backward(dtype, out, DeviceIndices(labels, rows, "nll_backward").get(), value, rows, cols);
   }
   void cross_entropy_backward(DType dtype, const std::byte* probs, const std::int64_t* labels, std::byte* dlogits,
                               double scale, std::int64_t rows, std::int64_t cols) override {
     use_device_of(dlogits, "cross_entropy_backward");
-    kernels::cross_entropy_backward(dtype, probs, labels, dlogits, scale, rows, cols);
+    kernels::cross_entropy_backward(dtype, probs, DeviceIndices(labels, rows, "cross_entropy_backward").get(), dlogits,
+                                    scale, rows, cols);
   }
   void sgd_step(DType dtype, std::byte* p, const std::byte* g, std::byte* buf, std::int64_t n,
                 const backend::SgdStep& step) override {
