@@ -79,7 +79,11 @@ void random_case(Cases& cases, const std::string& kind, DType dtype) {
     if (kind == "randn") return Tensor::randn(Shape(shape), dtype, d);
     return Tensor::randint(-3, 5, Shape(shape), dtype).to(d);
   };
-  cases.push_back({kind + " " + std::string(dtype_name(dtype)) + " (3,7) same numbers for seed 1234", tol::exact,
+  // Normals pass through Box-Muller's log, sin and cos, which each device's maths library
+  // computes to an ulp or two, not correctly rounded: a GPU's normals are the CPU's to those
+  // few ulps. Uniforms and integers use no such function and are the same bits.
+  const Tolerance tolerance = kind == "randn" ? tol::for_dtype(dtype, true) : tol::exact;
+  cases.push_back({kind + " " + std::string(dtype_name(dtype)) + " (3,7) same numbers for seed 1234", tolerance,
                    [=](Device d) {
                      const Tensor first = draw(d), second = draw(d);
                      return Outputs{capture("first", first), capture("second", second)};
