@@ -47,15 +47,11 @@ void clip_for_update(const std::vector<Tensor>& gradients, double max_norm) {
   if (max_norm > 0.0) optim::clip_grad_norm(gradients, max_norm);
 }
 
-namespace {
-// The check reads CPU memory; a pipeline stage's gradient may live on another device.
-bool finite_anywhere(const Tensor& t) { return all_finite(t.device() == Device::cpu() ? t : t.to(Device::cpu())); }
-}  // namespace
 
 bool admit_step(const Tensor& loss, const std::vector<Tensor>& gradients, NonFinitePolicy policy, const char* op) {
-  const bool loss_finite = finite_anywhere(loss);
+  const bool loss_finite = all_finite(loss);
   bool finite = loss_finite;
-  for (const Tensor& g : gradients) finite = finite && (!g.defined() || finite_anywhere(g));
+  for (const Tensor& g : gradients) finite = finite && (!g.defined() || all_finite(g));
   if (finite) return true;
   if (policy == NonFinitePolicy::skip) return false;
   throw NonFiniteStepError(std::string("[") + op + "] " +
