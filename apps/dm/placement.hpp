@@ -19,7 +19,7 @@ namespace dm::cli {
 class Placement {
  public:
   /// `model` must outlive this object. On a GPU its parameters are copied there now (a
-  /// DeviceError when that fails) and the optimizer's state starts afresh.
+  /// DeviceError when that fails), with the optimizer's state (a resumed run's included).
   Placement(Model& model, Device device, DataParallelOptions options);
   ~Placement();
   Placement(const Placement&) = delete;

@@ -180,9 +180,6 @@ int run_train(const CLI::App& command, TrainOptions o) {
   const Device device = resolve_device(o.device, "dm train");
   if (o.threads > 0) set_num_threads(o.threads);
   const bool resuming = !o.resume.empty();
-  if (resuming && !device.is_cpu())
-    throw UsageError("[dm train] --resume continues a run bit for bit on --device cpu only (a GPU run keeps no "
-                     "optimizer state across processes yet)");
   std::optional<RunRecord> resumed;
   if (resuming) {
     resumed = read_run_record(o.resume);

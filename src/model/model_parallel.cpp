@@ -22,6 +22,22 @@
 namespace dm {
 namespace {
 
+// Binds `optimizer` to `parameters` with the state it had for their namesakes. Per-parameter
+// state is named "<kind>.<parameter>" (momentum_buffer, exp_avg, ...); each such tensor is
+// taken to its parameter's device first, since load_state copies within a device.
+void rebind_keeping_state(optim::Optimizer& optimizer, const nn::NamedTensors& parameters,
+                          std::shared_ptr<const nn::ParameterLayout> layout) {
+  nn::NamedTensors state = optimizer.state();
+  for (auto& [name, value] : state) {
+    const std::size_t dot = name.find('.');
+    if (dot == std::string::npos) continue;
+    for (const auto& [parameter, p] : parameters)
+      if (name.compare(dot + 1, std::string::npos, parameter) == 0 && value.device() != p.device()) value = value.to(p.device());
+  }
+  optimizer.bind(parameters, std::move(layout));
+  optimizer.load_state(state);
+}
+
 // Recording on for the scope, whatever the thread's mode: backward() needs the graph.
 class RecordingScope {
  public:
@@ -173,7 +189,9 @@ ModelParallel::ModelParallel(Model& model, std::vector<Device> devices, ModelPar
   for (auto& [name, placed] : moved) sequential->replace_parameter(name, placed);
   for (auto& [name, placed] : moved_buffers) sequential->replace_buffer(name, placed);
   st.placed = sequential->named_parameters();
-  model.optimizer().bind(st.placed);
+  // The optimizer's state (momentum, moments, step counts) goes with the parameters, so a run
+  // placed on a device after a resumed checkpoint continues where it stopped.
+  rebind_keeping_state(model.optimizer(), st.placed, nullptr);
   model.optimizer().zero_grad();
 
   st.activations = std::vector<pipeline::Handoff>(st.stage_count() - 1);
@@ -191,7 +209,7 @@ ModelParallel::~ModelParallel() {
     for (const auto& [name, home_device] : st.moved_buffers)
       for (const auto& [buffer_name, value] : buffers)
         if (buffer_name == name) st.sequential->replace_buffer(name, value.to(home_device));
-    st.model->optimizer().bind(st.home, st.model->parameter_layout());
+    rebind_keeping_state(st.model->optimizer(), st.home, st.model->parameter_layout());
   } catch (...) {
     // A destructor must not throw; the copies above only fail if memory ran out.
   }

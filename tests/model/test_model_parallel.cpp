@@ -390,3 +390,34 @@ TEST(ModelParallel, RunningStatisticsTrainOnTheirStagesDeviceAndComeHome) {
 }
 
 }  // namespace
+
+namespace {
+
+// Placing a model that has trained keeps its optimizer's state (the default SGD's momentum):
+// two steps alone and two through a pipeline equal four steps alone, and the state comes home.
+TEST(ModelParallel, OptimizerStateTravelsWithTheParametersAndBack) {
+  const auto data = model_test::blobs(8, 6, 3, 4);
+  Model alone = make_model(31);
+  for (int step = 0; step < 4; ++step) alone.train_step(data.x, data.y);
+
+  Model moved = make_model(31);
+  for (int step = 0; step < 2; ++step) moved.train_step(data.x, data.y);
+  {
+    ModelParallel mp(moved, cpu_devices(2), {.micro_batches = 1});
+    mp.forward(data.x);
+    mp.backward(data.y);
+    mp.step();
+  }
+  moved.train_step(data.x, data.y);
+  const auto want = alone.module().named_parameters(), got = moved.module().named_parameters();
+  ASSERT_EQ(got.size(), want.size());
+  for (std::size_t i = 0; i < got.size(); ++i) expect_close(got[i].second, want[i].second, 1e-6, got[i].first);
+  const auto want_state = alone.optimizer().state(), got_state = moved.optimizer().state();
+  ASSERT_EQ(got_state.size(), want_state.size());
+  for (std::size_t i = 0; i < got_state.size(); ++i) {
+    EXPECT_EQ(got_state[i].second.device(), Device::cpu()) << got_state[i].first;
+    expect_close(got_state[i].second, want_state[i].second, 1e-6, got_state[i].first);
+  }
+}
+
+}  // namespace

@@ -68,7 +68,8 @@ class ModelParallel {
  public:
   /// Splits `model`'s module (which must be an nn::Sequential) into one stage per device and
   /// places each stage's parameters on its device; `model` must outlive this object. The
-  /// model's optimizer is bound to the placed parameters (its state starts afresh). Throws
+  /// model's optimizer is bound to the placed parameters, its state (momentum, moments, step
+  /// counts) moved with them, and the stages' buffers go with their layers. Throws
   /// ValueError for an empty device list, more devices than layers, bad split points, a
   /// module that is not a Sequential, or a parameter outside the Sequential's layers.
   ModelParallel(Model& model, std::vector<Device> devices, ModelParallelOptions options = {});
