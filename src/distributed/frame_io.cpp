@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 
 #include "democratising/base/error.hpp"
 #include "democratising/runtime/pool.hpp"
+#include "distributed/arrival_finite_check.hpp"
 
 namespace dm::dist::wire {
 namespace {
@@ -80,10 +82,17 @@ class ReceiveLowWater {
   int current_ = 1;
 };
 
-// Reads all of `buffers` (consumed as they fill) before the deadline.
-asio::awaitable<void> read_large(tcp::socket& socket, std::vector<asio::mutable_buffer> buffers, asio::steady_timer& timer) {
+// Told how many bytes of a read are final (received and, in a protected frame, opened or
+// checked), each time that grows: the caller can look at them while they are still in cache.
+using Progress = std::function<void(std::size_t)>;
+
+// Reads all of `buffers` (consumed as they fill) before the deadline; `progress`, if given,
+// hears how many bytes have arrived after each wake-up.
+asio::awaitable<void> read_large(tcp::socket& socket, std::vector<asio::mutable_buffer> buffers, asio::steady_timer& timer,
+                                 const Progress* progress = nullptr) {
   ReceiveLowWater low_water(socket);
-  std::size_t left = asio::buffer_size(buffers);
+  const std::size_t size = asio::buffer_size(buffers);
+  std::size_t left = size;
   std::size_t done = 0;  // buffers before this index are full
   while (left > 0) {
     low_water.set(std::min(left, kWakeBytes));
@@ -100,6 +109,7 @@ asio::awaitable<void> read_large(tcp::socket& socket, std::vector<asio::mutable_
       if (buffers[done].size() == 0) ++done;
     }
     while (done < buffers.size() && buffers[done].size() == 0) ++done;
+    if (progress) (*progress)(size - left);
   }
 }
 
@@ -137,20 +147,23 @@ class PayloadReader {
                 std::uint64_t plain)
       : socket_(socket), timer_(timer), sealing_(sealing), header_(header), left_(plain) {}
 
-  /// The next into.size() bytes of the payload.
-  asio::awaitable<void> read(std::span<std::byte> into) {
+  /// The next into.size() bytes of the payload; `progress`, if given, hears how many of them
+  /// are final each time that grows.
+  asio::awaitable<void> read(std::span<std::byte> into, const Progress* progress = nullptr) {
     if (into.size() > left_) throw std::logic_error("[read_frame] reading past the payload");
     if (!sealing_) {
       if (into.size() > kWakeBytes) {
         // Named: GCC 12 mishandles temporaries that own memory inside a co_await.
         std::vector<asio::mutable_buffer> whole{asio::buffer(into.data(), into.size())};
-        co_await read_large(socket_, std::move(whole), timer_);
+        co_await read_large(socket_, std::move(whole), timer_, progress);
       } else if (!into.empty()) {
         co_await read_until(socket_, asio::buffer(into.data(), into.size()), timer_);
+        if (progress) (*progress)(into.size());
       }
       left_ -= into.size();
       co_return;
     }
+    std::size_t final_bytes = 0;
     const std::size_t batch = chunks_at_once();
     std::array<Sealing::Tag, kMaxChunksAtOnce> tags{};
     std::array<std::size_t, kMaxChunksAtOnce> sizes{};
@@ -177,6 +190,8 @@ class PayloadReader {
       chunk_ += n;
       left_ -= total;
       into = into.subspan(total);
+      final_bytes += total;
+      if (progress) (*progress)(final_bytes);
     }
   }
 
@@ -320,10 +335,15 @@ asio::awaitable<TensorFrame> read_tensor_frame(tcp::socket& socket, Duration tim
   // Body bytes that came with the first chunk.
   const std::size_t already = head.size() - head_end;
   if (already > 0) std::memcpy(into, head.data() + head_end, already);
-  co_await reader.read(std::span(into + already, static_cast<std::size_t>(body) - already));
+  ArrivalFiniteCheck finite_check(tensor, expected.check_finite);
+  finite_check.arrived(already);
+  const Progress progress = [&finite_check, already](std::size_t n) { finite_check.arrived(already + n); };
+  co_await reader.read(std::span(into + already, static_cast<std::size_t>(body) - already),
+                       expected.check_finite ? &progress : nullptr);
   co_await reader.finish();
   TensorFrame frame;
   frame.type = header.type;
+  frame.finite = finite_check.finite();
   frame.tensor.tensor = std::move(tensor);
   frame.tensor.metadata = std::move(described.metadata);
   co_return frame;

@@ -62,14 +62,18 @@ struct TensorFrame {
   MessageType type;
   std::vector<std::byte, UninitialisedAllocator<std::byte>> payload;
   TensorPayload tensor;
+  /// Read with TensorExpectation::check_finite: whether every value of the tensor is finite.
+  bool finite = true;
 };
 
 /// What a tensor frame must hold: one tensor called `name` of shape [numel], f32 (or bf16
-/// with `bf16_allowed`).
+/// with `bf16_allowed`). With `check_finite` the values are checked for NaN and infinity as
+/// they arrive, each piece while it is still in cache (TensorFrame::finite).
 struct TensorExpectation {
   std::string name;
   std::int64_t numel = 0;
   bool bf16_allowed = false;
+  bool check_finite = false;
 };
 
 /// read_frame for frames that carry a tensor: the safetensors head is read (and, sealed,

@@ -10,7 +10,6 @@
 #include <asio/use_awaitable.hpp>
 
 #include "democratising/base/error.hpp"
-#include "democratising/ops/finite.hpp"
 #include "distributed/auth.hpp"
 #include "distributed/frame_io.hpp"
 #include "distributed/handshake.hpp"
@@ -21,11 +20,6 @@ namespace {
 
 constexpr auto tuple_awaitable = asio::experimental::as_tuple(asio::use_awaitable);
 
-// One NaN or infinity applied to the parameters would spread to every parameter it touches at
-// the next step and stay for the rest of the run: such an update is never let through.
-bool update_is_finite(const Tensor& flat_gradient, double loss) {
-  return std::isfinite(loss) && dm::all_finite(flat_gradient);  // the library's backend pass
-}
 
 std::string describe(const asio::ip::tcp::socket& socket) {
   asio::error_code ec;
@@ -124,7 +118,10 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
       co_await wire::write_frame(session->socket, wire::MessageType::parameters, welcome.head, welcome.body(),
                                  options.worker_timeout, session->seal());
       // Named: GCC 12 mishandles temporaries with destructors inside a co_await.
-      const wire::TensorExpectation gradient{"gradient", numel, true};
+      // One NaN or infinity applied to the parameters would spread to every parameter it
+      // touches at the next step and stay for the rest of the run: such an update is never let
+      // through. The values are checked as they arrive (while in cache), not in a pass after.
+      const wire::TensorExpectation gradient{"gradient", numel, true, true};
       while (!session->closing) {
         // The gradient is received straight into its own tensor, which the update then holds.
         wire::TensorFrame frame = co_await wire::read_tensor_frame(session->socket, options.worker_timeout,
@@ -145,7 +142,7 @@ asio::awaitable<void> ParameterServer::Impl::serve(std::shared_ptr<ServerSession
           throw FormatError("[ParameterServer] update based on version " + std::to_string(base) + ", the server is at " +
                             std::to_string(version));
         const double loss = wire::metadata_double(update.metadata, "loss", 0.0);
-        if (!update_is_finite(update.tensor, loss)) {
+        if (!frame.finite || !std::isfinite(loss)) {
           ++stats.nonfinite_rejected;
           if (++session->nonfinite_in_a_row >= options.max_nonfinite_updates)
             throw DistributedError("[ParameterServer] " + session->peer + " sent " +

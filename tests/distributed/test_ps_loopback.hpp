@@ -9,6 +9,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
 
 #include "democratising/data/batch.hpp"
 #include "democratising/model/model.hpp"
@@ -71,6 +72,16 @@ class Runner {
   }
   asio::io_context io;
   std::exception_ptr failure;
+};
+
+/// Two ends of one loopback TCP connection, connected before the runner starts.
+struct SocketPair {
+  explicit SocketPair(asio::io_context& io) : a(io), b(io) {
+    asio::ip::tcp::acceptor acceptor(io, asio::ip::tcp::endpoint(asio::ip::address_v4::loopback(), 0));
+    a.connect(acceptor.local_endpoint());
+    b = acceptor.accept();
+  }
+  asio::ip::tcp::socket a, b;
 };
 
 }  // namespace ps_test

@@ -32,6 +32,7 @@ using namespace std::chrono_literals;
 using namespace dm::dist;
 using asio::ip::tcp;
 using ps_test::Runner;
+using Sockets = ps_test::SocketPair;
 
 constexpr std::size_t kChunk = wire::kSealChunkBytes;
 constexpr std::size_t kTag = wire::kSealTagBytes;
@@ -196,15 +197,6 @@ TEST_P(ProtectedChunks, AFrameCutShortIsRefused) {
 }
 
 // A connected pair of loopback sockets on `io`.
-struct Sockets {
-  explicit Sockets(asio::io_context& io) : a(io), b(io) {
-    tcp::acceptor acceptor(io, tcp::endpoint(asio::ip::address_v4::loopback(), 0));
-    a.connect(acceptor.local_endpoint());
-    b = acceptor.accept();
-  }
-  tcp::socket a, b;
-};
-
 // A tensor whose values are their index, as a frame payload's body.
 dm::Tensor counting(std::int64_t n) {
   std::vector<float> v(static_cast<std::size_t>(n));
