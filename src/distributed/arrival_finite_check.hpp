@@ -3,6 +3,7 @@
 // while the piece is still in cache, instead of in a pass over the whole tensor from memory
 // once it is complete: the parameter server refuses such updates, and on a link as fast as the
 // copy itself that extra pass is a large part of a round.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
@@ -24,8 +25,13 @@ class ArrivalFiniteCheck {
     if (!wanted_ || !finite_) return;
     const auto whole = static_cast<std::int64_t>(bytes / itemsize(tensor_.dtype()));
     if (whole <= checked_) return;
-    finite_ = all_finite(tensor_.narrow(0, checked_, whole - checked_));
-    checked_ = whole;
+    // In slices small enough for the backend to check on this thread: a piece is a few hundred
+    // KiB, and handing that to the pool would wake its threads for microseconds of work.
+    while (checked_ < whole && finite_) {
+      const std::int64_t n = std::min(whole - checked_, kSliceElements);
+      finite_ = all_finite(tensor_.narrow(0, checked_, n));
+      checked_ += n;
+    }
   }
 
   /// Whether every element is finite; asked only once the whole tensor has arrived.
@@ -36,6 +42,7 @@ class ArrivalFiniteCheck {
   }
 
  private:
+  static constexpr std::int64_t kSliceElements = 16384;
   Tensor tensor_;
   bool wanted_;
   bool finite_ = true;
