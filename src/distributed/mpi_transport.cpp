@@ -14,10 +14,14 @@
 // SerialExecutor), in start order; the caller's waits have deadlines. MPI moves a non-blocking
 // collective only inside MPI calls, and its non-blocking algorithms measured 2-4x slower than
 // the blocking ones here (4 MB: 5.0 ms against 1.1 ms), so the thread is both the faster
-// transfer and the one that really overlaps the caller's computation. Anything else the World
-// does first waits for the started ones, so every rank issues its collectives in one order.
+// transfer and the one that really overlaps the caller's computation. The thread has a
+// communicator of its own: MPI matches collectives per communicator, so every rank's started
+// collectives meet in start order, the caller's in call order, and neither waits for the other.
 // That needs MPI_THREAD_MULTIPLE; where the program started MPI with less, started all-reduces
 // fall back to polled non-blocking ones.
+//
+// With AllReduceRoute::tcp_ring the all-reduces go round a ring of TCP connections instead
+// (tcp_ring.hpp), on a thread of their own, in start order; MPI carries everything else.
 #include <mpi.h>
 
 #include <algorithm>
@@ -33,6 +37,7 @@
 #include "transports.hpp"
 #include "democratising/base/error.hpp"
 #include "mpi_heartbeat.hpp"
+#include "tcp_ring.hpp"
 
 namespace dm::dist::detail {
 namespace {
@@ -111,6 +116,12 @@ MPI_Datatype mpi_type(DType dtype, const char* op) {
       throw DTypeError(std::string("[") + op + "] collectives support f32, f64, i32 and i64, not " +
                        std::string(dtype_name(dtype)));
   }
+}
+
+// The ring moves bytes: the same dtypes as MPI, checked the same way.
+std::size_t itemsize_of_reducible(DType dtype) {
+  (void)mpi_type(dtype, "all_reduce");
+  return itemsize(dtype);
 }
 
 MPI_Op mpi_op(Reduction op) {
@@ -244,11 +255,38 @@ class MpiTransport : public Transport {
     MPI_Comm_size(comm_, &size_);
     d_.rank = rank_;
     if (runtime_->threads_may_call()) {
+      // The job thread's collectives get a communicator of their own: MPI matches collectives
+      // per communicator, so the caller's (a synchronised batch norm's all-gather during
+      // backward, say) never wait behind a gradient bucket still in flight.
+      check_mpi(MPI_Comm_dup(comm_, &job_comm_), "World::mpi", rank_);
+      MPI_Comm_set_errhandler(job_comm_, MPI_ERRORS_RETURN);
       jobs_ = std::make_unique<dm::detail::SerialExecutor>();
       d_.heartbeat = std::make_unique<MpiHeartbeat>(comm_, d_.beat_interval());
     }
+    if (size_ > 1 && wants_ring(options.all_reduce_route)) {
+      const TcpRing::Exchange exchange = [this](const std::vector<std::byte>& mine) {
+        std::vector<std::byte> all(mine.size() * static_cast<std::size_t>(size_));
+        const int n = checked_count(static_cast<std::int64_t>(mine.size()), "World::mpi");
+        check_mpi(MPI_Allgather(mine.data(), n, MPI_BYTE, all.data(), n, MPI_BYTE, comm_), "World::mpi", rank_);
+        return all;
+      };
+      ring_ = std::make_shared<TcpRing>(rank_, size_, exchange, d_.timeout);
+      ring_jobs_ = std::make_unique<dm::detail::SerialExecutor>();
+    }
   }
   ~MpiTransport() override {
+    if (ring_jobs_) {
+      // A ring call in flight after a failure ends at once once its sockets are shut.
+      if (!d_.broken_reason.empty()) {
+        ring_jobs_->close(std::make_exception_ptr(DistributedError(d_.broken_reason)));
+        ring_->interrupt();
+      }
+      if (!ring_jobs_->wait_idle_until(std::chrono::steady_clock::now() + d_.timeout)) {
+        abort("a started all-reduce was still running on the tcp ring when the world went");
+        ring_->interrupt();
+      }
+      ring_jobs_.reset();
+    }
     if (jobs_) {
       // What is queued fails at once if the world is broken; a call already running (perhaps
       // the very one a wait gave up on, its match still to come) gets one more timeout.
@@ -261,7 +299,10 @@ class MpiTransport : public Transport {
     }
     d_.heartbeat.reset();
     // Freeing is itself collective-like in some MPIs; after a failure, leave it to MPI_Finalize.
-    if (d_.broken_reason.empty()) MPI_Comm_free(&comm_);
+    if (d_.broken_reason.empty()) {
+      if (job_comm_ != MPI_COMM_NULL) MPI_Comm_free(&job_comm_);
+      MPI_Comm_free(&comm_);
+    }
   }
   MpiTransport(const MpiTransport&) = delete;
   MpiTransport& operator=(const MpiTransport&) = delete;
@@ -269,13 +310,14 @@ class MpiTransport : public Transport {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   const char* name() const override { return "mpi"; }
+  const char* all_reduce_route() const override { return ring_ ? "tcp_ring" : "mpi"; }
 
   // MPI_Allreduce itself, whose tuned algorithms measured about 1.4x faster here than the
   // non-blocking one polled, but run on the job thread: a blocking call has no deadline of its
   // own, and a rank stopped between the agreement exchange and the call would hang it forever.
   void all_reduce(void* data, std::int64_t count, DType dtype, Reduction op) override {
     throw_if_broken("all_reduce");
-    if (jobs_) {
+    if (jobs_ || ring_) {
       start_all_reduce(data, count, dtype, op)->wait();
       return;
     }
@@ -289,12 +331,19 @@ class MpiTransport : public Transport {
   std::unique_ptr<PendingCollective> start_all_reduce(void* data, std::int64_t count, DType dtype,
                                                       Reduction op) override {
     throw_if_broken("all_reduce");
+    if (ring_) {
+      if (count < 0) throw ValueError("[all_reduce] negative element count " + std::to_string(count));
+      (void)itemsize_of_reducible(dtype);  // a bad dtype fails here, not on the job thread
+      // The job holds the ring: a call left running after the transport went still has it.
+      std::future<void> done = ring_jobs_->submit([=, ring = ring_] { ring->all_reduce(data, count, dtype, op); });
+      return std::make_unique<ThreadedPendingCollective>(*ring_jobs_, std::move(done), d_, "all_reduce");
+    }
     if (jobs_) {
       const int n = checked_count(count, "all_reduce");
       const MPI_Datatype type = mpi_type(dtype, "all_reduce");
       const MPI_Op mpi_reduction = mpi_op(op);
       std::future<void> done = jobs_->submit([=, this] {
-        check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_reduction, comm_), "all_reduce", rank_);
+        check_mpi(MPI_Allreduce(MPI_IN_PLACE, data, n, type, mpi_reduction, job_comm_), "all_reduce", rank_);
       });
       return std::make_unique<ThreadedPendingCollective>(*jobs_, std::move(done), d_, "all_reduce");
     }
@@ -311,7 +360,7 @@ class MpiTransport : public Transport {
     const int n = checked_count(bytes, "all_gather");
     if (jobs_) {
       std::future<void> done = jobs_->submit([=, this] {
-        check_mpi(MPI_Allgather(data, n, MPI_BYTE, out, n, MPI_BYTE, comm_), "all_gather", rank_);
+        check_mpi(MPI_Allgather(data, n, MPI_BYTE, out, n, MPI_BYTE, job_comm_), "all_gather", rank_);
       });
       return std::make_unique<ThreadedPendingCollective>(*jobs_, std::move(done), d_, "all_gather");
     }
@@ -322,7 +371,6 @@ class MpiTransport : public Transport {
 
   void broadcast(void* data, std::int64_t bytes, int root) override {
     throw_if_broken("broadcast");
-    finish_started("broadcast");
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Ibcast(data, checked_count(bytes, "broadcast"), MPI_BYTE, root, comm_, &request), "broadcast", rank_);
     wait_for_request(request, "broadcast", d_);
@@ -330,7 +378,6 @@ class MpiTransport : public Transport {
 
   void all_gather(const void* data, void* out, std::int64_t bytes) override {
     throw_if_broken("all_gather");
-    finish_started("all_gather");
     MPI_Request request = MPI_REQUEST_NULL;
     const int n = checked_count(bytes, "all_gather");
     check_mpi(MPI_Iallgather(data, n, MPI_BYTE, out, n, MPI_BYTE, comm_, &request), "all_gather", rank_);
@@ -339,7 +386,6 @@ class MpiTransport : public Transport {
 
   void barrier() override {
     throw_if_broken("barrier");
-    finish_started("barrier");
     MPI_Request request = MPI_REQUEST_NULL;
     check_mpi(MPI_Ibarrier(comm_, &request), "barrier", rank_);
     wait_for_request(request, "barrier", d_);
@@ -348,29 +394,49 @@ class MpiTransport : public Transport {
   void abort(const std::string& reason) override {
     if (d_.broken_reason.empty()) d_.broken_reason = reason.empty() ? "aborted" : reason;
     if (jobs_) jobs_->close(std::make_exception_ptr(DistributedError(d_.broken_reason)));
+    if (ring_jobs_) ring_jobs_->close(std::make_exception_ptr(DistributedError(d_.broken_reason)));
+    if (ring_) ring_->interrupt();  // a ring all-reduce in flight fails now, not at its deadline
   }
 
  private:
+  // Whether all-reduces go round the tcp ring. Automatic: when no host has two ranks (MPI's
+  // shared-memory transport is faster between ranks on one host), decided together so that
+  // every rank chooses alike. The ring's waits must not block the caller, so it runs on a
+  // thread of its own, which needs MPI_THREAD_MULTIPLE.
+  bool wants_ring(AllReduceRoute route) {
+    if (route == AllReduceRoute::mpi) return false;
+    if (route == AllReduceRoute::tcp_ring) {
+      if (!jobs_)
+        throw DistributedError("[World::mpi] the tcp ring needs MPI_THREAD_MULTIPLE, and the program started MPI with less");
+      return true;
+    }
+    MPI_Comm node = MPI_COMM_NULL;
+    check_mpi(MPI_Comm_split_type(comm_, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "World::mpi", rank_);
+    int on_my_host = 1;
+    MPI_Comm_size(node, &on_my_host);
+    MPI_Comm_free(&node);
+    int most_on_a_host = on_my_host;
+    check_mpi(MPI_Allreduce(&on_my_host, &most_on_a_host, 1, MPI_INT, MPI_MAX, comm_), "World::mpi", rank_);
+    int every_rank_threaded = jobs_ ? 1 : 0;
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &every_rank_threaded, 1, MPI_INT, MPI_MIN, comm_), "World::mpi", rank_);
+    return most_on_a_host == 1 && every_rank_threaded == 1;
+  }
+
   void throw_if_broken(const char* op) const {
     if (!d_.broken_reason.empty())
       throw DistributedError(std::string("[") + op + "] rank " + std::to_string(rank_) +
                              ": the world is broken: " + d_.broken_reason);
   }
 
-  // Started all-reduces come first: every rank then issues its collectives in call order.
-  void finish_started(const char* op) {
-    if (!jobs_ || jobs_->wait_idle_until(std::chrono::steady_clock::now() + d_.timeout)) return;
-    const std::string what = d_.time_out(op, "started all-reduces to finish");
-    jobs_->close(std::make_exception_ptr(DistributedError(what)));
-    throw TimeoutError(what);
-  }
-
   std::shared_ptr<MpiRuntime> runtime_;
   MPI_Comm comm_ = MPI_COMM_NULL;
+  MPI_Comm job_comm_ = MPI_COMM_NULL;  // the job thread's collectives
   int rank_ = 0;
   int size_ = 1;
   Deadlines d_;
   std::unique_ptr<dm::detail::SerialExecutor> jobs_;  // null without MPI_THREAD_MULTIPLE
+  std::shared_ptr<TcpRing> ring_;                     // with AllReduceRoute::tcp_ring
+  std::unique_ptr<dm::detail::SerialExecutor> ring_jobs_;  // its all-reduces, in start order
 };
 
 }  // namespace

@@ -80,6 +80,14 @@ std::unique_ptr<PendingCollective> Transport::start_all_gather(const void* data,
   return std::make_unique<FinishedCollective>();
 }
 
+const char* all_reduce_route_name(AllReduceRoute route) {
+  switch (route) {
+    case AllReduceRoute::tcp_ring: return "tcp_ring";
+    case AllReduceRoute::mpi: return "mpi";
+    default: return "automatic";
+  }
+}
+
 const char* reduction_name(Reduction reduction) {
   switch (reduction) {
     case Reduction::Sum: return "sum";

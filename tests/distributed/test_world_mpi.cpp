@@ -27,6 +27,12 @@ World& mpi_world() {
   return world;
 }
 
+// Another World of the same job whose all-reduces go round the TCP ring.
+World& ring_world() {
+  static World world = World::mpi(WorldOptions{.all_reduce_route = AllReduceRoute::tcp_ring});
+  return world;
+}
+
 #define SKIP_OUTSIDE_MPIRUN() \
   if (!inside_mpi_run()) GTEST_SKIP() << "runs inside `mpirun`, started by the MpiLaunch tests"
 
@@ -52,7 +58,7 @@ TEST(MpiLaunch, CompressedDataParallelAcrossTwoProcesses) {
 }
 
 TEST(MpiLaunch, UnequalShardsAcrossThreeProcesses) {
-  expect_ranks_passed(mpi_run(3, "MpiRankOfThree.*"), "unequal shards", 3);
+  expect_ranks_passed(mpi_run(3, "MpiRankOfThree.*"), "unequal shards and the tcp ring", 3);
 }
 
 TEST(MpiLaunch, ASilentProcessIsATimeoutNotAHang) {
@@ -74,8 +80,7 @@ std::vector<T> local_backend_result(int size, std::int64_t n, Reduction op) {
 }
 
 template <class T>
-void check_mpi_all_reduce(std::int64_t n) {
-  World& world = mpi_world();
+void check_mpi_all_reduce(std::int64_t n, World& world = mpi_world()) {
   for (Reduction op : all_reductions()) {
     if (op == Reduction::Mean && std::is_integral_v<T>) continue;
     Tensor t = rank_input<T>(world.rank(), n);
@@ -97,6 +102,43 @@ TEST(MpiRank, CollectiveAllReduceMatchesNaiveLoopsAndTheLocalBackend) {
   }
   check_mpi_all_reduce<float>(1 << 20);
   check_mpi_all_reduce<float>(3 * (1 << 20) + 1);
+}
+
+// The tcp ring gives what MPI gives: every dtype, reduction and size, exact against plain loops
+// (the inputs sum exactly in any order) and against the in-process transport.
+TEST(MpiRank, CollectiveTcpRingAllReduceMatchesNaiveLoops) {
+  SKIP_OUTSIDE_MPIRUN();
+  for (std::int64_t n : {1, 3, 1000, 100003}) {
+    check_mpi_all_reduce<float>(n, ring_world());
+    check_mpi_all_reduce<double>(n, ring_world());
+    check_mpi_all_reduce<std::int32_t>(n, ring_world());
+    check_mpi_all_reduce<std::int64_t>(n, ring_world());
+  }
+  check_mpi_all_reduce<float>(3 * (1 << 20) + 1, ring_world());
+}
+
+// Ring all-reduces started beside MPI's all-gathers and broadcasts keep the one call order.
+TEST(MpiRank, CollectiveTcpRingStartedAllReducesKeepTheirOrderBesideMpiCollectives) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = ring_world();
+  for (int round = 0; round < 5; ++round) {
+    Tensor a = rank_input<float>(world.rank() + round, 40000);
+    Tensor b = rank_input<std::int64_t>(world.rank(), 33);
+    auto pa = world.start_all_reduce(a, Reduction::Sum);
+    auto pb = world.start_all_reduce(b, Reduction::Max);
+    const Tensor gathered = world.all_gather(rank_input<double>(world.rank(), 7));
+    pb->wait();
+    pa->wait();
+    std::vector<float> want(40000, 0.0f);
+    for (int r = 0; r < world.size(); ++r) {
+      const auto v = rank_input<float>(r + round, 40000).to_vector<float>();
+      for (std::size_t i = 0; i < v.size(); ++i) want[i] += v[i];
+    }
+    EXPECT_EQ(a.to_vector<float>(), want) << "round " << round;
+    EXPECT_EQ(b.to_vector<std::int64_t>(), naive_reduce<std::int64_t>(world.size(), 33, Reduction::Max));
+    for (int r = 0; r < world.size(); ++r)
+      EXPECT_EQ(gathered.select(0, r).to_vector<double>(), rank_input<double>(r, 7).to_vector<double>());
+  }
 }
 
 TEST(MpiRank, CollectiveStartedAllReducesAndLists) {
@@ -163,6 +205,27 @@ TEST(MpiRank, DataParallelFashionMnistReachesBitwiseEqualParametersAndLearns) {
     epoch_loss.push_back(sum / static_cast<double>(samples / batch));
   }
   EXPECT_LT(epoch_loss.back(), 0.8 * epoch_loss.front()) << epoch_loss.front() << " -> " << epoch_loss.back();
+}
+
+// Data-parallel training over the tcp ring: with two ranks each sum is one addition, which
+// does not depend on its order, so the ring trains to the very bits MPI trains to.
+TEST(MpiRank, DataParallelOverTheTcpRingEqualsMpiBitwise) {
+  SKIP_OUTSIDE_MPIRUN();
+  ASSERT_EQ(mpi_world().size(), 2);
+  manual_seed(6);
+  const Tensor x = Tensor::randn(Shape{64, 20});
+  const Tensor y = Tensor::randint(0, 4, Shape{64});
+  std::vector<std::vector<float>> trained;
+  for (World* world : {&mpi_world(), &ring_world()}) {
+    Model model = make_mlp(70 + static_cast<std::uint64_t>(world->rank()), 20, 16, 4);
+    DistributedTrainer trainer(model, *world, DistributedOptions{.bucket_bytes = 256});
+    for (int step = 0; step < 5; ++step) {
+      trainer.train_step(shard(x, *world), shard(y, *world));
+      ASSERT_EQ(first_rank_with_other_parameters(*world, model), -1) << "after step " << step;
+    }
+    trained.push_back(model.module().flat_parameters().to_vector<float>());
+  }
+  EXPECT_EQ(trained[1], trained[0]);
 }
 
 // bf16 compression with error feedback across processes: every rank holds the same bits after
@@ -244,6 +307,16 @@ TEST(MpiRankOfThree, UnequalShardsGiveTheFullBatchGradient) {
     const Tensor all = world.all_gather(reduced.contiguous());
     for (int r = 1; r < world.size(); ++r)
       ASSERT_EQ(all.select(0, r).to_vector<double>(), all.select(0, 0).to_vector<double>()) << "rank " << r;
+  }
+}
+
+// Three ranks round the ring: every segment passes two ranks before it is whole.
+TEST(MpiRankOfThree, TcpRingAllReduceMatchesNaiveLoops) {
+  SKIP_OUTSIDE_MPIRUN();
+  ASSERT_EQ(ring_world().size(), 3);
+  for (std::int64_t n : {1, 2, 3, 4, 1000, 100003}) {
+    check_mpi_all_reduce<float>(n, ring_world());
+    check_mpi_all_reduce<std::int64_t>(n, ring_world());
   }
 }
 

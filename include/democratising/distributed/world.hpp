@@ -41,12 +41,32 @@ enum class Reduction { Sum, Mean, Max, Min };
 /// "sum", "mean", "max", "min".
 const char* reduction_name(Reduction reduction);
 
+/// How the all-reduces of an MPI World travel.
+enum class AllReduceRoute {
+  /// tcp_ring when no two ranks share a host (each is alone on its node, as MPI sees it), mpi
+  /// otherwise: the faster of the two in every measurement (docs/distributed.md).
+  automatic,
+  /// MPI_Allreduce: shared memory between ranks on one host, MPI's TCP between hosts. MPI makes
+  /// progress by polling, so a collective in flight keeps a core busy.
+  mpi,
+  /// A ring of TCP connections between the ranks (set up when the World is made, addresses
+  /// exchanged over MPI) whose waits sleep until a socket is ready: an all-reduce running beside
+  /// backward leaves the core to backward. For ranks on different hosts; on one host shared
+  /// memory is faster.
+  tcp_ring,
+};
+
+/// "automatic", "mpi" or "tcp_ring".
+const char* all_reduce_route_name(AllReduceRoute route);
+
 /// Timeouts and checks of a World's collectives.
 struct WorldOptions {
   /// How long any wait for the other ranks may last.
   std::chrono::milliseconds timeout{std::chrono::seconds(60)};
   /// Compare operation, count, dtype and root across ranks before each collective.
   bool check_agreement = true;
+  /// The route of all-reduces (World::mpi only; the other transports have one way each).
+  AllReduceRoute all_reduce_route = AllReduceRoute::automatic;
 };
 
 /// A collective started without waiting for it (see World::start_all_reduce).
@@ -70,6 +90,8 @@ class Transport {
   virtual int size() const = 0;
   /// "mpi", "nccl" or "local".
   virtual const char* name() const = 0;
+  /// How its all-reduces travel: its name, or "tcp_ring" for an MPI transport that uses one.
+  virtual const char* all_reduce_route() const { return name(); }
   /// Where the tensors of its collectives may live besides the CPU: the GPU of an NCCL rank.
   virtual Device device() const { return Device::cpu(); }
   /// Element-wise Sum, Max or Min of `count` elements across ranks, in place.
@@ -115,6 +137,8 @@ class World {
   int size() const;
   /// "mpi", "nccl" or "local".
   const char* transport_name() const;
+  /// How its all-reduces travel: "tcp_ring" where an MPI World chose the ring, else transport_name().
+  const char* all_reduce_route() const { return transport_->all_reduce_route(); }
   /// The GPU of an NCCL World; the CPU otherwise.
   Device device() const;
   /// The options it was made with.
