@@ -1,14 +1,16 @@
 // All-reduce and data-parallel steps, side by side with raw MPI in the same run.
 //
 //   mpirun --oversubscribe -np 2 bench_allreduce [--quick] [--step-only] [--bucket-kb N] [--per-rank N]
+//                                                [--model SPEC] [--route automatic|mpi|tcp_ring]
 //
 // Over simulated links: scripts/netsim --rate 1gbit -- bash -c 'mpirun $DM_NETSIM_MPIRUN -np 2 bench_allreduce --step-only'
 //
 // 1. World::all_reduce (with and without the ranks' agreement check) against a raw
 //    MPI_Allreduce of the same buffer, for 1K, 1M and 16M floats: median time per call, ratio.
-// 2. One DistributedTrainer step of a 784-1024-1024-10 MLP with bucketed all-reduces overlapping
-//    backward, against the same step with all communication after backward, and against the
-//    compute alone plus the communication alone (one all-reduce of the whole gradient).
+// 2. One DistributedTrainer step with bucketed all-reduces overlapping backward, against the same
+//    step with all communication after backward, and against the compute alone plus the
+//    communication alone (one all-reduce of the whole gradient). The network is a dm train
+//    --model spec: mlp:784-1024-1024-10 unless --model says otherwise, e.g. cnn.
 #if __has_include(<mpi.h>)
 #include <mpi.h>
 #else
@@ -22,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <democratising/distributed/distributed_trainer.hpp>
@@ -29,6 +32,8 @@
 #include <democratising/nn/layers.hpp>
 #include <democratising/nn/sequential.hpp>
 #include <democratising/core/random.hpp>
+
+#include "model_families.hpp"  // dm train's networks, by their --model spec
 
 namespace {
 
@@ -59,11 +64,20 @@ void print_time(const char* what, double seconds) {
 int main(int argc, char** argv) {
   bool quick = false, step_only = false;
   std::int64_t bucket_kb = 1024, per_rank = 64;
+  std::string model_spec = "mlp:784-1024-1024-10";
+  dm::dist::AllReduceRoute route = dm::dist::AllReduceRoute::automatic;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--step-only") == 0) step_only = true;
     else if (std::strcmp(argv[i], "--bucket-kb") == 0 && i + 1 < argc) bucket_kb = std::atoll(argv[++i]);
     else if (std::strcmp(argv[i], "--per-rank") == 0 && i + 1 < argc) per_rank = std::atoll(argv[++i]);
+    else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) model_spec = argv[++i];
+    else if (std::strcmp(argv[i], "--route") == 0 && i + 1 < argc) {
+      const std::string name = argv[++i];
+      route = name == "tcp_ring" ? dm::dist::AllReduceRoute::tcp_ring
+              : name == "mpi"    ? dm::dist::AllReduceRoute::mpi
+                                 : dm::dist::AllReduceRoute::automatic;
+    }
     else {
       std::fprintf(stderr, "bench_allreduce: unknown argument '%s'\n", argv[i]);
       return 2;
@@ -72,9 +86,12 @@ int main(int argc, char** argv) {
   dm::dist::World world = dm::dist::World::mpi();
   dm::dist::WorldOptions unchecked_options;
   unchecked_options.check_agreement = false;
+  unchecked_options.all_reduce_route = route;
   dm::dist::World unchecked = dm::dist::World::mpi(unchecked_options);
   const bool leader = world.rank() == 0;
-  if (leader) std::printf("ranks: %d\n\n", world.size());
+  if (leader)
+    std::printf("ranks: %d, all-reduces by %s (asked: %s)\n\n", world.size(), unchecked.all_reduce_route(),
+                dm::dist::all_reduce_route_name(route));
 
   for (std::int64_t n : {std::int64_t{1} << 10, std::int64_t{1} << 20, std::int64_t{1} << 24}) {
     if (step_only) break;
@@ -98,16 +115,10 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Data-parallel step: 784-1024-1024-10, `per_rank` samples per rank.
-  auto make_model = [] {
+  // Data-parallel step: the --model network, `per_rank` samples per rank.
+  auto make_model = [&] {
     dm::manual_seed(3);
-    return dm::nn::Sequential()
-        .add(dm::nn::Dense(784, 1024))
-        .add(dm::nn::ReLU())
-        .add(dm::nn::Dense(1024, 1024))
-        .add(dm::nn::ReLU())
-        .add(dm::nn::Dense(1024, 10))
-        .build();
+    return dm::cli::network_from_spec(model_spec).build();
   };
   dm::manual_seed(10 + static_cast<std::uint64_t>(world.rank()));
   const dm::Tensor x = dm::Tensor::randn(dm::Shape{per_rank, 784});
@@ -145,8 +156,9 @@ int main(int argc, char** argv) {
   const double t_overlapped = median(overlapped_times), t_sequential = median(sequential_times);
   const double t_compute = median(compute_times), t_comm = median(comm_times);
   if (leader) {
-    std::printf("data-parallel step, 784-1024-1024-10, %lld samples per rank, %d buckets of ~%lld KiB\n",
-                static_cast<long long>(per_rank), overlapped.bucket_count(), static_cast<long long>(bucket_kb));
+    std::printf("data-parallel step, %s (%lld parameters), %lld samples per rank, %d buckets of ~%lld KiB\n",
+                model_spec.c_str(), static_cast<long long>(grads.flat.numel()), static_cast<long long>(per_rank),
+                overlapped.bucket_count(), static_cast<long long>(bucket_kb));
     print_time("  overlapped (buckets in backward)", t_overlapped);
     std::printf("    forward+backward %.3f ms, then waiting %.3f ms\n", median(overlapped_fb) * 1e3,
                 median(overlapped_wait) * 1e3);
