@@ -111,8 +111,9 @@ void write_checkpoint(const TrainOptions& o, const dist::DistributedTrainer& tra
 
 void print_buckets(const dist::DistributedTrainer& trainer, const DistributedFlags& flags) {
   const auto buckets = trainer.buckets();
-  std::printf("data-parallel training on %d ranks: %zu gradient bucket%s of about %lld KiB, compression %s%s\n",
-              trainer.world().size(), buckets.size(), buckets.size() == 1 ? "" : "s",
+  std::printf("data-parallel training on %d ranks: all-reduces by %s, %zu gradient bucket%s of about %lld KiB, "
+              "compression %s%s\n",
+              trainer.world().size(), trainer.world().all_reduce_route(), buckets.size(), buckets.size() == 1 ? "" : "s",
               static_cast<long long>(flags.bucket_kb),
               dist::compression_name(trainer.options().compression),
               trainer.options().compression == dist::Compression::none ? "" : " with error feedback");
@@ -146,6 +147,13 @@ void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags) {
                   "resumed run keeps its checkpoint's unless given")
       ->check(CLI::IsMember({"none", "bf16"}))
       ->capture_default_str();
+  train_command
+      .add_option("--all-reduce", flags.all_reduce,
+                  "With --distributed: how gradients are summed across the ranks: mpi (MPI_Allreduce), tcp_ring (a "
+                  "ring of TCP connections whose waits leave the CPU to backward), or automatic (tcp_ring when no two "
+                  "ranks share a host, mpi otherwise)")
+      ->check(CLI::IsMember({"automatic", "mpi", "tcp_ring"}))
+      ->capture_default_str();
   train_command.add_flag("--ddp-verbose", flags.verbose,
                          "With --distributed: print every gradient bucket (its parameters, size and the order the "
                          "buckets are sent in) at the start");
@@ -153,7 +161,7 @@ void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags) {
 
 void check_distributed_flags(const CLI::App& train_command, const DistributedFlags& flags) {
   if (flags.enabled) return;
-  for (const char* flag : {"--compress", "--ddp-verbose"})
+  for (const char* flag : {"--compress", "--all-reduce", "--ddp-verbose"})
     if (train_command.count(flag) > 0) throw UsageError(std::string("[dm train] ") + flag + " needs --distributed");
 }
 
@@ -212,6 +220,7 @@ int train_on_ranks(const CLI::App& command, TrainOptions o, const DistributedFla
     config.emplace_back("compress", std::string(dist::compression_name(compression)));
     config.emplace_back("bucket_bytes", flags.bucket_kb << 10);
     config.emplace_back("buckets", static_cast<std::int64_t>(trainer.bucket_count()));
+    config.emplace_back("all_reduce", std::string(world.all_reduce_route()));
     metrics->write(config);
   }
   if (leader) print_buckets(trainer, flags);
@@ -277,7 +286,10 @@ int run_distributed_train(const CLI::App& command, TrainOptions o, const Distrib
   // A missing GPU is said here, before MPI starts or any collective runs.
   if (on_gpu) resolve_device(o.device, "dm train --distributed");
   if (o.threads > 0) set_num_threads(o.threads);
-  const dist::WorldOptions world_options{.timeout = std::chrono::milliseconds(flags.timeout_ms)};
+  const dist::AllReduceRoute route = flags.all_reduce == "mpi"        ? dist::AllReduceRoute::mpi
+                                     : flags.all_reduce == "tcp_ring" ? dist::AllReduceRoute::tcp_ring
+                                                                      : dist::AllReduceRoute::automatic;
+  const dist::WorldOptions world_options{.timeout = std::chrono::milliseconds(flags.timeout_ms), .all_reduce_route = route};
   // CUDA tensors go over NCCL (MPI still starts the ranks and carries the host exchanges).
   dist::World world = on_gpu ? dist::World::nccl(world_options) : dist::World::mpi(world_options);
   if (world.size() == 1) return train_on_ranks(command, o, flags, world);

@@ -13,10 +13,11 @@ struct DistributedFlags {
   std::int64_t timeout_ms = 60000;  // how long a collective waits for the other ranks
   std::string compress = "none";    // or "bf16": gradients sent as bf16 with error feedback
   bool verbose = false;             // print every gradient bucket at the start
+  std::string all_reduce = "automatic";  // or "mpi", "tcp_ring" (WorldOptions::all_reduce_route)
 };
 
-/// Adds --distributed (with --bucket-kb, --collective-timeout-ms, --compress and --ddp-verbose)
-/// to the train command.
+/// Adds --distributed (with --bucket-kb, --collective-timeout-ms, --compress, --all-reduce and
+/// --ddp-verbose) to the train command.
 void add_distributed_flags(CLI::App& train_command, DistributedFlags& flags);
 /// UsageError when the train command was given a flag that works with --distributed only.
 void check_distributed_flags(const CLI::App& train_command, const DistributedFlags& flags);

@@ -1,7 +1,8 @@
 // `mpirun -np 2 dm train --distributed` with --checkpoint, --stop-after and --resume: a run
 // stopped after an epoch and resumed ends with the very checkpoint (every tensor, bit for bit,
 // and the same record) of the run that went straight through, with and without bf16
-// compression, whose error-feedback residuals are part of what the checkpoint carries.
+// compression, whose error-feedback residuals are part of what the checkpoint carries; and the
+// tcp ring trains to the same checkpoint as MPI.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -129,6 +130,36 @@ TEST(MpiLaunch, CompressedCheckpointHoldsEveryRanksResidualsAndResumesOnlyWithAs
   EXPECT_EQ(plain.exit_code, 0) << plain.log;
   const cli_test::Result eval = cli_test::run_dm({"eval", "--checkpoint", path}, dir);
   EXPECT_EQ(eval.exit_code, 0) << eval.err;
+}
+
+// --all-reduce picks how the gradients are summed. On one host `automatic` takes MPI (shared
+// memory); the tcp ring, asked for, trains to the very checkpoint MPI does: with two ranks each
+// sum is one addition, whose result does not depend on its order.
+TEST(MpiLaunch, DmTrainOverTheTcpRingEqualsMpiBitwise) {
+  DM_REQUIRE_CLI_AND_DATA();
+  cli_test::ScratchDir dir;
+  const std::string by_mpi = (dir / "mpi.safetensors").string();
+  const std::string by_ring = (dir / "ring.safetensors").string();
+  const JobResult automatic = run_dm_ranks(2, small_run({"--stop-after", "1"}));
+  ASSERT_EQ(automatic.exit_code, 0) << automatic.log;
+  EXPECT_NE(automatic.log.find("all-reduces by mpi"), std::string::npos) << automatic.log;
+  const JobResult mpi = run_dm_ranks(2, small_run({"--all-reduce", "mpi", "--checkpoint", by_mpi}));
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.log;
+  const JobResult ring = run_dm_ranks(2, small_run({"--all-reduce", "tcp_ring", "--checkpoint", by_ring}));
+  ASSERT_EQ(ring.exit_code, 0) << ring.log;
+  EXPECT_NE(ring.log.find("all-reduces by tcp_ring"), std::string::npos) << ring.log;
+  expect_same_checkpoints(by_mpi, by_ring);
+}
+
+TEST(DistributedFlags, AllReduceRouteWithoutDistributedOrUnknownIsAUsageError) {
+  DM_REQUIRE_CLI_AND_DATA();
+  cli_test::ScratchDir dir;
+  const cli_test::Result alone = cli_test::run_dm(cli_test::tiny_train({"--all-reduce", "tcp_ring"}), dir);
+  cli_test::expect_one_line_error(alone, 2);
+  EXPECT_NE(alone.err.find("--all-reduce needs --distributed"), std::string::npos) << alone.err;
+  const cli_test::Result unknown = cli_test::run_dm(cli_test::tiny_train({"--distributed", "--all-reduce", "carrier-pigeon"}), dir);
+  EXPECT_EQ(unknown.exit_code, 2) << unknown.err;
+  EXPECT_NE(unknown.err.find("carrier-pigeon"), std::string::npos) << unknown.err;
 }
 
 TEST(DistributedFlags, CompressionWithoutDistributedIsAUsageError) {
