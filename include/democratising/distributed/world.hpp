@@ -104,8 +104,10 @@ class Transport {
   /// Each rank's `bytes` bytes, concatenated in rank order into `out` (size() * bytes).
   virtual void all_gather(const void* data, void* out, std::int64_t bytes) = 0;
   /// all_gather() started without waiting for it: `data` and `out` must stay alive and
-  /// untouched until the handle's wait(). Started collectives of either kind run in start
-  /// order. The default gathers at once and returns a finished handle.
+  /// untouched until the handle's wait(). Started collectives meet their matches on the other
+  /// ranks in start order (all-reduces among themselves and all-gathers among themselves where
+  /// a TCP ring carries the all-reduces). The default gathers at once and returns a finished
+  /// handle.
   virtual std::unique_ptr<PendingCollective> start_all_gather(const void* data, void* out, std::int64_t bytes);
   /// Returns once every rank has called it.
   virtual void barrier() = 0;
