@@ -35,8 +35,10 @@ rate=$(sed -n 's/.*node 0 -> node 1: \([0-9.]*\) Gbit.*/\1/p' "$log")
 awk -v r="$rate" 'BEGIN { exit !(r > 0.5 && r < 1.1) }' || fail "a 1gbit link carried $rate Gbit/s"
 check_removed "failing command"
 
-# 2. The script killed while its command runs: the trap tears down and kills the command.
-bash "$netsim" --nodes 2 --rate 10gbit --no-check -- sleep 600 > "$log" 2>&1 &
+# 2. The script killed while its command runs: the trap tears down and kills the command. The
+#    command's duration carries this shell's pid, so no other "sleep 600" on the machine counts.
+command_seconds="600.$$"
+bash "$netsim" --nodes 2 --rate 10gbit --no-check -- sleep "$command_seconds" > "$log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "namespaces" "$log" && break; sleep 0.1; done
 sleep 0.5
@@ -45,7 +47,7 @@ wait "$pid"
 status=$?
 [[ $status -eq 143 ]] || fail "killed netsim exited $status, expected 143"
 check_removed "killed"
-pgrep -f "sleep 600" > /dev/null && fail "the command outlived netsim"
+pgrep -f "sleep $command_seconds" > /dev/null && fail "the command outlived netsim"
 
 # 3. Bad options are refused before anything is made.
 bash "$netsim" --rate fast -- true > "$log" 2>&1 && fail "--rate fast was accepted"
