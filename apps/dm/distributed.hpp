@@ -9,7 +9,7 @@ namespace dm::cli {
 
 struct DistributedFlags {
   bool enabled = false;
-  std::int64_t bucket_kb = 4096;
+  std::int64_t bucket_kb = 1024;
   std::int64_t timeout_ms = 60000;  // how long a collective waits for the other ranks
   std::string compress = "none";    // or "bf16": gradients sent as bf16 with error feedback
   bool verbose = false;             // print every gradient bucket at the start

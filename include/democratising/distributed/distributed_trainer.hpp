@@ -51,9 +51,10 @@ const char* compression_name(Compression compression);
 
 /// How DistributedTrainer groups and sends gradients.
 struct DistributedOptions {
-  /// Target size of one gradient bucket. A few MB: small enough to start early, large
-  /// enough that per-collective latency does not dominate.
-  std::int64_t bucket_bytes = 4 << 20;
+  /// Target size of one gradient bucket. About a megabyte: small enough that a model's large
+  /// layer late in the network gets a bucket of its own that starts early in backward, large
+  /// enough that per-collective latency does not dominate (measured in benchmarks/RESULTS.md).
+  std::int64_t bucket_bytes = 1 << 20;
   /// Start each bucket's all-reduce during backward (true), or only after it (false: the
   /// sequential baseline, kept for measurement).
   bool overlap = true;
