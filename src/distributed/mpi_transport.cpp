@@ -118,12 +118,6 @@ MPI_Datatype mpi_type(DType dtype, const char* op) {
   }
 }
 
-// The ring moves bytes: the same dtypes as MPI, checked the same way.
-std::size_t itemsize_of_reducible(DType dtype) {
-  (void)mpi_type(dtype, "all_reduce");
-  return itemsize(dtype);
-}
-
 MPI_Op mpi_op(Reduction op) {
   switch (op) {
     case Reduction::Max: return MPI_MAX;
@@ -333,7 +327,7 @@ class MpiTransport : public Transport {
     throw_if_broken("all_reduce");
     if (ring_) {
       if (count < 0) throw ValueError("[all_reduce] negative element count " + std::to_string(count));
-      (void)itemsize_of_reducible(dtype);  // a bad dtype fails here, not on the job thread
+      (void)mpi_type(dtype, "all_reduce");  // the ring's dtypes are MPI's: a bad one fails here, not on its thread
       // The job holds the ring: a call left running after the transport went still has it.
       std::future<void> done = ring_jobs_->submit([=, ring = ring_] { ring->all_reduce(data, count, dtype, op); });
       return std::make_unique<ThreadedPendingCollective>(*ring_jobs_, std::move(done), d_, "all_reduce");
@@ -415,11 +409,10 @@ class MpiTransport : public Transport {
     int on_my_host = 1;
     MPI_Comm_size(node, &on_my_host);
     MPI_Comm_free(&node);
-    int most_on_a_host = on_my_host;
-    check_mpi(MPI_Allreduce(&on_my_host, &most_on_a_host, 1, MPI_INT, MPI_MAX, comm_), "World::mpi", rank_);
-    int every_rank_threaded = jobs_ ? 1 : 0;
-    check_mpi(MPI_Allreduce(MPI_IN_PLACE, &every_rank_threaded, 1, MPI_INT, MPI_MIN, comm_), "World::mpi", rank_);
-    return most_on_a_host == 1 && every_rank_threaded == 1;
+    // One exchange for both: the most ranks on any host, and whether any rank lacks the thread.
+    int most[2] = {on_my_host, jobs_ ? 0 : 1};
+    check_mpi(MPI_Allreduce(MPI_IN_PLACE, most, 2, MPI_INT, MPI_MAX, comm_), "World::mpi", rank_);
+    return most[0] == 1 && most[1] == 0;
   }
 
   void throw_if_broken(const char* op) const {
