@@ -3,13 +3,16 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <vector>
 
 namespace dm::dist::detail {
 namespace {
 
-constexpr int kTag = 1;
-// What a beat carries; static, because a beat to a silent peer may outlive the thread that sent it.
+constexpr int kBeatTag = 1;
+constexpr int kGoodbyeTag = 2;
+// What a beat (and a goodbye) carries; static, because a beat to a silent peer may outlive the
+// thread that sent it.
 const char kBeat = 1;
 
 std::int64_t nanoseconds_since(std::chrono::steady_clock::time_point start) {
@@ -28,16 +31,32 @@ MpiHeartbeat::MpiHeartbeat(MPI_Comm comm, std::chrono::milliseconds interval) : 
   if (size_ > 1) thread_ = std::thread([this] { run(); });
 }
 
-MpiHeartbeat::~MpiHeartbeat() {
+MpiHeartbeat::~MpiHeartbeat() { stop(std::chrono::milliseconds(0)); }
+
+bool MpiHeartbeat::stop(std::chrono::milliseconds wait_for_peers) {
   {
     std::lock_guard lock(mutex_);
-    stopping_ = true;
+    if (stopped_) return all_said_goodbye_;
+    stopped_ = stopping_ = true;
+    wait_for_peers_ = wait_for_peers;
   }
   stop_requested_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // Heartbeats may still be on their way to a rank that left first; freeing the communicator is
-  // local and lets them be dropped.
-  MPI_Comm_free(&comm_);
+  else all_said_goodbye_ = true;  // alone: nobody to hear from
+  // Kept otherwise: a beat still on its way would reach whichever communicator reuses the id.
+  if (all_said_goodbye_) MPI_Comm_free(&comm_);
+  return all_said_goodbye_;
+}
+
+void MpiHeartbeat::drain_beats(int peer, std::vector<MPI_Request>& beats, std::vector<char>& inbox) {
+  const auto i = static_cast<std::size_t>(peer);
+  int done = 0;
+  // Every beat that has come in since the last look (a receive that could not be posted again
+  // leaves that peer unheard, never heard by mistake).
+  while (beats[i] != MPI_REQUEST_NULL && MPI_Test(&beats[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) {
+    last_heard_[i] = nanoseconds_since(start_);
+    if (MPI_Irecv(&inbox[i], 1, MPI_CHAR, peer, kBeatTag, comm_, &beats[i]) != MPI_SUCCESS) break;
+  }
 }
 
 void MpiHeartbeat::run() {
@@ -45,7 +64,7 @@ void MpiHeartbeat::run() {
   std::vector<MPI_Request> receives(peers, MPI_REQUEST_NULL), sends(peers, MPI_REQUEST_NULL);
   std::vector<char> inbox(peers, 0);
   for (int r = 0; r < size_; ++r)
-    if (r != rank_) MPI_Irecv(&inbox[static_cast<std::size_t>(r)], 1, MPI_CHAR, r, kTag, comm_, &receives[static_cast<std::size_t>(r)]);
+    if (r != rank_) MPI_Irecv(&inbox[static_cast<std::size_t>(r)], 1, MPI_CHAR, r, kBeatTag, comm_, &receives[static_cast<std::size_t>(r)]);
   // Receives are looked at more often than beats are sent, so a beat is never older than about
   // one interval when it is counted.
   const auto poll = std::max(std::chrono::milliseconds(5), interval_ / 4);
@@ -57,32 +76,62 @@ void MpiHeartbeat::run() {
     if (beat_now) next_beat = std::chrono::steady_clock::now() + interval_;
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
-      const auto i = static_cast<std::size_t>(r);
-      int done = 0;
-      // Drains every beat that has come in since the last look (a receive that could not be
-      // posted again leaves that peer unheard, never heard by mistake).
-      while (receives[i] != MPI_REQUEST_NULL && MPI_Test(&receives[i], &done, MPI_STATUS_IGNORE) == MPI_SUCCESS && done) {
-        last_heard_[i] = nanoseconds_since(start_);
-        if (MPI_Irecv(&inbox[i], 1, MPI_CHAR, r, kTag, comm_, &receives[i]) != MPI_SUCCESS) break;
-      }
+      drain_beats(r, receives, inbox);
       if (!beat_now) continue;
       // At most one beat in flight per peer: a stopped peer does not pile them up.
+      const auto i = static_cast<std::size_t>(r);
       int sent = 1;
       if (sends[i] != MPI_REQUEST_NULL) MPI_Test(&sends[i], &sent, MPI_STATUS_IGNORE);
-      if (sent) MPI_Isend(&kBeat, 1, MPI_CHAR, r, kTag, comm_, &sends[i]);
+      if (sent) MPI_Isend(&kBeat, 1, MPI_CHAR, r, kBeatTag, comm_, &sends[i]);
     }
     lock.lock();
     stop_requested_.wait_for(lock, poll, [&] { return stopping_; });
   }
   lock.unlock();
+  // A beat to a silent peer may never be delivered: it is let go rather than waited for.
+  for (MPI_Request& request : sends)
+    if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+  all_said_goodbye_ = part(receives, inbox);
   for (MPI_Request& request : receives) {
     if (request == MPI_REQUEST_NULL) continue;
     MPI_Cancel(&request);
     MPI_Wait(&request, MPI_STATUS_IGNORE);
   }
-  // A beat to a silent peer may never be delivered: it is let go rather than waited for.
-  for (MPI_Request& request : sends)
+}
+
+bool MpiHeartbeat::part(std::vector<MPI_Request>& beats, std::vector<char>& inbox) {
+  const auto peers = static_cast<std::size_t>(size_);
+  std::vector<MPI_Request> goodbyes(peers, MPI_REQUEST_NULL), farewells(peers, MPI_REQUEST_NULL);
+  std::vector<char> received(peers, 0);
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    const auto i = static_cast<std::size_t>(r);
+    MPI_Isend(&kBeat, 1, MPI_CHAR, r, kGoodbyeTag, comm_, &farewells[i]);
+    MPI_Irecv(&received[i], 1, MPI_CHAR, r, kGoodbyeTag, comm_, &goodbyes[i]);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + wait_for_peers_;
+  bool everyone = false;
+  for (;;) {
+    everyone = true;
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      const auto i = static_cast<std::size_t>(r);
+      drain_beats(r, beats, inbox);  // a goodbye is matched only after the beats sent before it
+      int done = 1;
+      if (goodbyes[i] != MPI_REQUEST_NULL) MPI_Test(&goodbyes[i], &done, MPI_STATUS_IGNORE);
+      everyone = everyone && done;
+    }
+    if (everyone || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  for (MPI_Request& request : goodbyes) {
+    if (request == MPI_REQUEST_NULL) continue;
+    MPI_Cancel(&request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+  }
+  for (MPI_Request& request : farewells)
     if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+  return everyone;
 }
 
 std::string MpiHeartbeat::describe_silence(std::chrono::milliseconds silence) const {

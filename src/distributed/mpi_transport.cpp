@@ -133,6 +133,10 @@ int checked_count(std::int64_t count, const char* op) {
   return static_cast<int>(count);
 }
 
+// The longest a world that goes waits for its peers to go too, so that the heartbeat's
+// communicator can be freed (mpi_heartbeat.hpp); a peer later than that leaves it kept.
+constexpr std::chrono::milliseconds kLongestGoodbye{2000};
+
 // What every wait of one transport shares: the deadline, why the transport broke (empty while it
 // works), and the heartbeat that tells who fell silent.
 struct Deadlines {
@@ -291,7 +295,12 @@ class MpiTransport : public Transport {
       }
       jobs_.reset();
     }
-    d_.heartbeat.reset();
+    if (d_.heartbeat) {
+      // The peers part at about the same time when all is well; a broken world does not wait.
+      const auto wait = d_.broken_reason.empty() ? std::min(d_.timeout, kLongestGoodbye) : std::chrono::milliseconds(0);
+      d_.heartbeat->stop(wait);
+      d_.heartbeat.reset();
+    }
     // Freeing is itself collective-like in some MPIs; after a failure, leave it to MPI_Finalize.
     if (d_.broken_reason.empty()) {
       if (job_comm_ != MPI_COMM_NULL) MPI_Comm_free(&job_comm_);

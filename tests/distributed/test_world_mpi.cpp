@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <string>
+#include <thread>
 
 #include "collective_reference.hpp"
 #include "ddp_fixture.hpp"
@@ -14,6 +15,7 @@
 #include "democratising/distributed/distributed_trainer.hpp"
 #include "democratising/distributed/world.hpp"
 #include "democratising/base/error.hpp"
+#include "distributed/mpi_heartbeat.hpp"
 #include "mpi_launch.hpp"
 
 namespace dm::dist {
@@ -362,6 +364,56 @@ TEST(MpiRank, TimeoutOfAStartedAllReduceWhoseMatchComesLate) {
     mpi_world().barrier();
     world.start_all_reduce(t, Reduction::Sum)->wait();  // lets rank 0's call return at last
     EXPECT_EQ(t.to_vector<float>(), naive_reduce<float>(2, 1000, Reduction::Sum));
+  }
+  mpi_world().barrier();
+}
+
+TEST(MpiRank, CollectiveHeartbeatsFreeTheirCommunicatorOnlyOnceEveryPeerSaidGoodbye) {
+  SKIP_OUTSIDE_MPIRUN();
+  World& world = mpi_world();
+  world.barrier();
+  {
+    // Both ranks part: each hears the other's goodbye, so both may free the communicator.
+    detail::MpiHeartbeat heartbeat(MPI_COMM_WORLD, std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // beats in flight both ways
+    EXPECT_TRUE(heartbeat.stop(std::chrono::seconds(10)));
+    EXPECT_TRUE(heartbeat.stop(std::chrono::seconds(10)));  // the first answer stays
+  }
+  {
+    // Rank 0 goes first without waiting: rank 1 has not said goodbye, so rank 0 keeps the
+    // communicator; rank 1, stopping later, still hears rank 0's goodbye.
+    detail::MpiHeartbeat heartbeat(MPI_COMM_WORLD, std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    if (world.rank() == 0) EXPECT_FALSE(heartbeat.stop(std::chrono::milliseconds(0)));
+    world.barrier();
+    if (world.rank() == 1) EXPECT_TRUE(heartbeat.stop(std::chrono::seconds(10)));
+  }
+  {
+    // A peer that never says goodbye within the wait: kept, and the wait is bounded.
+    detail::MpiHeartbeat heartbeat(MPI_COMM_WORLD, std::chrono::milliseconds(20));
+    if (world.rank() == 0) {
+      const auto start = std::chrono::steady_clock::now();
+      EXPECT_FALSE(heartbeat.stop(std::chrono::milliseconds(200)));
+      EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+    }
+    world.barrier();
+  }
+  world.barrier();
+}
+
+TEST(MpiRank, CollectiveWorldsThatComeAndGoOneAfterAnotherKeepWorking) {
+  SKIP_OUTSIDE_MPIRUN();
+  // Short timeouts beat often, and the ranks let their worlds go at different moments: beats
+  // are still on their way when a world goes, and the next worlds' communicators reuse ids.
+  for (int round = 0; round < 12; ++round) {
+    mpi_world().barrier();
+    WorldOptions options;
+    options.timeout = std::chrono::milliseconds(300 + 100 * (round % 3));
+    World world = World::mpi(options);
+    Tensor t = rank_input<float>(world.rank(), 500 + round);
+    world.all_reduce(t, Reduction::Sum);
+    EXPECT_EQ(t.to_vector<float>(), naive_reduce<float>(2, 500 + round, Reduction::Sum)) << "round " << round;
+    if (world.rank() == round % 2) std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
   mpi_world().barrier();
 }
