@@ -112,6 +112,7 @@ class MpiJob {
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       }
       if (std::chrono::steady_clock::now() > deadline) {
+        append_stacks();
         for (pid_t rank : rank_pids()) kill(rank, SIGCONT);
         kill(-pid_, SIGKILL);
         waitpid(pid_, &status, 0);
@@ -154,6 +155,19 @@ class MpiJob {
   }
 
  private:
+  // What every rank's threads were doing when the limit passed, appended to the log: a job that
+  // hangs in CI otherwise says only that it was killed. Needs gdb (scripts/setup --with-tests).
+  void append_stacks() const {
+    if (access("/usr/bin/gdb", X_OK) != 0) return;
+    for (pid_t rank : rank_pids()) {
+      const std::string command = "{ echo '== stacks of rank process " + std::to_string(rank) +
+                                  " at the time limit'; timeout 60 /usr/bin/gdb -p " + std::to_string(rank) +
+                                  " -batch -ex 'thread apply all bt' 2>&1 | grep -E '^(#|Thread)' | cut -c1-220; } >> " +
+                                  log_ + " 2>&1";
+      if (std::system(command.c_str()) != 0) continue;  // best effort: the kill follows anyway
+    }
+  }
+
   static int next_id() {
     static int id = 0;
     return id++;
