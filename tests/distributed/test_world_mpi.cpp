@@ -384,9 +384,13 @@ TEST(MpiRank, CollectiveHeartbeatsFreeTheirCommunicatorOnlyOnceEveryPeerSaidGood
     // communicator; rank 1, stopping later, still hears rank 0's goodbye.
     detail::MpiHeartbeat heartbeat(MPI_COMM_WORLD, std::chrono::milliseconds(20));
     std::this_thread::sleep_for(std::chrono::milliseconds(60));
-    if (world.rank() == 0) EXPECT_FALSE(heartbeat.stop(std::chrono::milliseconds(0)));
+    if (world.rank() == 0) {
+      EXPECT_FALSE(heartbeat.stop(std::chrono::milliseconds(0)));
+    }
     world.barrier();
-    if (world.rank() == 1) EXPECT_TRUE(heartbeat.stop(std::chrono::seconds(10)));
+    if (world.rank() == 1) {
+      EXPECT_TRUE(heartbeat.stop(std::chrono::seconds(10)));
+    }
   }
   {
     // A peer that never says goodbye within the wait: kept, and the wait is bounded.
