@@ -49,7 +49,22 @@ status=$?
 check_removed "killed"
 pgrep -f "sleep $command_seconds" > /dev/null && fail "the command outlived netsim"
 
-# 3. Bad options are refused before anything is made.
+# 3. Two nodes joined directly by one cable: they reach each other, the link carries its rate,
+#    and everything goes afterwards.
+bash "$netsim" --nodes 2 --direct --rate 1gbit -- bash -c '
+  set -e
+  $DM_NETSIM_EXEC 10.77.0.2 "ip -br addr show eth0" | grep -q "10.77.0.2/24"
+  exit 4' > "$log" 2>&1
+status=$?
+[[ $status -eq 4 ]] || fail "expected the command's exit status 4 over a direct link, got $status"
+grep -q "joined directly by one 1gbit link" "$log" || fail "no direct link reported"
+rate=$(sed -n 's/.*node 0 -> node 1: \([0-9.]*\) Gbit.*/\1/p' "$log")
+awk -v r="$rate" 'BEGIN { exit !(r > 0.5 && r < 1.1) }' || fail "a direct 1gbit link carried $rate Gbit/s"
+check_removed "direct link"
+
+# 4. Bad options are refused before anything is made.
 bash "$netsim" --rate fast -- true > "$log" 2>&1 && fail "--rate fast was accepted"
 grep -q -- "--rate must look like" "$log" || fail "no message for a bad rate"
+bash "$netsim" --nodes 3 --direct -- true > "$log" 2>&1 && fail "--direct with three nodes was accepted"
+grep -q -- "--direct joins exactly two nodes" "$log" || fail "no message for --direct with three nodes"
 echo "PASS"
