@@ -19,6 +19,22 @@ std::int64_t nanoseconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count();
 }
 
+// Receives still posted are withdrawn (and waited for, so their buffers may go).
+void cancel_receives(std::vector<MPI_Request>& requests) {
+  for (MPI_Request& request : requests) {
+    if (request == MPI_REQUEST_NULL) continue;
+    MPI_Cancel(&request);
+    MPI_Wait(&request, MPI_STATUS_IGNORE);
+  }
+}
+
+// Sends to a silent peer may never be delivered: they are let go rather than waited for (what
+// they carry is static).
+void let_sends_go(std::vector<MPI_Request>& requests) {
+  for (MPI_Request& request : requests)
+    if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+}
+
 }  // namespace
 
 MpiHeartbeat::MpiHeartbeat(MPI_Comm comm, std::chrono::milliseconds interval) : interval_(interval) {
@@ -88,15 +104,9 @@ void MpiHeartbeat::run() {
     stop_requested_.wait_for(lock, poll, [&] { return stopping_; });
   }
   lock.unlock();
-  // A beat to a silent peer may never be delivered: it is let go rather than waited for.
-  for (MPI_Request& request : sends)
-    if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+  let_sends_go(sends);
   all_said_goodbye_ = part(receives, inbox);
-  for (MPI_Request& request : receives) {
-    if (request == MPI_REQUEST_NULL) continue;
-    MPI_Cancel(&request);
-    MPI_Wait(&request, MPI_STATUS_IGNORE);
-  }
+  cancel_receives(receives);
 }
 
 bool MpiHeartbeat::part(std::vector<MPI_Request>& beats, std::vector<char>& inbox) {
@@ -124,13 +134,8 @@ bool MpiHeartbeat::part(std::vector<MPI_Request>& beats, std::vector<char>& inbo
     if (everyone || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  for (MPI_Request& request : goodbyes) {
-    if (request == MPI_REQUEST_NULL) continue;
-    MPI_Cancel(&request);
-    MPI_Wait(&request, MPI_STATUS_IGNORE);
-  }
-  for (MPI_Request& request : farewells)
-    if (request != MPI_REQUEST_NULL) MPI_Request_free(&request);
+  cancel_receives(goodbyes);
+  let_sends_go(farewells);
   return everyone;
 }
 
